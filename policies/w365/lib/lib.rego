@@ -1,0 +1,341 @@
+# Shared helpers of the Work 365 rules.
+#
+# Every rule reads one environment of the snapshot (input.environment, the JSON of
+# snapshot.Environment) and the policy data (data.w365.config). The helpers below answer
+# the questions all rules ask: was Dataverse read, which region and App ID apply, which
+# application user is "the" Work 365 application user, which roles a user holds, how two
+# Work 365 versions compare, and which remediation actions switch the service user over.
+#
+# Nothing here may raise an evaluation error, whatever the input: environments that could
+# not be read (status "error"), that were skipped, or whose lists are null all evaluate to
+# "undefined" rather than to an error.
+package w365.lib
+
+# The environment under evaluation, its Dataverse organization (absent when nothing was
+# read) and the policy data.
+env := input.environment
+
+dv := env.dataverse
+
+config := data.w365.config
+
+# Names of the two roles the guide requires (Step 3: Assign Security Roles).
+service_role := config.roles.service
+
+portal_role := config.roles.portal
+
+required_roles := {service_role, portal_role}
+
+# ---------------------------------------------------------------------------------------
+# Applicability
+
+# dataverse_read holds when the environment was read completely and has a Dataverse organization.
+dataverse_read if {
+	env.status == "ok"
+	is_object(dv)
+}
+
+# base_not_applicable holds the reasons shared by all environment-scoped rules.
+base_not_applicable contains "The environment has no Dataverse database." if {
+	is_object(env)
+	not env.has_dataverse
+}
+
+base_not_applicable contains skip_reason if {
+	env.has_dataverse
+	env.status == "skipped"
+}
+
+base_not_applicable contains "Work 365 is not installed." if {
+	dataverse_read
+	not dv.work365.installed
+}
+
+skip_reason := env.skip_reason if {
+	env.skip_reason != ""
+} else := "The environment was skipped during collection."
+
+# applicable holds when an environment-scoped rule has something to judge.
+applicable if {
+	dataverse_read
+	count(base_not_applicable) == 0
+}
+
+# ---------------------------------------------------------------------------------------
+# Regions and App IDs
+
+# geo is the data-centre geo (US, EU, …) of the environment's region; undefined when the
+# region is not in the region map.
+geo := g if {
+	g := config.regions[env.region]
+} else := g if {
+	g := config.regions[lower(env.region)]
+}
+
+# expected_app_id is the Work 365 App ID of the environment's geo (lower case).
+expected_app_id := lower(config.app_ids[geo])
+
+region_mapped if expected_app_id
+
+# work365_app_ids are all configured Work 365 App IDs (lower case).
+work365_app_ids := {lower(id) | some id in config.app_ids}
+
+# geo_of_app_id names the geo(s) an App ID belongs to ("US", "EU", or "unknown").
+geo_of_app_id(id) := concat("/", geos) if {
+	geos := sort([g | some g, v in config.app_ids; lower(v) == lower(id)])
+	count(geos) > 0
+} else := "unknown"
+
+# region_label describes the environment's region for messages: `"europe" (EU)`.
+region_label := sprintf("%q (%s)", [env.region, geo]) if {
+	region_mapped
+} else := sprintf("%q", [env.region])
+
+# unmapped_region_message explains why no App ID is expected for the environment.
+unmapped_region_message := msg if {
+	not geo
+	msg := sprintf(
+		"The environment's region %q is not in the region map; add it under policy data regions (for example %q: \"US\") so the Work 365 App ID to expect is known.",
+		[object.get(env, "region", ""), object.get(env, "region", "")],
+	)
+} else := sprintf(
+	"The environment's region %q maps to geo %q, which has no Work 365 App ID under policy data app_ids.",
+	[env.region, geo],
+)
+
+# configured_app_ids_text lists the configured App IDs for manual steps: "EU 5e56…, US e4b1…".
+configured_app_ids_text := concat(", ", [sprintf("%s %s", [g, lower(config.app_ids[g])]) | some g in sort(object.keys(config.app_ids))])
+
+# ---------------------------------------------------------------------------------------
+# Users
+
+# list returns obj[key] when it is an array, else an empty array (Go writes nil slices as null).
+list(obj, key) := obj[key] if {
+	is_array(obj[key])
+} else := []
+
+# app_id is a user's Entra application (client) ID in lower case, "" for people.
+app_id(user) := lower(user.application_id) if {
+	is_string(user.application_id)
+} else := ""
+
+is_application(user) if app_id(user) != ""
+
+is_application(user) if user.access_mode == 4
+
+deleted(user) if object.get(user, "deleted_state", 0) != 0
+
+disabled(user) if user.is_disabled == true
+
+# app_users are the application users of the environment whose App ID is a Work 365 App ID,
+# soft-deleted ones included.
+app_users := [u | some u in list(dv, "application_users"); app_id(u) in work365_app_ids]
+
+# first_by_id picks the user with the smallest id, so that a choice among several is stable.
+first_by_id(users) := users[i] if {
+	pairs := sort([[u.id, j] | some j, u in users])
+	i := pairs[0][1]
+}
+
+# live_app_user is the non-deleted application user of an App ID.
+live_app_user(id) := first_by_id([u | some u in app_users; app_id(u) == id; not deleted(u)])
+
+# deleted_app_user is a soft-deleted application user of an App ID.
+deleted_app_user(id) := first_by_id([u | some u in app_users; app_id(u) == id; deleted(u)])
+
+# expected_app_user is the application user of the region's App ID: the non-deleted one,
+# else a soft-deleted leftover.
+expected_app_user := u if {
+	u := live_app_user(expected_app_id)
+} else := u if {
+	u := deleted_app_user(expected_app_id)
+}
+
+# The Work 365 service-user setting and the user it points to.
+service_user_configured if dv.service_user.configured == true
+
+service_user_account := dv.service_user.user if is_object(dv.service_user.user)
+
+service_user_id := dv.service_user.user.id if {
+	is_object(dv.service_user.user)
+} else := dv.service_user.user_id
+
+# service_user_missing holds when the setting points at a user that does not exist.
+service_user_missing if {
+	service_user_configured
+	not service_user_account
+}
+
+# app_user is "the" Work 365 application user: the service user when it is one of them,
+# else the non-deleted one of the region's App ID, else any non-deleted one, else a
+# soft-deleted one of the region's App ID. Undefined when there is none.
+app_user := u if {
+	u := first_by_id([x | some x in app_users; x.id == service_user_id])
+} else := u if {
+	u := live_app_user(expected_app_id)
+} else := u if {
+	u := first_by_id([x | some x in app_users; not deleted(x)])
+} else := u if {
+	u := deleted_app_user(expected_app_id)
+}
+
+# service_user_is_app_user holds when the service user is a non-deleted Work 365 application user.
+service_user_is_app_user if {
+	some u in app_users
+	u.id == service_user_id
+	not deleted(u)
+}
+
+# user_label names a user for messages: `"Jane Doe" (jane@contoso.com)` or `"# Work 365" (App ID …)`.
+user_label(user) := sprintf("%q (App ID %s)", [user.full_name, app_id(user)]) if {
+	is_application(user)
+	app_id(user) != ""
+} else := sprintf("%q (%s)", [user.full_name, user.domain_name]) if {
+	user.domain_name != ""
+} else := sprintf("%q", [object.get(user, "full_name", object.get(user, "id", ""))])
+
+# ---------------------------------------------------------------------------------------
+# Roles
+
+roles_of(user) := list(user, "roles")
+
+# holds_role holds when the user holds a role of that name, from any business unit.
+holds_role(user, name) if {
+	some role in roles_of(user)
+	role.name == name
+}
+
+# holds_role_in_own_bu holds when the user holds the role from its own business unit.
+holds_role_in_own_bu(user, name) if {
+	some role in roles_of(user)
+	role.name == name
+	role.business_unit_id == user.business_unit.id
+}
+
+# When the user's business unit was not read, holding the role by name is all that can be checked.
+holds_role_in_own_bu(user, name) if {
+	not user.business_unit.id
+	holds_role(user, name)
+}
+
+# ---------------------------------------------------------------------------------------
+# Versions
+
+# version_numbers parses a dotted version ("3.5.1.0") into numbers; undefined when it is not one.
+version_numbers(v) := [to_number(p) | some p in split(trim_space(v), ".")] if {
+	is_string(v)
+	regex.match(`^\s*[0-9]+(\.[0-9]+)*\s*$`, v)
+}
+
+# version_at_least compares numerically per dotted component, missing components being 0:
+# "3.10.0.0" ≥ "3.5", "3.5.0.0" ≥ "3.5", "3.4.9" < "3.5".
+version_at_least(v, minimum) if {
+	a := version_numbers(v)
+	b := version_numbers(minimum)
+	n := max([count(a), count(b)])
+	pa := [number_at(a, i) | some i in numbers.range(0, n - 1)]
+	pb := [number_at(b, i) | some i in numbers.range(0, n - 1)]
+	diffs := [i | some i in numbers.range(0, n - 1); pa[i] != pb[i]]
+	not_lower_at_first_difference(pa, pb, diffs)
+}
+
+not_lower_at_first_difference(_, _, diffs) if count(diffs) == 0
+
+not_lower_at_first_difference(a, b, diffs) if a[diffs[0]] > b[diffs[0]]
+
+number_at(a, i) := a[i] if {
+	i < count(a)
+} else := 0
+
+# ---------------------------------------------------------------------------------------
+# Lists and messages
+
+# quoted_list renders names as `"a", "b"`.
+quoted_list(names) := concat(", ", [sprintf("%q", [n]) | some n in names])
+
+# sort_by orders objects by one key, then by id, so that evidence is deterministic.
+sort_by(objs, key) := [objs[i] | some pair in sorted; i := pair[2]] if {
+	sorted := sort([[object.get(o, key, ""), object.get(o, "id", ""), j] | some j, o in objs])
+}
+
+# ---------------------------------------------------------------------------------------
+# Remediation actions (see docs/policy-contract.md)
+
+action_create_app_user(id) := object.union({"action": "create_app_user", "app_id": id}, root_business_unit)
+
+root_business_unit := {"business_unit_id": dv.root_business_unit.id} if {
+	dv.root_business_unit.id
+} else := {}
+
+action_purge_app_user(user) := {
+	"action": "purge_app_user",
+	"user_id": user.id,
+	"app_id": app_id(user),
+	"opt_in": "purge-deleted",
+}
+
+action_enable_user(user) := {"action": "enable_user", "user_id": user.id, "app_id": app_id(user)}
+
+action_assign_role(id, role) := {"action": "assign_role", "app_id": id, "role": role}
+
+action_remove_role(user, role) := {
+	"action": "remove_role",
+	"user_id": user.id,
+	"role_id": role.id,
+	"role": role.name,
+	"opt_in": "fix-privileges",
+}
+
+action_set_service_user(id) := {"action": "set_service_user", "app_id": id}
+
+action_clear_cache := {"action": "clear_cache"}
+
+action_manual(title, steps) := {"action": "manual", "title": title, "steps": steps}
+
+# create_actions creates the application user of an App ID and gives it both roles.
+create_actions(id) := [
+	action_create_app_user(id),
+	action_assign_role(id, service_role),
+	action_assign_role(id, portal_role),
+]
+
+# provision_actions makes the application user of an App ID usable: enable it when it is
+# disabled, re-create it when only a soft-deleted leftover exists (purge needs the opt-in),
+# create it when there is none.
+provision_actions(id) := [action_enable_user(u)] if {
+	u := live_app_user(id)
+	disabled(u)
+} else := [] if {
+	live_app_user(id)
+} else := array.concat([action_purge_app_user(u)], create_actions(id)) if {
+	u := deleted_app_user(id)
+} else := create_actions(id)
+
+# fix_app_id is the App ID the service user should be switched to: the region's, or for an
+# unmapped region the App ID of an existing non-deleted Work 365 application user.
+fix_app_id := id if {
+	id := expected_app_id
+} else := id if {
+	not deleted(app_user)
+	id := app_id(app_user)
+}
+
+# switch_service_user_actions points the service-user setting at the right application user
+# (creating or enabling it first when needed), then clears the Work 365 cache.
+switch_service_user_actions := array.concat(
+	provision_actions(id),
+	[action_set_service_user(id), action_clear_cache],
+) if {
+	id := fix_app_id
+} else := [map_region_action]
+
+# map_region_action is the manual remediation when no App ID can be chosen for the region.
+map_region_action := action_manual(
+	"Map the environment's region to a Work 365 App ID",
+	[
+		sprintf("Add the region %q under policy data regions in the audit configuration, mapped to the Work 365 data centre the environment uses, then run the audit again.", [env.region]),
+		sprintf("Or configure it by hand: in the Power Platform admin center (https://admin.powerplatform.microsoft.com) → Environments → %q → Settings → Users + permissions → Application users → + New app user → + Add an app, paste the Work 365 Application ID of your data centre (%s), then Create.", [env.name, configured_app_ids_text]),
+		sprintf("On the new application user select Edit security roles and assign %q and %q.", [service_role, portal_role]),
+		"In Dynamics 365 open Work 365 → Admin Hub → Administration → Change Service User, select the Application User as the Service Account → Proceed, then choose Clear Cache from the same menu.",
+	],
+)
