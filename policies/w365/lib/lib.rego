@@ -129,7 +129,7 @@ disabled(user) if user.is_disabled == true
 
 # app_users are the application users of the environment whose App ID is a Work 365 App ID,
 # soft-deleted ones included.
-app_users := [u | some u in list(dv, "application_users"); app_id(u) in work365_app_ids]
+app_users := sort_by([u | some u in list(dv, "application_users"); app_id(u) in work365_app_ids], "full_name")
 
 # first_by_id picks the user with the smallest id, so that a choice among several is stable.
 first_by_id(users) := users[i] if {
@@ -339,3 +339,22 @@ map_region_action := action_manual(
 		"In Dynamics 365 open Work 365 → Admin Hub → Administration → Change Service User, select the Application User as the Service Account → Proceed, then choose Clear Cache from the same menu.",
 	],
 )
+
+# ---------------------------------------------------------------------------------------
+# Evidence
+
+# app_user_evidence describes an application user in evidence.
+app_user_evidence(user) := {
+	"id": user.id,
+	"full_name": object.get(user, "full_name", ""),
+	"app_id": app_id(user),
+	"geo": geo_of_app_id(app_id(user)),
+	"is_disabled": object.get(user, "is_disabled", false),
+	"deleted_state": object.get(user, "deleted_state", 0),
+}
+
+# no_app_user_reason is the not-applicable reason of the rules about the application user.
+no_app_user_reason := "No Work 365 application user exists (see W365.APPUSER.1)."
+
+# app_user_label names a Work 365 application user with its data centre: `"# Work 365" (US App ID …)`.
+app_user_label(user) := sprintf("%q (%s App ID %s)", [object.get(user, "full_name", user.id), geo_of_app_id(app_id(user)), app_id(user)])
