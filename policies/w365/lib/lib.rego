@@ -358,3 +358,46 @@ no_app_user_reason := "No Work 365 application user exists (see W365.APPUSER.1).
 
 # app_user_label names a Work 365 application user with its data centre: `"# Work 365" (US App ID …)`.
 app_user_label(user) := sprintf("%q (%s App ID %s)", [object.get(user, "full_name", user.id), geo_of_app_id(app_id(user)), app_id(user)])
+
+# user_evidence describes any user (person or application) in evidence.
+user_evidence(user) := {
+	"id": user.id,
+	"full_name": object.get(user, "full_name", ""),
+	"domain_name": object.get(user, "domain_name", ""),
+	"app_id": app_id(user),
+	"is_application": is_application_value(user),
+	"is_licensed": object.get(user, "is_licensed", false),
+	"is_disabled": object.get(user, "is_disabled", false),
+	"deleted_state": object.get(user, "deleted_state", 0),
+}
+
+is_application_value(user) if {
+	is_application(user)
+} else := false
+
+# service_user_evidence describes the service-user setting and the user it points to.
+service_user_evidence := {
+	"configured": object.get(setting, "configured", false),
+	"setting_id": object.get(setting, "setting_id", ""),
+	"user_id": object.get(setting, "user_id", ""),
+	"user": service_user_summary,
+} if {
+	setting := object.get(dv, "service_user", {})
+}
+
+service_user_summary := user_evidence(service_user_account) if {
+	service_user_account
+} else := null
+
+# missing_service_user_text names the user id a dangling service-user setting points to.
+missing_service_user_text := sprintf("user id %s", [id]) if {
+	id := object.get(dv.service_user, "user_id", "")
+	id != ""
+} else := "a user"
+
+not_configured_reason := "The Work 365 service-user setting is not configured (see W365.SERVICE.1)."
+
+# expected_app_id_or_null is the region's App ID for evidence, null when the region is unmapped.
+expected_app_id_or_null := expected_app_id if {
+	region_mapped
+} else := null
