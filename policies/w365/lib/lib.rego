@@ -401,3 +401,44 @@ not_configured_reason := "The Work 365 service-user setting is not configured (s
 expected_app_id_or_null := expected_app_id if {
 	region_mapped
 } else := null
+
+# ---------------------------------------------------------------------------------------
+# Owners of flows, connection references and email templates
+
+# flagged_owner holds when an owner is disabled, or is a person holding a Work 365 role
+# (a retired human "service account").
+flagged_owner(owner) if owner.is_disabled == true
+
+flagged_owner(owner) if {
+	owner.holds_service_role == true
+	not owner.is_application == true
+}
+
+owner_reasons(owner) := [reason |
+	some [flagged, reason] in [
+		[object.get(owner, "is_disabled", false) == true, "disabled"],
+		[retired_service_account(owner), "human account holding a Work 365 role"],
+	]
+	flagged == true
+]
+
+retired_service_account(owner) if {
+	owner.holds_service_role == true
+	not owner.is_application == true
+} else := false
+
+# owner_label names an owner with why it is flagged: `"Jane Doe" (jane@contoso.com; disabled)`.
+owner_label(owner) := sprintf("%q (%s)", [owner.name, concat("; ", array.concat(domain, owner_reasons(owner)))]) if {
+	domain := [d | d := owner.domain_name; d != ""]
+}
+
+owner_evidence(owner) := object.union(
+	object.filter(owner, {"id", "name", "domain_name", "is_disabled", "is_application", "holds_service_role"}),
+	{"reasons": owner_reasons(owner)},
+)
+
+# reassign_target_text names whom to reassign to: the application user when it exists.
+reassign_target_text := sprintf("the Work 365 application user %s", [app_user_label(app_user)]) if {
+	app_user
+	not deleted(app_user)
+} else := "the Work 365 application user"
