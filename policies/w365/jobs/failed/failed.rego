@@ -36,7 +36,9 @@ shown := 3
 # message_limit keeps quoted job messages (often stack traces) readable.
 message_limit := 160
 
-failed_jobs := object.get(lib.dv, "failed_jobs", {})
+failed_jobs := lib.dv.failed_jobs if {
+	is_object(lib.dv.failed_jobs)
+} else := {}
 
 window := days if {
 	days := failed_jobs.lookback_days

@@ -1,0 +1,147 @@
+# METADATA
+# title: Work 365 changes can be validated in a sandbox first
+# description: >-
+#   For a production environment running Work 365, checks that its tenant also has a sandbox
+#   environment with Work 365 installed whose critical rules all pass (or are waived or not
+#   applicable), so that the switch to the application user and later changes are validated
+#   there before production. The guide advises to validate the change in a sandbox before
+#   production where feasible, and to generate a test invoice in a sandbox. Environment types
+#   come from the policy data (production_types, sandbox_types). This rule is evaluated per
+#   environment after all environment-scoped rules, from the tenant's environment summaries and
+#   their results. Fails when the tenant has no such sandbox; the message names the sandboxes
+#   found and why none qualifies. Not applicable for environments that are not production, and
+#   when the environment has no Dataverse database, was skipped, or does not have Work 365
+#   installed.
+# related_resources:
+#   - ref: https://learn.microsoft.com/power-platform/admin/sandbox-environments
+#     description: Manage sandbox environments
+# custom:
+#   id: W365.GOV.1
+#   severity: low
+#   guide: "Notes & Best Practices: Sandbox first"
+#   remediation: >-
+#     Keep a sandbox environment with Work 365 in the tenant (create one or copy production in
+#     the Power Platform admin center → Environments), configure its application user as the
+#     guide describes and fix it until its critical rules pass; validate changes and a test
+#     invoice there before applying them to production.
+#   automatic: false
+#   opt_in: ""
+#   scope: tenant
+package w365.gov.sandbox_first
+
+import data.w365.lib
+
+not_applicable contains reason if some reason in lib.base_not_applicable
+
+not_applicable contains sprintf("The environment type %q is not a production type (policy data production_types).", [object.get(lib.env, "type", "")]) if {
+	lib.applicable
+	not production
+}
+
+production if lib.env.type in lib.config.production_types
+
+# passing statuses of a critical rule in a qualifying sandbox.
+passing := {"pass", "not_applicable", "waived"}
+
+summaries := lib.list(input.tenant, "environments")
+
+# tenant_phase holds once the engine has added the environment-scoped results to the summaries.
+tenant_phase if {
+	some summary in summaries
+	is_object(summary.results)
+}
+
+sandboxes := lib.sort_by(
+	[s | some s in summaries; s.type in lib.config.sandbox_types; s.id != lib.env.id],
+	"name",
+)
+
+failing_critical(sandbox) := lib.sort_by(
+	[{"rule": id, "status": object.get(r, "status", "")} |
+		some id, r in results_of(sandbox)
+		r.severity == "critical"
+		not object.get(r, "status", "") in passing
+	],
+	"rule",
+)
+
+# evaluated holds when the engine added the sandbox's results (a negated builtin call on an
+# undefined reference would be undefined, not true, hence this helper).
+evaluated(sandbox) if is_object(sandbox.results)
+
+results_of(sandbox) := sandbox.results if {
+	evaluated(sandbox)
+} else := {}
+
+tenant_name := object.get(input.tenant, "name", "")
+
+# problem says why a sandbox does not qualify; undefined when it does.
+problem(sandbox) := "Work 365 not installed" if {
+	not sandbox.work365_installed == true
+} else := sprintf("could not be audited: status %s", [sandbox.status]) if {
+	object.get(sandbox, "status", "ok") != "ok"
+} else := "not evaluated" if {
+	not evaluated(sandbox)
+} else := sprintf("critical rules not passing: %s", [concat(", ", [sprintf("%s %s", [f.rule, f.status]) | some f in failing])]) if {
+	failing := failing_critical(sandbox)
+	count(failing) > 0
+}
+
+qualifies(sandbox) if not problem(sandbox)
+
+deny contains result if {
+	lib.applicable
+	production
+	tenant_phase
+	not any_qualifying
+	result := {
+		"message": message,
+		"evidence": {
+			"tenant": {"id": object.get(input.tenant, "id", ""), "name": object.get(input.tenant, "name", "")},
+			"sandbox_types": lib.config.sandbox_types,
+			"sandboxes": [sandbox_evidence(s) | some s in sandboxes],
+		},
+		"actions": [sandbox_action],
+	}
+}
+
+any_qualifying if {
+	some s in sandboxes
+	qualifies(s)
+}
+
+message := sprintf(
+	"Tenant %q runs Work 365 in production but has no sandbox environment (types: %s) in which to validate changes first.",
+	[tenant_name, concat(", ", lib.config.sandbox_types)],
+) if {
+	count(sandboxes) == 0
+} else := sprintf(
+	"Tenant %q runs Work 365 in production but none of its sandboxes qualifies to validate changes first: %s.",
+	[tenant_name, concat("; ", [sprintf("%q (%s)", [name_of(s), problem(s)]) | some s in sandboxes])],
+)
+
+name_of(summary) := object.get(summary, "name", object.get(summary, "id", ""))
+
+sandbox_evidence(sandbox) := {
+	"id": object.get(sandbox, "id", ""),
+	"name": name_of(sandbox),
+	"type": sandbox.type,
+	"status": object.get(sandbox, "status", ""),
+	"work365_installed": object.get(sandbox, "work365_installed", false),
+	"work365_version": object.get(sandbox, "work365_version", ""),
+	"failing_critical": failing_critical(sandbox),
+}
+
+sandbox_action := lib.action_manual(
+	"Validate Work 365 changes in a sandbox first",
+	[
+		sprintf("Choose a sandbox of tenant %q for Work 365 (%s), or create one in the Power Platform admin center (https://admin.powerplatform.microsoft.com) → Environments → + New with type Sandbox, or copy %q into one (Environments → %q → Copy).", [tenant_name, existing_text, lib.env.name, lib.env.name]),
+		sprintf("Install Work 365 %s or later there and configure its application user as the guide describes.", [lib.config.min_version]),
+		"Run the audit on the sandbox and fix it until its critical rules pass; generate a test invoice there to confirm end-to-end execution.",
+		sprintf("Apply the change to %q afterwards: audit fix changes production only after a sandbox of the tenant passes, or with --allow-production.", [lib.env.name]),
+	],
+)
+
+existing_text := sprintf("existing: %s", [lib.quoted_list([name_of(s) | some s in sandboxes])]) if {
+	count(sandboxes) > 0
+} else := "none exists yet"
