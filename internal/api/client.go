@@ -1,0 +1,329 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"mime"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// TokenSource hands out bearer tokens for a scope such as "https://org.crm.dynamics.com/.default".
+type TokenSource interface {
+	Token(ctx context.Context, scope string) (string, error)
+}
+
+// Defaults for a Client's zero fields.
+const (
+	DefaultMaxAttempts  = 6
+	DefaultMaxBodyBytes = 32 << 20
+	DefaultMaxWait      = 2 * time.Minute
+	userAgent           = "work365-audit"
+)
+
+// Client sends authenticated requests to one API family. It is safe for concurrent use.
+type Client struct {
+	HTTP   *http.Client
+	Tokens TokenSource
+	// MaxAttempts bounds how often a GET is tried (429, 5xx and transport errors are retried).
+	MaxAttempts int
+	// MaxBodyBytes bounds every response body; a larger one is an error, never a silent truncation.
+	MaxBodyBytes int64
+	// MaxWait bounds the total time one request may spend waiting between attempts.
+	MaxWait time.Duration
+	// BaseBackoff is the first wait when the service gives no Retry-After; it doubles per attempt.
+	BaseBackoff time.Duration
+	// Sleep waits for d or until ctx is done; tests replace it.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// UserAgent is sent with every request.
+	UserAgent string
+
+	requests atomic.Int64
+	retries  atomic.Int64
+}
+
+// Stats are counters of a Client's traffic.
+type Stats struct {
+	Requests int64 // HTTP requests sent, retries included
+	Retries  int64
+}
+
+// Stats returns the client's counters.
+func (c *Client) Stats() Stats {
+	return Stats{Requests: c.requests.Load(), Retries: c.retries.Load()}
+}
+
+// Request is one API call.
+type Request struct {
+	Method string
+	URL    string
+	Scope  string // token scope; empty sends no Authorization header
+	Header http.Header
+	Body   any  // marshalled as JSON when non-nil
+	Retry  bool // retry on 429/5xx/transport errors; true for GETs, false for writes
+}
+
+// Response is a completed call with its body read.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Do sends the request, retrying per its Retry setting, and returns the response of a 2xx answer.
+// Any other answer is an *Error.
+func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
+	var body []byte
+	if r.Body != nil {
+		var err error
+		if body, err = json.Marshal(r.Body); err != nil {
+			return nil, fmt.Errorf("encode request body: %w", err)
+		}
+	}
+	maxAttempts := c.MaxAttempts
+	if maxAttempts <= 0 {
+		maxAttempts = DefaultMaxAttempts
+	}
+	if !r.Retry {
+		maxAttempts = 1
+	}
+	maxWait := c.MaxWait
+	if maxWait <= 0 {
+		maxWait = DefaultMaxWait
+	}
+	var waited time.Duration
+	for attempt := 1; ; attempt++ {
+		resp, err := c.once(ctx, r, body)
+		if err == nil {
+			return resp, nil
+		}
+		if ctx.Err() != nil || attempt >= maxAttempts || !retryable(err) {
+			return nil, err
+		}
+		wait := c.backoff(attempt, err)
+		if waited+wait > maxWait {
+			return nil, fmt.Errorf("%w (gave up after waiting %s in %d attempts)", err, waited.Round(time.Second), attempt)
+		}
+		waited += wait
+		c.retries.Add(1)
+		if err := c.sleep(ctx, wait); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (c *Client) once(ctx context.Context, r Request, body []byte) (*Response, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.Method, r.URL, rd)
+	if err != nil {
+		return nil, fmt.Errorf("build request: %w", err)
+	}
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	if req.Header.Get("Accept") == "" {
+		req.Header.Set("Accept", "application/json")
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	}
+	ua := c.UserAgent
+	if ua == "" {
+		ua = userAgent
+	}
+	req.Header.Set("User-Agent", ua)
+	if r.Scope != "" {
+		tok, err := c.Tokens.Token(ctx, r.Scope)
+		if err != nil {
+			return nil, &tokenError{err: err}
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	c.requests.Add(1)
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, &transportError{method: r.Method, url: redactURL(r.URL), err: err}
+	}
+	defer resp.Body.Close()
+	limit := c.MaxBodyBytes
+	if limit <= 0 {
+		limit = DefaultMaxBodyBytes
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, &transportError{method: r.Method, url: redactURL(r.URL), err: fmt.Errorf("read body: %w", err)}
+	}
+	if int64(len(data)) > limit {
+		return nil, &Error{Method: r.Method, URL: redactURL(r.URL), Status: resp.StatusCode,
+			Message: fmt.Sprintf("response body larger than %d MiB: refusing to read it", limit>>20)}
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, newError(req, resp, data)
+	}
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: data}, nil
+}
+
+// GetJSON sends a GET (retried) and decodes a JSON object answer into v.
+func (c *Client) GetJSON(ctx context.Context, url, scope string, header http.Header, v any) (*Response, error) {
+	resp, err := c.Do(ctx, Request{Method: http.MethodGet, URL: url, Scope: scope, Header: header, Retry: true})
+	if err != nil {
+		return nil, err
+	}
+	if err := DecodeJSON(http.MethodGet, url, resp, v); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// DecodeJSON checks that a response is JSON and decodes it into v.
+func DecodeJSON(method, url string, resp *Response, v any) error {
+	ct := resp.Header.Get("Content-Type")
+	if !isJSON(ct) {
+		return &Error{Method: method, URL: redactURL(url), Status: resp.Status,
+			Message: fmt.Sprintf("expected a JSON answer, got %s (a proxy or gateway may have answered)", mediaType(ct)),
+			Body:    snippet(resp.Body)}
+	}
+	if err := json.Unmarshal(resp.Body, v); err != nil {
+		return &Error{Method: method, URL: redactURL(url), Status: resp.Status,
+			Message: fmt.Sprintf("malformed JSON answer: %v", err), Body: snippet(resp.Body)}
+	}
+	return nil
+}
+
+func isJSON(contentType string) bool {
+	mt := mediaType(contentType)
+	return mt == "application/json" || strings.HasSuffix(mt, "+json")
+}
+
+func mediaType(contentType string) string {
+	if contentType == "" {
+		return "no content type"
+	}
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return strconv.Quote(contentType)
+	}
+	return mt
+}
+
+// tokenError marks a failure to get a token: never retried here (MSAL has its own policy).
+type tokenError struct{ err error }
+
+func (e *tokenError) Error() string { return "get token: " + e.err.Error() }
+func (e *tokenError) Unwrap() error { return e.err }
+
+// transportError is a request that got no HTTP answer (reset, timeout, refused).
+type transportError struct {
+	method, url string
+	err         error
+}
+
+func (e *transportError) Error() string {
+	return fmt.Sprintf("%s %s: %v", e.method, e.url, e.err)
+}
+func (e *transportError) Unwrap() error { return e.err }
+
+func retryable(err error) bool {
+	var te *transportError
+	if errors.As(err, &te) {
+		// A certificate error will not fix itself; everything else (reset, EOF, timeout) may.
+		return !isTLSVerificationError(te.err)
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		switch e.Status {
+		case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
+			http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			return true
+		}
+	}
+	return false
+}
+
+func isTLSVerificationError(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "x509:") || strings.Contains(s, "tls: failed to verify")
+}
+
+// IsTransport reports whether err is a request that got no HTTP answer at all.
+func IsTransport(err error) bool {
+	var te *transportError
+	return errors.As(err, &te)
+}
+
+// IsTimeout reports whether err is a timeout of the request or of the network.
+func IsTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+func (c *Client) backoff(attempt int, err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) && e.RetryAfter > 0 {
+		return e.RetryAfter
+	}
+	base := c.BaseBackoff
+	if base <= 0 {
+		base = 500 * time.Millisecond
+	}
+	d := base << (attempt - 1)
+	if d > 30*time.Second {
+		d = 30 * time.Second
+	}
+	// Jitter keeps many environments that were throttled together from retrying together.
+	return d/2 + rand.N(d/2+1)
+}
+
+func (c *Client) sleep(ctx context.Context, d time.Duration) error {
+	if c.Sleep != nil {
+		return c.Sleep(ctx, d)
+	}
+	return SleepContext(ctx, d)
+}
+
+// SleepContext waits for d or until ctx is done.
+func SleepContext(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// retryAfter reads Retry-After as seconds or an HTTP date.
+func retryAfter(h http.Header) time.Duration {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseFloat(v, 64); err == nil && secs >= 0 {
+		return time.Duration(secs * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := time.Until(t); d > 0 {
+			return d
+		}
+	}
+	return 0
+}

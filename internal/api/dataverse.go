@@ -1,0 +1,202 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// DefaultPageSize is the page size asked of Dataverse with Prefer: odata.maxpagesize (its own maximum).
+const DefaultPageSize = 5000
+
+// maxPages bounds a single listing so that a service answering with endless nextLinks cannot keep a scan busy forever.
+const maxPages = 10000
+
+// Dataverse is the Web API of one Dataverse organization.
+type Dataverse struct {
+	client   *Client
+	base     string // {instanceUrl}/api/data/v9.2/
+	origin   *url.URL
+	scope    string
+	pageSize int
+}
+
+// NewDataverse returns the Web API client of the organization at instanceURL (as BAP lists it).
+// The token scope is the scheme and host of the instance URL followed by /.default.
+func NewDataverse(c *Client, instanceURL string, pageSize int) (*Dataverse, error) {
+	u, err := url.Parse(instanceURL)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("instance URL %q is not an https URL", instanceURL)
+	}
+	if pageSize <= 0 || pageSize > DefaultPageSize {
+		pageSize = DefaultPageSize
+	}
+	path := strings.TrimSuffix(u.Path, "/") + "/api/data/v9.2/"
+	base := &url.URL{Scheme: u.Scheme, Host: u.Host, Path: path}
+	return &Dataverse{
+		client:   c,
+		base:     base.String(),
+		origin:   base,
+		scope:    u.Scheme + "://" + u.Host + "/.default",
+		pageSize: pageSize,
+	}, nil
+}
+
+// Base returns the Web API base URL, ending in a slash.
+func (d *Dataverse) Base() string { return d.base }
+
+// Scope returns the token scope of the organization.
+func (d *Dataverse) Scope() string { return d.scope }
+
+func (d *Dataverse) header() http.Header {
+	h := http.Header{}
+	h.Set("Accept", "application/json")
+	h.Set("OData-MaxVersion", "4.0")
+	h.Set("OData-Version", "4.0")
+	// Stops cached results for expanded collections (the Web API's own advice).
+	h.Set("If-None-Match", "null")
+	return h
+}
+
+// Get reads a single JSON object (a row, or a function's answer such as WhoAmI) into v.
+func (d *Dataverse) Get(ctx context.Context, path string, v any) error {
+	_, err := d.client.GetJSON(ctx, d.base+path, d.scope, d.header(), v)
+	return err
+}
+
+// page is one page of an OData collection.
+type page[T any] struct {
+	Value    []T    `json:"value"`
+	NextLink string `json:"@odata.nextLink"`
+}
+
+// Each lists a collection (path relative to the Web API base, query included) and calls fn for each row,
+// following @odata.nextLink unchanged with the same Prefer header until the last page.
+// Rows are decoded into T; unknown keys (annotations, @odata.etag, <nav>@odata.nextLink) are ignored.
+func Each[T any](ctx context.Context, d *Dataverse, path string, fn func(T) error) error {
+	next := d.base + path
+	h := d.header()
+	h.Set("Prefer", "odata.maxpagesize="+strconv.Itoa(d.pageSize))
+	seen := map[string]bool{}
+	for pages := 0; next != ""; pages++ {
+		if pages >= maxPages {
+			return fmt.Errorf("list %s: more than %d pages; stopping", trimQuery(path), maxPages)
+		}
+		if seen[next] {
+			return &Error{Method: http.MethodGet, URL: redactURL(next),
+				Message: "the service sent a @odata.nextLink that repeats an earlier page: stopping to avoid an endless loop"}
+		}
+		seen[next] = true
+		var p page[T]
+		resp, err := d.client.GetJSON(ctx, next, d.scope, h, &p)
+		if err != nil {
+			return err
+		}
+		if p.Value == nil && !hasValueKey(resp.Body) {
+			return &Error{Method: http.MethodGet, URL: redactURL(next), Status: resp.Status,
+				Message: "the answer is not an OData collection (no \"value\" array)", Body: snippet(resp.Body)}
+		}
+		for _, row := range p.Value {
+			if err := fn(row); err != nil {
+				return err
+			}
+		}
+		if p.NextLink != "" {
+			if err := d.checkLink(p.NextLink); err != nil {
+				return err
+			}
+		}
+		next = p.NextLink
+	}
+	return nil
+}
+
+// checkLink refuses a nextLink that leaves the organization: following it would send the bearer token elsewhere.
+func (d *Dataverse) checkLink(link string) error {
+	u, err := url.Parse(link)
+	if err != nil || u.Scheme != d.origin.Scheme || !strings.EqualFold(u.Host, d.origin.Host) ||
+		!strings.HasPrefix(u.Path, d.origin.Path) {
+		return &Error{Method: http.MethodGet, URL: redactURL(link),
+			Message: fmt.Sprintf("the service sent a @odata.nextLink outside %s: refusing to follow it (it would receive the token)", d.base)}
+	}
+	return nil
+}
+
+func hasValueKey(body []byte) bool {
+	var probe map[string]json.RawMessage
+	if json.Unmarshal(body, &probe) != nil {
+		return false
+	}
+	_, ok := probe["value"]
+	return ok
+}
+
+func trimQuery(path string) string {
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		return path[:i]
+	}
+	return path
+}
+
+// Write sends a write (POST, PATCH, DELETE) to a path relative to the Web API base. Writes are never retried
+// here: a caller that sees a 429 waits Retry-After and re-reads state before deciding to send it again.
+func (d *Dataverse) Write(ctx context.Context, method, path string, body any, extra http.Header) (*Response, error) {
+	h := d.header()
+	for k, vs := range extra {
+		h[k] = vs
+	}
+	return d.client.Do(ctx, Request{Method: method, URL: d.base + path, Scope: d.scope, Header: h, Body: body})
+}
+
+// EntityIDFromHeader extracts the GUID from an OData-EntityId header such as ".../systemusers(<guid>)".
+func EntityIDFromHeader(h http.Header) string {
+	v := h.Get("OData-EntityId")
+	i := strings.LastIndexByte(v, '(')
+	j := strings.LastIndexByte(v, ')')
+	if i < 0 || j < i {
+		return ""
+	}
+	return v[i+1 : j]
+}
+
+// Quote returns s as an OData string literal.
+func Quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// Query builds a path with query options, escaping each value for a URL but leaving OData syntax readable.
+func Query(path string, opts ...[2]string) string {
+	var b strings.Builder
+	b.WriteString(path)
+	for i, o := range opts {
+		if i == 0 {
+			b.WriteByte('?')
+		} else {
+			b.WriteByte('&')
+		}
+		b.WriteString(o[0])
+		b.WriteByte('=')
+		b.WriteString(escapeQueryValue(o[1]))
+	}
+	return b.String()
+}
+
+// escapeQueryValue percent-encodes what would break the query string (&, #, +, %, spaces, quotes stay literal
+// where OData expects them) so that names like "R&D" survive.
+func escapeQueryValue(v string) string {
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c == ' ':
+			b.WriteString("%20")
+		case c == '&' || c == '#' || c == '+' || c == '%' || c == '"' || c < 0x20 || c >= 0x7f:
+			fmt.Fprintf(&b, "%%%02X", c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
