@@ -1,0 +1,3 @@
+package acme.noid
+
+deny contains "no metadata" if true
