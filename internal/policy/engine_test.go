@@ -118,7 +118,7 @@ func TestCustomPolicyDirectories(t *testing.T) {
 func compliantEnv(id, name, typ string) snapshot.Environment {
 	app := snapshot.User{ID: id + "-app", FullName: "# Work 365", ApplicationID: usApp, AccessMode: 4,
 		BusinessUnit: &snapshot.BusinessUnit{ID: id + "-bu", Name: "root"},
-		Roles: []snapshot.Role{{ID: "r1", Name: "Work 365 Service", BusinessUnitID: id + "-bu"}, {ID: "r2", Name: "Work 365 Portal Service", BusinessUnitID: id + "-bu"}}}
+		Roles:        []snapshot.Role{{ID: "r1", Name: "Work 365 Service", BusinessUnitID: id + "-bu"}, {ID: "r2", Name: "Work 365 Portal Service", BusinessUnitID: id + "-bu"}}}
 	return snapshot.Environment{
 		ID: id, Name: name, Type: typ, Region: "unitedstates", HasDataverse: true, Status: snapshot.StatusOK,
 		Dataverse: &snapshot.Dataverse{
