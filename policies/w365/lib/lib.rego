@@ -51,9 +51,9 @@ base_not_applicable contains "Work 365 is not installed." if {
 	not dv.work365.installed
 }
 
-skip_reason := env.skip_reason if {
-	env.skip_reason != ""
-} else := "The environment was skipped during collection."
+default skip_reason := "The environment was skipped during collection."
+
+skip_reason := env.skip_reason if env.skip_reason != ""
 
 # applicable holds when an environment-scoped rule has something to judge.
 applicable if {
@@ -78,7 +78,7 @@ expected_app_id := lower(config.app_ids[geo])
 region_mapped if expected_app_id
 
 # work365_app_ids are all configured Work 365 App IDs (lower case).
-work365_app_ids := {lower(id) | some id in config.app_ids}
+work365_app_ids contains lower(id) if some id in config.app_ids
 
 # geo_of_app_id names the geo(s) an App ID belongs to ("US", "EU", or "unknown").
 geo_of_app_id(id) := concat("/", geos) if {
@@ -104,7 +104,9 @@ unmapped_region_message := msg if {
 )
 
 # configured_app_ids_text lists the configured App IDs for manual steps: "EU 5e56…, US e4b1…".
-configured_app_ids_text := concat(", ", [sprintf("%s %s", [g, lower(config.app_ids[g])]) | some g in sort(object.keys(config.app_ids))])
+configured_app_ids_text := concat(", ", [concat(" ", [g, lower(config.app_ids[g])]) |
+	some g in sort(object.keys(config.app_ids))
+])
 
 # ---------------------------------------------------------------------------------------
 # Users
@@ -263,9 +265,9 @@ sort_by(objs, key) := [objs[i] | some pair in sorted; i := pair[2]] if {
 
 action_create_app_user(id) := object.union({"action": "create_app_user", "app_id": id}, root_business_unit)
 
-root_business_unit := {"business_unit_id": dv.root_business_unit.id} if {
-	dv.root_business_unit.id
-} else := {}
+default root_business_unit := {}
+
+root_business_unit := {"business_unit_id": dv.root_business_unit.id} if dv.root_business_unit.id
 
 action_purge_app_user(user) := {
 	"action": "purge_app_user",
@@ -313,20 +315,19 @@ provision_actions(id) := [action_enable_user(u)] if {
 
 # fix_app_id is the App ID the service user should be switched to: the region's, or for an
 # unmapped region the App ID of an existing non-deleted Work 365 application user.
-fix_app_id := id if {
-	id := expected_app_id
-} else := id if {
+fix_app_id := expected_app_id if {
+	region_mapped
+} else := app_id(app_user) if {
 	not deleted(app_user)
-	id := app_id(app_user)
 }
 
 # switch_service_user_actions points the service-user setting at the right application user
 # (creating or enabling it first when needed), then clears the Work 365 cache.
 switch_service_user_actions := array.concat(
-	provision_actions(id),
-	[action_set_service_user(id), action_clear_cache],
+	provision_actions(fix_app_id),
+	[action_set_service_user(fix_app_id), action_clear_cache],
 ) if {
-	id := fix_app_id
+	fix_app_id
 } else := [map_region_action]
 
 # map_region_action is the manual remediation when no App ID can be chosen for the region.
@@ -357,7 +358,10 @@ app_user_evidence(user) := {
 no_app_user_reason := "No Work 365 application user exists (see W365.APPUSER.1)."
 
 # app_user_label names a Work 365 application user with its data centre: `"# Work 365" (US App ID …)`.
-app_user_label(user) := sprintf("%q (%s App ID %s)", [object.get(user, "full_name", user.id), geo_of_app_id(app_id(user)), app_id(user)])
+app_user_label(user) := sprintf(
+	"%q (%s App ID %s)",
+	[object.get(user, "full_name", user.id), geo_of_app_id(app_id(user)), app_id(user)],
+)
 
 # user_evidence describes any user (person or application) in evidence.
 user_evidence(user) := {
@@ -385,22 +389,24 @@ service_user_evidence := {
 	setting := object.get(dv, "service_user", {})
 }
 
-service_user_summary := user_evidence(service_user_account) if {
-	service_user_account
-} else := null
+default service_user_summary := null
+
+service_user_summary := user_evidence(service_user_account) if service_user_account
 
 # missing_service_user_text names the user id a dangling service-user setting points to.
+default missing_service_user_text := "a user"
+
 missing_service_user_text := sprintf("user id %s", [id]) if {
 	id := object.get(dv.service_user, "user_id", "")
 	id != ""
-} else := "a user"
+}
 
 not_configured_reason := "The Work 365 service-user setting is not configured (see W365.SERVICE.1)."
 
 # expected_app_id_or_null is the region's App ID for evidence, null when the region is unmapped.
-expected_app_id_or_null := expected_app_id if {
-	region_mapped
-} else := null
+default expected_app_id_or_null := null
+
+expected_app_id_or_null := expected_app_id if region_mapped
 
 # ---------------------------------------------------------------------------------------
 # Owners of flows, connection references and email templates
@@ -429,7 +435,7 @@ retired_service_account(owner) if {
 
 # owner_label names an owner with why it is flagged: `"Jane Doe" (jane@contoso.com; disabled)`.
 owner_label(owner) := sprintf("%q (%s)", [owner.name, concat("; ", array.concat(domain, owner_reasons(owner)))]) if {
-	domain := [d | d := owner.domain_name; d != ""]
+	domain := [owner.domain_name | owner.domain_name != ""]
 }
 
 owner_evidence(owner) := object.union(
@@ -438,7 +444,9 @@ owner_evidence(owner) := object.union(
 )
 
 # reassign_target_text names whom to reassign to: the application user when it exists.
+default reassign_target_text := "the Work 365 application user"
+
 reassign_target_text := sprintf("the Work 365 application user %s", [app_user_label(app_user)]) if {
 	app_user
 	not deleted(app_user)
-} else := "the Work 365 application user"
+}

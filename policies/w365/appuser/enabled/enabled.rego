@@ -53,10 +53,12 @@ deny contains result if {
 finding(user) := {
 	"message": sprintf("The Work 365 application user %s is soft-deleted; it must be purged and created again, which audit fix does only with the explicit purge-deleted opt-in.", [lib.app_user_label(user)]),
 	"evidence": lib.app_user_evidence(user),
-	"actions": array.concat(
-		array.concat([lib.action_purge_app_user(user)], lib.create_actions(id)),
-		[lib.action_set_service_user(id), lib.action_clear_cache],
-	),
+	"actions": array.flatten([
+		lib.action_purge_app_user(user),
+		lib.create_actions(id),
+		lib.action_set_service_user(id),
+		lib.action_clear_cache,
+	]),
 } if {
 	lib.deleted(user)
 	id := recreate_app_id(user)

@@ -71,7 +71,9 @@ deny contains result if {
 	}
 }
 
+default other_users_note := ""
+
 other_users_note := sprintf(" Work 365 application users of other data centres: %s.", [concat(", ", labels)]) if {
 	labels := [lib.app_user_label(u) | some u in lib.app_users]
 	count(labels) > 0
-} else := ""
+}

@@ -33,62 +33,78 @@ import data.w365.lib
 
 not_applicable contains reason if some reason in lib.base_not_applicable
 
-flows := lib.sort_by([f | some f in lib.list(lib.dv, "flows"); lib.flagged_owner(f.owner)], "name")
+flagged_flows := lib.sort_by([f | some f in lib.list(lib.dv, "flows"); lib.flagged_owner(f.owner)], "name")
 
-references := lib.sort_by(
+flagged_references := lib.sort_by(
 	[r | some r in lib.list(lib.dv, "connection_references"); lib.flagged_owner(r.owner)],
 	"logical_name",
 )
 
 deny contains result if {
 	lib.applicable
-	count(flows) + count(references) > 0
+	count(flagged_flows) + count(flagged_references) > 0
 	result := {
-		"message": sprintf("%s owned by a disabled user or a retired human service account: %s.", [counts_text, concat(", ", array.concat(
-			[sprintf("cloud flow %q owned by %s", [f.name, lib.owner_label(f.owner)]) | some f in flows],
-			[sprintf("connection reference %s owned by %s", [reference_label(r), lib.owner_label(r.owner)]) | some r in references],
-		))]),
+		"message": sprintf(
+			"%s owned by a disabled user or a retired human service account: %s.",
+			[counts_text, concat(", ", array.concat(flow_labels, reference_labels))],
+		),
 		"evidence": {
-			"flows": [object.union(object.filter(f, {"id", "name", "state"}), {"owner": lib.owner_evidence(f.owner)}) | some f in flows],
-			"connection_references": [object.union(
-				object.filter(r, {"id", "logical_name", "display_name", "connector_id"}),
-				{"owner": lib.owner_evidence(r.owner)},
-			) |
-				some r in references
-			],
+			"flows": [flow_evidence(f) | some f in flagged_flows],
+			"connection_references": [reference_evidence(r) | some r in flagged_references],
 		},
 		"actions": [lib.action_manual(
 			"Reassign the flows and connection references to the application user or a team",
-			array.concat(
-				[sprintf("Open Power Apps (https://make.powerapps.com) and select the environment %q.", [lib.env.name])],
-				array.concat(flow_steps, reference_steps),
-			),
+			array.flatten([
+				sprintf("Open Power Apps (https://make.powerapps.com) and select the environment %q.", [lib.env.name]),
+				flow_steps,
+				reference_steps,
+			]),
 		)],
 	}
 }
 
-counts_text := sprintf("%d cloud flow(s) and %d connection reference(s) are", [count(flows), count(references)]) if {
-	count(flows) > 0
-	count(references) > 0
-} else := sprintf("%d cloud flow(s) are", [count(flows)]) if {
-	count(flows) > 0
-} else := sprintf("%d connection reference(s) are", [count(references)])
+flow_labels := [sprintf("cloud flow %q owned by %s", [f.name, lib.owner_label(f.owner)]) | some f in flagged_flows]
+
+reference_labels := [sprintf("connection reference %s owned by %s", [reference_label(r), lib.owner_label(r.owner)]) |
+	some r in flagged_references
+]
+
+flow_evidence(flow) := object.union(
+	object.filter(flow, {"id", "name", "state"}),
+	{"owner": lib.owner_evidence(flow.owner)},
+)
+
+reference_evidence(ref) := object.union(
+	object.filter(ref, {"id", "logical_name", "display_name", "connector_id"}),
+	{"owner": lib.owner_evidence(ref.owner)},
+)
+
+counts_text := sprintf("%d cloud flow(s) and %d connection reference(s) are", [count(flagged_flows), count(flagged_references)]) if {
+	count(flagged_flows) > 0
+	count(flagged_references) > 0
+} else := sprintf("%d cloud flow(s) are", [count(flagged_flows)]) if {
+	count(flagged_flows) > 0
+} else := sprintf("%d connection reference(s) are", [count(flagged_references)])
 
 reference_label(ref) := sprintf("%q (%s)", [ref.display_name, ref.logical_name]) if {
 	ref.display_name != ""
 	ref.display_name != ref.logical_name
 } else := sprintf("%q", [ref.logical_name])
 
+default flow_steps := []
+
 flow_steps := [sprintf(
 	"Open Solutions (or Cloud flows) → each of %s → Edit details → Owner, and reassign it from its current owner to %s or a team; re-create its connections under an active account and turn it back on.",
-	[lib.quoted_list([f.name | some f in flows]), lib.reassign_target_text],
+	[lib.quoted_list([f.name | some f in flagged_flows]), lib.reassign_target_text],
 )] if {
-	count(flows) > 0
-} else := []
+	count(flagged_flows) > 0
+}
+
+default reference_steps := []
 
 reference_steps := [sprintf(
 	"Open Solutions → Connection references → each of %s → Edit, pick a connection that belongs to an active account instead of the flagged owner's, and reassign the connection reference to %s or a team.",
-	[concat(", ", [reference_label(r) | some r in references]), lib.reassign_target_text],
+	[concat(", ", [reference_label(r) | some r in flagged_references]), lib.reassign_target_text],
 )] if {
-	count(references) > 0
-} else := []
+	count(flagged_references) > 0
+}

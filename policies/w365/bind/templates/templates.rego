@@ -27,27 +27,32 @@ import data.w365.lib
 
 not_applicable contains reason if some reason in lib.base_not_applicable
 
-templates := lib.sort_by([tpl | some tpl in lib.list(lib.dv, "email_templates"); lib.flagged_owner(tpl.owner)], "title")
+flagged_templates := lib.sort_by(
+	[tpl | some tpl in lib.list(lib.dv, "email_templates"); lib.flagged_owner(tpl.owner)],
+	"title",
+)
+
+template_labels := [sprintf("%q owned by %s", [tpl.title, lib.owner_label(tpl.owner)]) | some tpl in flagged_templates]
 
 deny contains result if {
 	lib.applicable
-	count(templates) > 0
+	count(flagged_templates) > 0
 	result := {
 		"message": sprintf(
 			"%d email template(s) are owned by a disabled user or a retired human service account: %s.",
-			[count(templates), concat(", ", [sprintf("%q owned by %s", [tpl.title, lib.owner_label(tpl.owner)]) | some tpl in templates])],
+			[count(flagged_templates), concat(", ", template_labels)],
 		),
 		"evidence": {"email_templates": [object.union(
 			object.filter(tpl, {"id", "title", "is_personal"}),
 			{"owner": lib.owner_evidence(tpl.owner)},
 		) |
-			some tpl in templates
+			some tpl in flagged_templates
 		]},
 		"actions": [lib.action_manual(
 			"Reassign the email templates to the application user or a team",
 			[
 				sprintf("In Dynamics 365 for %q open Advanced settings → Templates → Email Templates.", [lib.env.name]),
-				sprintf("Select %s → Actions → Assign, and assign them to %s or a team.", [lib.quoted_list([tpl.title | some tpl in templates]), lib.reassign_target_text]),
+				sprintf("Select %s → Actions → Assign, and assign them to %s or a team.", [lib.quoted_list([tpl.title | some tpl in flagged_templates]), lib.reassign_target_text]),
 				"Send a test portal invitation to confirm that Work 365 emails go out again.",
 			],
 		)],

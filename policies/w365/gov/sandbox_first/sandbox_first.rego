@@ -82,7 +82,7 @@ problem(sandbox) := "Work 365 not installed" if {
 	object.get(sandbox, "status", "ok") != "ok"
 } else := "not evaluated" if {
 	not evaluated(sandbox)
-} else := sprintf("critical rules not passing: %s", [concat(", ", [sprintf("%s %s", [f.rule, f.status]) | some f in failing])]) if {
+} else := sprintf("critical rules not passing: %s", [concat(", ", [concat(" ", [f.rule, f.status]) | some f in failing])]) if {
 	failing := failing_critical(sandbox)
 	count(failing) > 0
 }
@@ -142,6 +142,8 @@ sandbox_action := lib.action_manual(
 	],
 )
 
+default existing_text := "none exists yet"
+
 existing_text := sprintf("existing: %s", [lib.quoted_list([name_of(s) | some s in sandboxes])]) if {
 	count(sandboxes) > 0
-} else := "none exists yet"
+}

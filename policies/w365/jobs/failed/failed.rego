@@ -36,31 +36,31 @@ shown := 3
 # message_limit keeps quoted job messages (often stack traces) readable.
 message_limit := 160
 
-failed_jobs := lib.dv.failed_jobs if {
-	is_object(lib.dv.failed_jobs)
-} else := {}
+default job_summary := {}
+
+job_summary := lib.dv.failed_jobs if is_object(lib.dv.failed_jobs)
 
 window := days if {
-	days := failed_jobs.lookback_days
+	days := job_summary.lookback_days
 	days > 0
 } else := lib.config.lookback_days
 
 # jobs are the recent failures, newest first.
 jobs := [recent[i] | some key in array.reverse(sort(keys)); i := key[2]] if {
-	recent := lib.list(failed_jobs, "recent")
+	recent := lib.list(job_summary, "recent")
 	keys := [[object.get(j, "created_on", ""), object.get(j, "id", ""), i] | some i, j in recent]
 }
 
 deny contains result if {
 	lib.applicable
-	failed := object.get(failed_jobs, "count", 0)
+	failed := object.get(job_summary, "count", 0)
 	failed > 0
 	result := {
 		"message": sprintf("%d Work 365 background job(s) failed in the last %d days%s.", [failed, window, newest_text]),
 		"evidence": {
 			"count": failed,
 			"lookback_days": window,
-			"since": object.get(failed_jobs, "since", ""),
+			"since": object.get(job_summary, "since", ""),
 			"jobs": [job_evidence(j) | some j in jobs],
 		},
 		"actions": [lib.action_manual(
@@ -69,15 +69,17 @@ deny contains result if {
 				sprintf("In Dynamics 365 for %q open Work 365 → Admin Hub → Administration → Change Service User, re-select the Application User%s as the Service Account and choose Proceed.", [lib.env.name, app_user_text]),
 				"From the same menu choose Clear Cache.",
 				sprintf("Open the application user (Dynamics 365 → Users, Application Users view → Manage Roles) and confirm that both %q and %q remain assigned.", [lib.service_role, lib.portal_role]),
-				sprintf("In Work 365 → Admin Hub, confirm that the scheduled jobs run without errors%s.", [failed_names_text]),
+				sprintf("In Work 365 → Admin Hub, confirm that the scheduled jobs run without errors%s.", [job_names_text]),
 			],
 		)],
 	}
 }
 
+default newest_text := ""
+
 newest_text := sprintf("; most recent: %s", [concat(", ", [job_label(j) | some j in array.slice(jobs, 0, shown)])]) if {
 	count(jobs) > 0
-} else := ""
+}
 
 job_label(job) := sprintf("%q (%s)", [job.name, shorten(job.message)]) if {
 	job.message != ""
@@ -89,10 +91,12 @@ shorten(text) := sprintf("%s…", [substring(text, 0, message_limit)]) if {
 
 job_evidence(job) := object.filter(job, {"id", "name", "message", "error_code", "created_on", "completed_on"})
 
-app_user_text := sprintf(" %s", [lib.app_user_label(lib.app_user)]) if {
-	lib.app_user
-} else := ""
+default app_user_text := ""
 
-failed_names_text := sprintf(" (failed recently: %s)", [lib.quoted_list({j.name | some j in jobs})]) if {
+app_user_text := sprintf(" %s", [lib.app_user_label(lib.app_user)]) if lib.app_user
+
+default job_names_text := ""
+
+job_names_text := sprintf(" (failed recently: %s)", [lib.quoted_list({j.name | some j in jobs})]) if {
 	count(jobs) > 0
-} else := ""
+}

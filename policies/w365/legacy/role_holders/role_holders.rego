@@ -54,16 +54,20 @@ deny contains result if {
 	result := {
 		"message": sprintf(
 			"%d person(s) still hold %q although the application user %s is the Work 365 service user: %s.",
-			[count(holders), lib.service_role, lib.app_user_label(lib.app_user), concat(", ", [lib.user_label(u) | some u in holders])],
+			[count(holders), lib.service_role, lib.app_user_label(lib.app_user), concat(", ", holder_labels)],
 		),
 		"evidence": {
 			"service_user_id": lib.service_user_id,
 			"role": lib.service_role,
 			"holders": [holder_evidence(u) | some u in holders],
 		},
-		"actions": array.concat([manual_action], [lib.action_remove_role(u, r) | some u in holders; some r in service_roles(u)]),
+		"actions": array.concat([manual_action], remove_actions),
 	}
 }
+
+holder_labels := [lib.user_label(u) | some u in holders]
+
+remove_actions := [lib.action_remove_role(u, r) | some u in holders; some r in service_roles(u)]
 
 service_roles(user) := lib.sort_by([r | some r in lib.roles_of(user); r.name == lib.service_role], "business_unit_id")
 

@@ -49,7 +49,10 @@ deny contains result if {
 	result := {
 		"message": sprintf(
 			"The Work 365 application user %s holds %d role(s) beyond %q and %q: %s.",
-			[lib.app_user_label(user), count(extra), lib.service_role, lib.portal_role, concat(", ", [role_label(r) | some r in ordered])],
+			[
+				lib.app_user_label(user), count(extra), lib.service_role, lib.portal_role,
+				concat(", ", [role_label(r) | some r in ordered]),
+			],
 		),
 		"evidence": {
 			"user_id": user.id,

@@ -40,9 +40,8 @@ not_applicable contains lib.not_configured_reason if {
 deny contains result if {
 	lib.applicable
 	lib.service_user_configured
-	msg := problem
 	result := {
-		"message": msg,
+		"message": problem,
 		"evidence": lib.service_user_evidence,
 		"actions": lib.switch_service_user_actions,
 	}
