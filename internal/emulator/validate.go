@@ -1,0 +1,261 @@
+package emulator
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+var guidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+func isGUID(s string) bool { return guidPattern.MatchString(s) }
+
+var defaultRoles = []string{"System Administrator", "Basic User"}
+
+// userKey is how fixture entries refer to a user within its environment.
+func userKey(u User) string {
+	for _, k := range []string{u.Key, u.DomainName, u.FullName, u.ApplicationID} {
+		if k != "" {
+			return k
+		}
+	}
+	return ""
+}
+
+// envDomain is the Dataverse domain name, derived from the display name when the fixture gives none.
+func envDomain(e Environment) string {
+	if e.Dataverse != nil && e.Dataverse.Domain != "" {
+		return strings.ToLower(e.Dataverse.Domain)
+	}
+	var b strings.Builder
+	for _, r := range strings.ToLower(e.Name) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		}
+	}
+	if b.Len() == 0 {
+		return "org"
+	}
+	return b.String()
+}
+
+func fixtureBusinessUnits(dv *Dataverse, domain string) []BusinessUnit {
+	if len(dv.BusinessUnits) > 0 {
+		return dv.BusinessUnits
+	}
+	return []BusinessUnit{{Name: domain}}
+}
+
+func fixtureRoles(dv *Dataverse) []string {
+	if len(dv.Roles) > 0 {
+		return dv.Roles
+	}
+	return defaultRoles
+}
+
+var (
+	validAccess    = map[string]bool{"": true, "full": true, "read": true, "none": true}
+	validBodyKinds = map[string]bool{"": true, "json": true, "html": true, "truncated": true, "not_json": true, "wrong_type": true, "oversize": true, "empty": true}
+	validNextLinks = map[string]bool{"": true, "loop": true, "foreign": true}
+)
+
+// validate checks identifiers and every cross reference, naming the environment, the key and the YAML line.
+func (f *Fixture) validate(at locator) error {
+	if at == nil {
+		at = func(...any) int { return 0 }
+	}
+	if f.Tenant.ID == "" && f.Tenant.Name == "" {
+		return fmt.Errorf("tenant: id or name is required%s", lineSuffix(at("tenant")))
+	}
+	if f.Tenant.ID != "" && !isGUID(f.Tenant.ID) {
+		return fmt.Errorf("tenant: id %q is not a GUID%s", f.Tenant.ID, lineSuffix(at("tenant", "id")))
+	}
+	clientIDs := map[string]bool{}
+	for i, c := range f.Clients {
+		if !isGUID(c.ClientID) {
+			return fmt.Errorf("client %q: client_id %q is not a GUID%s", c.Name, c.ClientID, lineSuffix(at("clients", i)))
+		}
+		if clientIDs[strings.ToLower(c.ClientID)] {
+			return fmt.Errorf("client %q: duplicate client_id %s%s", c.Name, c.ClientID, lineSuffix(at("clients", i)))
+		}
+		clientIDs[strings.ToLower(c.ClientID)] = true
+		for j, fi := range c.FederatedIssuers {
+			if fi.Issuer == "" || fi.Subject == "" || (fi.Key == "" && len(fi.KeyPEM) == 0) {
+				return fmt.Errorf("client %q: federated issuer needs issuer, subject and key%s", c.Name, lineSuffix(at("clients", i, "federated_issuers", j)))
+			}
+		}
+	}
+	for i, sp := range f.ServicePrincipals {
+		if !isGUID(sp.AppID) {
+			return fmt.Errorf("service principal %q: app_id %q is not a GUID%s", sp.Name, sp.AppID, lineSuffix(at("service_principals", i)))
+		}
+	}
+	if err := validateFaults(f.BAP, "bap", func(p ...any) int { return at(append([]any{"bap", "faults"}, p...)...) }); err != nil {
+		return err
+	}
+	names, ids, domains := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for i, e := range f.Environments {
+		envAt := func(p ...any) int { return at(append([]any{"environments", i}, p...)...) }
+		if e.Name == "" {
+			return fmt.Errorf("environments[%d]: name is required%s", i, lineSuffix(envAt()))
+		}
+		if names[strings.ToLower(e.Name)] {
+			return fmt.Errorf("environment %q: duplicate name%s", e.Name, lineSuffix(envAt("name")))
+		}
+		names[strings.ToLower(e.Name)] = true
+		if e.ID != "" {
+			if !isGUID(e.ID) {
+				return fmt.Errorf("environment %q: id %q is not a GUID%s", e.Name, e.ID, lineSuffix(envAt("id")))
+			}
+			if ids[strings.ToLower(e.ID)] {
+				return fmt.Errorf("environment %q: duplicate id %s%s", e.Name, e.ID, lineSuffix(envAt("id")))
+			}
+			ids[strings.ToLower(e.ID)] = true
+		}
+		if !validAccess[e.Access] {
+			return fmt.Errorf("environment %q: access %q is not full, read or none%s", e.Name, e.Access, lineSuffix(envAt("access")))
+		}
+		if err := validateFaults(e.Faults, "environment "+fmt.Sprintf("%q", e.Name), func(p ...any) int { return envAt(append([]any{"faults"}, p...)...) }); err != nil {
+			return err
+		}
+		if e.Dataverse == nil {
+			continue
+		}
+		d := envDomain(e)
+		if domains[d] {
+			return fmt.Errorf("environment %q: duplicate Dataverse domain %q%s", e.Name, d, lineSuffix(envAt("dataverse")))
+		}
+		domains[d] = true
+		if err := validateDataverse(e, func(p ...any) int { return envAt(append([]any{"dataverse"}, p...)...) }); err != nil {
+			return fmt.Errorf("environment %q: %w", e.Name, err)
+		}
+	}
+	return nil
+}
+
+func validateFaults(f Faults, owner string, at locator) error {
+	for i, r := range f.Rules {
+		where := lineSuffix(at("rules", i))
+		switch {
+		case !validBodyKinds[r.Body]:
+			return fmt.Errorf("%s: fault rule %d: unknown body %q%s", owner, i, r.Body, where)
+		case !validNextLinks[r.NextLink]:
+			return fmt.Errorf("%s: fault rule %d: next_link %q is not loop or foreign%s", owner, i, r.NextLink, where)
+		case r.Status != 0 && (r.Status < 100 || r.Status > 599):
+			return fmt.Errorf("%s: fault rule %d: status %d is not an HTTP status%s", owner, i, r.Status, where)
+		case r.Count < 0 || r.Every < 0 || r.RetryAfter < 0:
+			return fmt.Errorf("%s: fault rule %d: count, every and retry_after cannot be negative%s", owner, i, where)
+		case r.Count > 0 && r.Every > 0:
+			return fmt.Errorf("%s: fault rule %d: count and every are exclusive%s", owner, i, where)
+		}
+	}
+	return nil
+}
+
+func validateDataverse(e Environment, at locator) error {
+	dv := e.Dataverse
+	domain := envDomain(e)
+	bus := map[string]bool{}
+	for i, bu := range fixtureBusinessUnits(dv, domain) {
+		if bu.Name == "" {
+			return fmt.Errorf("business_units[%d]: name is required%s", i, lineSuffix(at("business_units", i)))
+		}
+		if bus[strings.ToLower(bu.Name)] {
+			return fmt.Errorf("duplicate business unit %q%s", bu.Name, lineSuffix(at("business_units", i)))
+		}
+		if i == 0 && bu.Parent != "" {
+			return fmt.Errorf("business unit %q: the first business unit is the root and has no parent%s", bu.Name, lineSuffix(at("business_units", i)))
+		}
+		if i > 0 {
+			parent := bu.Parent
+			if parent == "" {
+				return fmt.Errorf("business unit %q: parent is required (only the first is the root)%s", bu.Name, lineSuffix(at("business_units", i)))
+			}
+			if !bus[strings.ToLower(parent)] {
+				return fmt.Errorf("business unit %q: unknown parent %q (parents must come first)%s", bu.Name, parent, lineSuffix(at("business_units", i, "parent")))
+			}
+		}
+		bus[strings.ToLower(bu.Name)] = true
+	}
+	roles := map[string]bool{}
+	for _, r := range fixtureRoles(dv) {
+		roles[strings.ToLower(r)] = true
+	}
+	users := map[string]bool{}
+	for i, u := range dv.Users {
+		k := userKey(u)
+		if k == "" {
+			return fmt.Errorf("users[%d]: needs a key, domainname, fullname or applicationid%s", i, lineSuffix(at("users", i)))
+		}
+		if users[strings.ToLower(k)] {
+			return fmt.Errorf("duplicate user key %q%s", k, lineSuffix(at("users", i)))
+		}
+		users[strings.ToLower(k)] = true
+		if u.ID != "" && !isGUID(u.ID) {
+			return fmt.Errorf("user %q: id %q is not a GUID%s", k, u.ID, lineSuffix(at("users", i, "id")))
+		}
+		if u.ApplicationID != "" && !isGUID(u.ApplicationID) {
+			return fmt.Errorf("user %q: applicationid %q is not a GUID%s", k, u.ApplicationID, lineSuffix(at("users", i, "applicationid")))
+		}
+		if u.DeletedState != 0 && u.DeletedState != 1 {
+			return fmt.Errorf("user %q: deletedstate must be 0 or 1%s", k, lineSuffix(at("users", i, "deletedstate")))
+		}
+		if u.BusinessUnit != "" && !bus[strings.ToLower(u.BusinessUnit)] {
+			return fmt.Errorf("user %q: unknown business unit %q%s", k, u.BusinessUnit, lineSuffix(at("users", i, "business_unit")))
+		}
+		for j, r := range u.Roles {
+			if !roles[strings.ToLower(r)] {
+				return fmt.Errorf("user %q: unknown role %q (not in the environment's roles list)%s", k, r, lineSuffix(at("users", i, "roles", j)))
+			}
+		}
+		if _, err := parseFixtureTime(u.Created, time.Time{}); err != nil {
+			return fmt.Errorf("user %q: %w%s", k, err, lineSuffix(at("users", i, "created")))
+		}
+	}
+	owner := func(key string, at func() int) error {
+		if key != "" && !users[strings.ToLower(key)] {
+			return fmt.Errorf("unknown user key %q%s", key, lineSuffix(at()))
+		}
+		return nil
+	}
+	if w := dv.Work365; w != nil && w.ServiceUser != nil {
+		if err := owner(*w.ServiceUser, func() int { return at("work365", "service_user") }); err != nil {
+			return fmt.Errorf("work365.service_user: %w", err)
+		}
+	}
+	for i, s := range dv.Solutions {
+		if s.UniqueName == "" {
+			return fmt.Errorf("solutions[%d]: uniquename is required%s", i, lineSuffix(at("solutions", i)))
+		}
+		if _, err := parseFixtureTime(s.InstalledOn, time.Time{}); err != nil {
+			return fmt.Errorf("solution %q: %w%s", s.UniqueName, err, lineSuffix(at("solutions", i, "installedon")))
+		}
+	}
+	for i, a := range dv.AsyncOperations {
+		if err := owner(a.Owner, func() int { return at("async_operations", i, "owner") }); err != nil {
+			return fmt.Errorf("async operation %q: %w", a.Name, err)
+		}
+		for _, ts := range []string{a.Created, a.Completed} {
+			if _, err := parseFixtureTime(ts, time.Time{}); err != nil {
+				return fmt.Errorf("async operation %q: %w%s", a.Name, err, lineSuffix(at("async_operations", i)))
+			}
+		}
+	}
+	for i, w := range dv.Workflows {
+		if err := owner(w.Owner, func() int { return at("workflows", i, "owner") }); err != nil {
+			return fmt.Errorf("workflow %q: %w", w.Name, err)
+		}
+	}
+	for i, c := range dv.ConnectionReferences {
+		if err := owner(c.Owner, func() int { return at("connection_references", i, "owner") }); err != nil {
+			return fmt.Errorf("connection reference %q: %w", c.LogicalName, err)
+		}
+	}
+	for i, t := range dv.Templates {
+		if err := owner(t.Owner, func() int { return at("templates", i, "owner") }); err != nil {
+			return fmt.Errorf("template %q: %w", t.Title, err)
+		}
+	}
+	return nil
+}
