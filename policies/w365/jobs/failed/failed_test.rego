@@ -103,3 +103,9 @@ test_quiet_on_a_collection_error if {
 test_quiet_when_lists_are_null if {
 	count(failed.deny) == 0 with input as t.null_lists
 }
+
+test_pass_when_failed_jobs_were_not_read if {
+	inp := {"environment": t.shallow(t.environment, {"dataverse": object.remove(t.dataverse, {"failed_jobs"})})}
+	count(failed.deny) == 0 with input as inp
+	count(failed.not_applicable) == 0 with input as inp
+}
