@@ -68,6 +68,7 @@ type Source struct {
 // bundle is what was read from the sources: modules to compile, test modules, data, and the catalog.
 type bundle struct {
 	modules map[string]*ast.Module // by display file name
+	origin  map[string]string      // display file name → source name
 	tests   map[string]*ast.Module
 	data    map[string]any
 	rules   []Rule
@@ -83,7 +84,7 @@ type LoadError struct {
 func (e *LoadError) Error() string { return e.File + ": " + e.Msg }
 
 func readBundle(sources []Source) (*bundle, error) {
-	b := &bundle{modules: map[string]*ast.Module{}, tests: map[string]*ast.Module{}, data: map[string]any{}}
+	b := &bundle{modules: map[string]*ast.Module{}, tests: map[string]*ast.Module{}, data: map[string]any{}, origin: map[string]string{}}
 	h := sha256.New()
 	for _, src := range sources {
 		var files []string
@@ -106,6 +107,7 @@ func readBundle(sources []Source) (*bundle, error) {
 				return nil, fmt.Errorf("read %s: %w", display(src, p), err)
 			}
 			name := display(src, p)
+			b.origin[name] = src.Name
 			fmt.Fprintf(h, "%s\x00%d\x00", path.Join(src.Name, p), len(raw))
 			h.Write(raw)
 			if path.Base(p) == "data.json" {
@@ -126,7 +128,7 @@ func readBundle(sources []Source) (*bundle, error) {
 		}
 	}
 	b.digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
-	rules, err := catalog(b.modules, sources)
+	rules, err := catalog(b.modules, b.origin)
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +182,7 @@ func deepMerge(dst, src map[string]any) {
 }
 
 // catalog reads the rule entries from package METADATA and checks the contract.
-func catalog(modules map[string]*ast.Module, sources []Source) ([]Rule, error) {
+func catalog(modules map[string]*ast.Module, origin map[string]string) ([]Rule, error) {
 	type pkgInfo struct {
 		rule     *Rule
 		file     string
@@ -221,7 +223,7 @@ func catalog(modules map[string]*ast.Module, sources []Source) ([]Rule, error) {
 			if info.rule != nil {
 				return nil, &LoadError{File: file, Msg: fmt.Sprintf("package %s already has rule metadata in %s", pkg, info.file)}
 			}
-			r, err := ruleFromAnnotations(a, pkg, file, sourceOf(file, sources))
+			r, err := ruleFromAnnotations(a, pkg, file, origin[file])
 			if err != nil {
 				return nil, &LoadError{File: file, Msg: err.Error()}
 			}
@@ -230,7 +232,21 @@ func catalog(modules map[string]*ast.Module, sources []Source) ([]Rule, error) {
 	}
 	var rules []Rule
 	byID := map[string]string{}
-	for pkg, info := range pkgs {
+	pkgNames := make([]string, 0, len(pkgs))
+	for pkg := range pkgs {
+		pkgNames = append(pkgNames, pkg)
+	}
+	// Embedded packages first, then users' in file order, so a duplicate ID names the user's file.
+	sort.Slice(pkgNames, func(i, j int) bool {
+		a, b := pkgs[pkgNames[i]].files[0], pkgs[pkgNames[j]].files[0]
+		ae, be := origin[a] == "embedded", origin[b] == "embedded"
+		if ae != be {
+			return ae
+		}
+		return a < b
+	})
+	for _, pkg := range pkgNames {
+		info := pkgs[pkg]
 		switch {
 		case info.rule == nil && info.deny:
 			return nil, &LoadError{File: info.files[0], Msg: fmt.Sprintf("package %s defines deny but has no METADATA custom.id above its package line", pkg)}
@@ -259,18 +275,6 @@ func headName(r *ast.Rule) string {
 		return string(v)
 	}
 	return ""
-}
-
-func sourceOf(file string, sources []Source) string {
-	if strings.HasPrefix(file, "policies/") {
-		return "embedded"
-	}
-	for _, s := range sources {
-		if s.Name != "embedded" && strings.HasPrefix(file, s.Name) {
-			return s.Name
-		}
-	}
-	return "embedded"
 }
 
 func ruleFromAnnotations(a *ast.Annotations, pkg, file, source string) (*Rule, error) {
