@@ -24,7 +24,12 @@ type Error struct {
 
 func (e *Error) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s: ", e.Method, e.URL)
+	// The query is left out: the stage names what was read, and OData queries make messages unreadable.
+	u := e.URL
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		u = u[:i]
+	}
+	fmt.Fprintf(&b, "%s %s: ", e.Method, u)
 	if e.Status != 0 {
 		fmt.Fprintf(&b, "HTTP %d", e.Status)
 	}

@@ -1,0 +1,270 @@
+// Package collect reads every environment of one or more tenants into a snapshot: BAP for the environment
+// list, then per Dataverse organization the Work 365 solution, application users and their roles, the
+// service-user setting, and the evidence tables of the rule catalog. Environments are read concurrently under
+// a bound; one environment's failure is recorded on it and never stops the others.
+package collect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/work365/audit/internal/api"
+	"github.com/work365/audit/internal/snapshot"
+)
+
+// Options control what is collected and how hard the APIs are driven.
+type Options struct {
+	// Concurrency bounds the requests in flight across all environments and tenants.
+	Concurrency int
+	// PerEnvironment bounds the requests in flight within one environment (Dataverse allows 52 per user).
+	PerEnvironment int
+	// PageSize is asked with Prefer: odata.maxpagesize.
+	PageSize int
+	// EnvironmentTimeout bounds the collection of one environment.
+	EnvironmentTimeout time.Duration
+
+	SolutionName         string            // Work 365's solution unique name
+	AppIDs               map[string]string // Work 365 App IDs by geo code; users with any of them are collected
+	RoleNames            []string          // the Work 365 roles (service and portal)
+	SettingsTable        string            // entity set of the Work 365 settings row
+	ServiceUserAttribute string            // lookup attribute (bind name) of the service user on that row
+	LookbackDays         int
+	RecentJobs           int
+	JobNamePrefixes      []string
+
+	Now         func() time.Time
+	Progress    func(Event) // called from collector goroutines; must be safe for concurrent use
+	ToolVersion string
+}
+
+// Target is one tenant to collect.
+type Target struct {
+	Name     string
+	TenantID string
+	Cloud    string
+	BAPURL   string
+	BAPScope string
+	HTTP     *http.Client
+	Tokens   api.TokenSource
+	// Include reports whether an environment (display name, ID) is in scope; nil includes all.
+	Include func(name, id string) bool
+	// Client is built from HTTP and Tokens when nil; tests may inject one.
+	Client *api.Client
+}
+
+// Event reports progress of one environment.
+type Event struct {
+	Tenant      string
+	Environment string // display name
+	ID          string
+	Done        bool
+	Status      string // collection status when Done
+	Total       int    // environments in scope for the tenant, once known
+	Elapsed     time.Duration
+}
+
+// Collector collects tenants into a snapshot.
+type Collector struct {
+	opts   Options
+	global chan struct{}
+}
+
+// New returns a collector with defaults filled in.
+func New(opts Options) *Collector {
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 64
+	}
+	if opts.PerEnvironment <= 0 || opts.PerEnvironment > 52 {
+		opts.PerEnvironment = 8
+	}
+	if opts.EnvironmentTimeout <= 0 {
+		opts.EnvironmentTimeout = 5 * time.Minute
+	}
+	if opts.LookbackDays <= 0 {
+		opts.LookbackDays = 7
+	}
+	if opts.RecentJobs <= 0 {
+		opts.RecentJobs = 5
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Collector{opts: opts, global: make(chan struct{}, opts.Concurrency)}
+}
+
+// Settings returns what this collector looks for, as recorded in the snapshot.
+func (c *Collector) Settings() snapshot.Settings {
+	return snapshot.Settings{
+		SolutionName:    c.opts.SolutionName,
+		AppIDs:          c.opts.AppIDs,
+		RoleNames:       c.opts.RoleNames,
+		LookbackDays:    c.opts.LookbackDays,
+		SettingsTable:   c.opts.SettingsTable,
+		ServiceUserAttr: c.opts.ServiceUserAttribute,
+	}
+}
+
+// Collect reads all targets. Per-environment and per-tenant failures are recorded in the snapshot;
+// the error is non-nil only when ctx ends.
+func (c *Collector) Collect(ctx context.Context, targets []Target) (*snapshot.Snapshot, error) {
+	snap := &snapshot.Snapshot{
+		SchemaVersion: snapshot.SchemaVersion,
+		Tool:          snapshot.Tool{Name: "audit", Version: c.opts.ToolVersion},
+		CollectedAt:   c.opts.Now().UTC(),
+		Settings:      c.Settings(),
+		Tenants:       make([]snapshot.Tenant, len(targets)),
+	}
+	var wg sync.WaitGroup
+	for i := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			snap.Tenants[i] = c.collectTenant(ctx, targets[i])
+		}()
+	}
+	wg.Wait()
+	snap.Sort()
+	if err := ctx.Err(); err != nil {
+		return snap, err
+	}
+	return snap, nil
+}
+
+func (t *Target) client() *api.Client {
+	if t.Client == nil {
+		t.Client = &api.Client{HTTP: t.HTTP, Tokens: t.Tokens}
+	}
+	return t.Client
+}
+
+func (c *Collector) collectTenant(ctx context.Context, t Target) snapshot.Tenant {
+	out := snapshot.Tenant{Name: t.Name, ID: t.TenantID, Cloud: t.Cloud, Environments: []snapshot.Environment{}}
+	client := t.client()
+	envs, err := c.listEnvironments(ctx, client, t)
+	if err != nil {
+		out.Error = describe("environments", err)
+		return out
+	}
+	var inScope []snapshot.Environment
+	for _, e := range envs {
+		if t.Include == nil || t.Include(e.Name, e.ID) {
+			inScope = append(inScope, e)
+		}
+	}
+	out.Environments = inScope
+	var wg sync.WaitGroup
+	for i := range out.Environments {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			env := &out.Environments[i]
+			start := time.Now()
+			c.progress(Event{Tenant: t.Name, Environment: env.Name, ID: env.ID, Total: len(inScope)})
+			c.collectEnvironment(ctx, client, env)
+			c.progress(Event{Tenant: t.Name, Environment: env.Name, ID: env.ID, Done: true, Status: env.Status,
+				Total: len(inScope), Elapsed: time.Since(start)})
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func (c *Collector) progress(e Event) {
+	if c.opts.Progress != nil {
+		c.opts.Progress(e)
+	}
+}
+
+// collectEnvironment fills env from its Dataverse organization, or marks why it could not.
+func (c *Collector) collectEnvironment(ctx context.Context, client *api.Client, env *snapshot.Environment) {
+	switch {
+	case !env.HasDataverse:
+		env.Status, env.SkipReason = snapshot.StatusSkipped, "the environment has no Dataverse database"
+		return
+	case env.State != "" && env.State != "Enabled":
+		env.Status, env.SkipReason = snapshot.StatusSkipped, fmt.Sprintf("the environment is %s", env.State)
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.opts.EnvironmentTimeout)
+	defer cancel()
+	dv, err := api.NewDataverse(client, env.InstanceURL, c.opts.PageSize)
+	if err != nil {
+		env.Status, env.Error = snapshot.StatusError, &snapshot.Error{Stage: "instance URL", Message: err.Error()}
+		return
+	}
+	r := &reader{c: c, dv: dv, env: env, sem: make(chan struct{}, c.opts.PerEnvironment)}
+	data, err := r.read(ctx)
+	if err != nil {
+		env.Status, env.Error = snapshot.StatusError, describeStage(err)
+		if errors.Is(err, context.DeadlineExceeded) && env.Error.Message == context.DeadlineExceeded.Error() {
+			env.Error.Message = fmt.Sprintf("timed out after %s (collect.timeout)", c.opts.EnvironmentTimeout)
+		}
+		return
+	}
+	env.Status, env.Dataverse = snapshot.StatusOK, data
+}
+
+// stageError names what was being read when an error happened.
+type stageError struct {
+	stage string
+	err   error
+}
+
+func (e *stageError) Error() string { return e.stage + ": " + e.err.Error() }
+func (e *stageError) Unwrap() error { return e.err }
+
+func inStage(stage string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *stageError
+	if errors.As(err, &se) {
+		return err
+	}
+	return &stageError{stage: stage, err: err}
+}
+
+func describeStage(err error) *snapshot.Error {
+	var se *stageError
+	if errors.As(err, &se) {
+		return describe(se.stage, se.err)
+	}
+	return describe("dataverse", err)
+}
+
+// describe turns an error into the snapshot's error record with advice where the cause is known.
+func describe(stage string, err error) *snapshot.Error {
+	out := &snapshot.Error{Stage: stage, Message: err.Error()}
+	var ae *api.Error
+	if errors.As(err, &ae) {
+		out.HTTPStatus, out.Code = ae.Status, ae.Code
+		if hint := advice(stage, ae); hint != "" {
+			out.Message = ae.Error() + " — " + hint
+		}
+	}
+	return out
+}
+
+func advice(stage string, e *api.Error) string {
+	switch {
+	case stage == "environments" && e.Status == http.StatusForbidden:
+		return "the auditor's app is not registered as a Power Platform admin management application. " +
+			"A Power Platform administrator registers it once: Power Platform admin center → Settings → Admin management applications (or " +
+			"PUT https://api.bap.microsoft.com/providers/Microsoft.BusinessAppPlatform/adminApplications/{client-id}?api-version=2020-10-01 " +
+			"as an admin, or pac admin application register --application-id {client-id})"
+	case e.Code == "0x80072560":
+		return "the auditor's app has no application user in this environment: add one (Power Platform admin center → Environments → " +
+			"the environment → Settings → Users + permissions → Application users) with a role that can read users, roles and solutions"
+	case e.Status == http.StatusForbidden:
+		return "the auditor's application user lacks a privilege in this environment: give it a role that can read (and, for audit fix, write) users and roles"
+	case e.Status == http.StatusUnauthorized:
+		return "the token was refused: check the tenant, the cloud setting and that the app is consented in this tenant"
+	case e.Status == http.StatusTooManyRequests:
+		return "Dataverse kept throttling after retries: lower collect.concurrency or collect.per_environment"
+	}
+	return ""
+}

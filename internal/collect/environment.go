@@ -1,0 +1,196 @@
+package collect
+
+import (
+	"context"
+	"sort"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/work365/audit/internal/api"
+	"github.com/work365/audit/internal/snapshot"
+)
+
+// reader reads one Dataverse organization. Its requests go through the environment's own bound and the
+// collector's global one.
+type reader struct {
+	c   *Collector
+	dv  *api.Dataverse
+	env *snapshot.Environment
+	sem chan struct{}
+}
+
+func (c *Collector) acquire(ctx context.Context, env chan struct{}) error {
+	if env != nil {
+		select {
+		case env <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	select {
+	case c.global <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		if env != nil {
+			<-env
+		}
+		return ctx.Err()
+	}
+}
+
+func (c *Collector) release(env chan struct{}) {
+	<-c.global
+	if env != nil {
+		<-env
+	}
+}
+
+// list reads every page of a collection under the environment's bounds.
+func list[T any](ctx context.Context, r *reader, stage, path string, fn func(T) error) error {
+	if err := r.c.acquire(ctx, r.sem); err != nil {
+		return inStage(stage, err)
+	}
+	defer r.c.release(r.sem)
+	return inStage(stage, api.Each(ctx, r.dv, path, fn))
+}
+
+// get reads one object under the environment's bounds.
+func (r *reader) get(ctx context.Context, stage, path string, v any) error {
+	if err := r.c.acquire(ctx, r.sem); err != nil {
+		return inStage(stage, err)
+	}
+	defer r.c.release(r.sem)
+	return inStage(stage, r.dv.Get(ctx, path, v))
+}
+
+// read collects in three dependent steps: the Work 365 solution (nothing else is read where it is missing);
+// then everything that depends only on it, concurrently; then the service user when it is not one of the
+// application users already read.
+func (r *reader) read(ctx context.Context) (*snapshot.Dataverse, error) {
+	out := &snapshot.Dataverse{
+		ApplicationUsers:     []snapshot.User{},
+		ServiceRoleHolders:   []snapshot.User{},
+		Flows:                []snapshot.Flow{},
+		ConnectionReferences: []snapshot.ConnectionReference{},
+		EmailTemplates:       []snapshot.EmailTemplate{},
+	}
+	sol, err := r.solution(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out.Work365 = sol
+	if !sol.Installed {
+		return out, nil
+	}
+
+	var (
+		setting  settingRow
+		holders  []snapshot.User
+		disabled []ownerRow
+		jobs     snapshot.FailedJobs
+		flows    []ownedRow
+		connRefs []ownedRow
+		tmpls    []ownedRow
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) { out.RootBusinessUnit, err = r.rootBusinessUnit(gctx); return })
+	g.Go(func() (err error) { out.ApplicationUsers, err = r.applicationUsers(gctx); return })
+	g.Go(func() (err error) { setting, err = r.serviceUserSetting(gctx); return })
+	g.Go(func() (err error) { holders, err = r.serviceRoleHolders(gctx); return })
+	g.Go(func() (err error) { disabled, err = r.disabledUsers(gctx); return })
+	g.Go(func() (err error) { jobs, err = r.failedJobs(gctx); return })
+	g.Go(func() (err error) { flows, err = r.cloudFlows(gctx); return })
+	g.Go(func() (err error) { connRefs, err = r.connectionReferences(gctx); return })
+	g.Go(func() (err error) { tmpls, err = r.emailTemplates(gctx); return })
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	out.FailedJobs = jobs
+	out.ServiceRoleHolders = people(holders)
+
+	out.ServiceUser = snapshot.ServiceUser{Configured: setting.userID != "", SettingID: setting.id, UserID: setting.userID}
+	if setting.userID != "" {
+		u, err := r.serviceUser(ctx, setting.userID, out.ApplicationUsers)
+		if err != nil {
+			return nil, err
+		}
+		out.ServiceUser.User = u
+	}
+
+	owners := flaggedOwners(disabled, holders)
+	for _, f := range flows {
+		if o, ok := owners[strings.ToLower(f.ownerID)]; ok {
+			out.Flows = append(out.Flows, snapshot.Flow{ID: f.id, Name: f.name, State: f.state, Owner: o})
+		}
+	}
+	for _, cr := range connRefs {
+		if o, ok := owners[strings.ToLower(cr.ownerID)]; ok {
+			out.ConnectionReferences = append(out.ConnectionReferences, snapshot.ConnectionReference{
+				ID: cr.id, LogicalName: cr.name, DisplayName: cr.display, ConnectorID: cr.extra, Owner: o})
+		}
+	}
+	for _, t := range tmpls {
+		if o, ok := owners[strings.ToLower(t.ownerID)]; ok {
+			out.EmailTemplates = append(out.EmailTemplates, snapshot.EmailTemplate{ID: t.id, Title: t.name, Personal: t.flag, Owner: o})
+		}
+	}
+	return out, nil
+}
+
+// people keeps the role holders that are not application users.
+func people(holders []snapshot.User) []snapshot.User {
+	out := []snapshot.User{}
+	for _, h := range holders {
+		if !h.IsApplication() {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// flaggedOwners are the owners whose flows, connection references and templates are at risk: disabled users,
+// and people holding a Work 365 role (the legacy human service account, which is retired after the switch).
+func flaggedOwners(disabled []ownerRow, holders []snapshot.User) map[string]snapshot.Owner {
+	owners := map[string]snapshot.Owner{}
+	for _, d := range disabled {
+		owners[strings.ToLower(d.id)] = snapshot.Owner{ID: d.id, Name: d.name, DomainName: d.domain, Disabled: true, Application: d.application}
+	}
+	for _, h := range holders {
+		if h.IsApplication() {
+			continue
+		}
+		key := strings.ToLower(h.ID)
+		o := owners[key]
+		o.ID, o.Name, o.DomainName = h.ID, h.FullName, h.DomainName
+		o.Disabled = o.Disabled || h.Disabled
+		o.HoldsServiceRole = true
+		owners[key] = o
+	}
+	return owners
+}
+
+// appIDFilter is an OData filter matching any of the configured App IDs, in a stable order.
+func (r *reader) appIDFilter() string {
+	ids := make([]string, 0, len(r.c.opts.AppIDs))
+	for _, id := range r.c.opts.AppIDs {
+		ids = append(ids, strings.ToLower(id))
+	}
+	sort.Strings(ids)
+	ids = dedupe(ids)
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = "applicationid eq " + id
+	}
+	return strings.Join(parts, " or ")
+}
+
+func dedupe(s []string) []string {
+	out := s[:0]
+	for i, v := range s {
+		if i == 0 || v != s[i-1] {
+			out = append(out, v)
+		}
+	}
+	return out
+}

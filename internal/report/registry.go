@@ -1,0 +1,78 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// Reporter renders a report in one format.
+type Reporter interface {
+	// Write renders r to w.
+	Write(w io.Writer, r *Report) error
+}
+
+// Options are shared by the reporters that care about them.
+type Options struct {
+	Color bool // ANSI colour (terminal only, never with NO_COLOR)
+	Width int  // terminal width for the table; 0 means 100
+}
+
+// Format is a registered output format.
+type Format struct {
+	Name string
+	Ext  string // file extension of report.<ext> in --output
+	New  func(Options) Reporter
+}
+
+var formats = map[string]Format{}
+
+// register adds a format; called from each format's init.
+func register(f Format) {
+	if _, dup := formats[f.Name]; dup {
+		panic("report: format registered twice: " + f.Name)
+	}
+	formats[f.Name] = f
+}
+
+// Lookup returns the format named name.
+func Lookup(name string) (Format, error) {
+	f, ok := formats[strings.ToLower(strings.TrimSpace(name))]
+	if !ok {
+		return Format{}, fmt.Errorf("unknown format %q: known formats are %s", name, strings.Join(Names(), ", "))
+	}
+	return f, nil
+}
+
+// Names lists the registered formats in order.
+func Names() []string {
+	out := make([]string, 0, len(formats))
+	for n := range formats {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ParseList parses a comma-separated --format value into known formats, without duplicates.
+func ParseList(s string) ([]Format, error) {
+	var out []Format
+	seen := map[string]bool{}
+	for _, name := range strings.Split(s, ",") {
+		name = strings.ToLower(strings.TrimSpace(name))
+		if name == "" || seen[name] {
+			continue
+		}
+		f, err := Lookup(name)
+		if err != nil {
+			return nil, err
+		}
+		seen[name] = true
+		out = append(out, f)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no format given: known formats are %s", strings.Join(Names(), ", "))
+	}
+	return out, nil
+}
