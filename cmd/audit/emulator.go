@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/work365/audit/internal/emulator"
+	"github.com/work365/audit/internal/snapshot"
+)
+
+// emulatorOptions are the flags of audit emulator serve.
+type emulatorOptions struct {
+	tenant string
+	addr   string
+	caOut  string
+}
+
+func newEmulatorCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "emulator",
+		Short: "Run the built-in Entra, BAP and Dataverse emulator",
+	}
+	var o emulatorOptions
+	serve := &cobra.Command{
+		Use:   "serve --tenant FILE",
+		Short: "Serve a tenant fixture over loopback HTTPS until interrupted",
+		Long: `serve starts the emulator on a tenant fixture (see docs/emulator.md) and prints the endpoints and a
+config snippet for 'audit scan'. The emulator's CA certificate is written to --ca so that the scan can
+trust it through SSL_CERT_FILE; TLS verification is never turned off.`,
+		Args: cobra.NoArgs,
+		RunE: runE(func(cmd *cobra.Command, _ []string) error { return runEmulatorServe(cmd.Context(), g, o) }),
+	}
+	serve.Flags().StringVar(&o.tenant, "tenant", defaultDemoTenant, "tenant fixture to serve")
+	serve.Flags().StringVar(&o.addr, "addr", "127.0.0.1:9443", "loopback address to listen on")
+	serve.Flags().StringVar(&o.caOut, "ca", "emulator-ca.pem", "file to write the emulator's CA certificate to")
+	cmd.AddCommand(serve)
+	return cmd
+}
+
+func runEmulatorServe(ctx context.Context, g *globals, o emulatorOptions) error {
+	fx, err := emulator.LoadFixture(o.tenant)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	srv, err := emulator.New(fx, emulator.Options{Addr: o.addr, Now: g.now})
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	defer srv.Close()
+	if err := snapshot.WriteFilePrivate(o.caOut, srv.CACertPEM()); err != nil {
+		return fmt.Errorf("write CA certificate: %w", err)
+	}
+	if err := os.Chmod(o.caOut, 0o644); err != nil {
+		return err
+	}
+	clientID, secretHint := "", ""
+	if len(fx.Clients) > 0 {
+		clientID = fx.Clients[0].ClientID
+		secretHint = "the secret of the fixture's first client"
+	}
+	fmt.Fprintf(g.stdout, `Emulator for tenant %q is listening at %s
+  Entra authority: %s
+  BAP:             %s (scope %s)
+  CA certificate:  %s
+
+Config for 'audit scan --config FILE':
+  tenants:
+    - name: %s
+      tenant_id: %s
+      client_id: %s
+      client_secret_env: EMULATOR_SECRET   # %s
+      authority: %s
+      bap: %s
+      bap_scope: %s
+
+Then: SSL_CERT_FILE=%s EMULATOR_SECRET=... audit scan --config FILE
+Press Ctrl-C to stop.
+`, fx.Tenant.Name, srv.URL(), srv.Authority(), srv.BAPURL(), srv.BAPScope(), o.caOut,
+		fx.Tenant.Name, srv.TenantID(), clientID, secretHint, srv.URL(), srv.BAPURL(), srv.BAPScope(), o.caOut)
+	<-ctx.Done()
+	fmt.Fprintln(g.stdout, "stopped")
+	return nil
+}

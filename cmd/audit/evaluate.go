@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+
+	"github.com/spf13/cobra"
+
+	"github.com/work365/audit/internal/config"
+	"github.com/work365/audit/internal/snapshot"
+)
+
+// evaluateOptions are the flags of audit evaluate.
+type evaluateOptions struct {
+	configPath string
+	policyDirs []string
+	report     reportOptions
+}
+
+func newEvaluateCmd(g *globals) *cobra.Command {
+	var o evaluateOptions
+	cmd := &cobra.Command{
+		Use:   "evaluate SNAPSHOT",
+		Short: "Evaluate a saved snapshot offline and write the reports",
+		Long: `evaluate runs the rules on a snapshot written by 'audit collect' (or 'audit scan --snapshot') and
+writes the same reports and exit code as 'audit scan' would have. It makes no network calls; --config
+is read only for policy data overrides.`,
+		Args: cobra.ExactArgs(1),
+		RunE: runE(func(cmd *cobra.Command, args []string) error { return runEvaluate(cmd.Context(), g, args[0], o) }),
+	}
+	cmd.Flags().StringVarP(&o.configPath, "config", "c", "", "config file for policy data overrides")
+	cmd.Flags().StringSliceVar(&o.policyDirs, "policy-dir", nil, "directory of additional Rego policies (repeatable)")
+	addReportFlags(cmd, &o.report)
+	return cmd
+}
+
+func runEvaluate(ctx context.Context, g *globals, path string, o evaluateOptions) error {
+	if err := o.report.validate(); err != nil {
+		return err
+	}
+	snap, err := snapshot.Load(path)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	var cfg *config.Config
+	if o.configPath != "" {
+		if cfg, err = loadConfig(g, o.configPath); err != nil {
+			return err
+		}
+	}
+	eng, err := loadEngine(ctx, cfg, o.policyDirs)
+	if err != nil {
+		return err
+	}
+	ev, err := evaluate(ctx, g, eng, snap, o.report.failOn, sources(o.policyDirs))
+	if err != nil {
+		return err
+	}
+	if err := writeReports(g, ev, o.report); err != nil {
+		return err
+	}
+	return exitFor(ev.report)
+}

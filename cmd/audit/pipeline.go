@@ -1,0 +1,309 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/work365/audit/internal/auth"
+	"github.com/work365/audit/internal/collect"
+	"github.com/work365/audit/internal/config"
+	"github.com/work365/audit/internal/policy"
+	"github.com/work365/audit/internal/report"
+	"github.com/work365/audit/internal/snapshot"
+)
+
+// defaultReportDir is where reports, snapshots and journals go when --output is not given.
+const defaultReportDir = "audit-report"
+
+// loadConfig reads --config, or builds the zero-config tenant from AZURE_* variables.
+func loadConfig(g *globals, path string) (*config.Config, error) {
+	var (
+		cfg *config.Config
+		err error
+	)
+	if path != "" {
+		cfg, err = config.Load(path)
+	} else {
+		cfg, err = config.FromEnvironment(g.getenv)
+	}
+	if err != nil {
+		return nil, withCode(exitUsage, err)
+	}
+	return cfg, nil
+}
+
+// loadEngine compiles the embedded policies, the users' directories and the config's policy data.
+func loadEngine(ctx context.Context, cfg *config.Config, dirs []string) (*policy.Engine, error) {
+	opts := policy.Options{Dirs: dirs}
+	if cfg != nil {
+		opts.Data = cfg.PolicyData
+	}
+	eng, err := policy.Load(ctx, opts)
+	if err != nil {
+		var le *policy.LoadError
+		if errors.As(err, &le) || len(dirs) > 0 {
+			return nil, withCode(exitUsage, fmt.Errorf("load policies: %w", err))
+		}
+		return nil, fmt.Errorf("load policies: %w", err)
+	}
+	return eng, nil
+}
+
+// httpClient is the client for every API call: the injected one in tests, otherwise one that verifies TLS
+// against the system roots (SSL_CERT_FILE and SSL_CERT_DIR add private CAs) and bounds each request.
+func (g *globals) client(timeout time.Duration) *http.Client {
+	if g.httpClient != nil {
+		return g.httpClient
+	}
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   15 * time.Second,
+		ResponseHeaderTimeout: timeout,
+		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+	}
+	return &http.Client{Transport: tr, Timeout: timeout}
+}
+
+// policyStrings reads a string map from policy data (app_ids, regions).
+func policyStrings(cfg map[string]any, key string) map[string]string {
+	out := map[string]string{}
+	if m, ok := cfg[key].(map[string]any); ok {
+		for k, v := range m {
+			if s, ok := v.(string); ok {
+				out[k] = s
+			}
+		}
+	}
+	return out
+}
+
+func policyInt(cfg map[string]any, key string, def int) int {
+	switch v := cfg[key].(type) {
+	case float64:
+		return int(v)
+	case int:
+		return v
+	case interface{ Int64() (int64, error) }:
+		if n, err := v.Int64(); err == nil {
+			return int(n)
+		}
+	}
+	return def
+}
+
+// collectOptions derives what to collect from the config and the effective policy data, so an override of
+// App IDs or role names changes both what is read and what is judged.
+func collectOptions(g *globals, cfg *config.Config, eng *policy.Engine) (collect.Options, error) {
+	pc := eng.Config()
+	appIDs := policyStrings(pc, "app_ids")
+	for geo, id := range appIDs {
+		if !config.IsGUID(id) {
+			return collect.Options{}, withCode(exitUsage, fmt.Errorf("policy_data.app_ids.%s: %q is not a GUID", geo, id))
+		}
+	}
+	roles := policyStrings(pc, "roles")
+	var roleNames []string
+	for _, k := range []string{"service", "portal"} {
+		if roles[k] != "" {
+			roleNames = append(roleNames, roles[k])
+		}
+	}
+	return collect.Options{
+		Concurrency:          cfg.Collect.Concurrency,
+		PerEnvironment:       cfg.Collect.PerEnvironment,
+		PageSize:             cfg.Collect.PageSize,
+		EnvironmentTimeout:   time.Duration(cfg.Collect.Timeout),
+		SolutionName:         cfg.Work365.Solution,
+		AppIDs:               appIDs,
+		RoleNames:            roleNames,
+		SettingsTable:        cfg.Work365.SettingsTable,
+		ServiceUserAttribute: cfg.Work365.ServiceUserAttribute,
+		LookbackDays:         policyInt(pc, "lookback_days", 7),
+		RecentJobs:           cfg.Collect.RecentJobs,
+		JobNamePrefixes:      cfg.Collect.JobNamePrefixes,
+		Now:                  g.now,
+		ToolVersion:          toolVersion(),
+	}, nil
+}
+
+// targets builds one collection target per configured tenant, with its token source.
+func targets(g *globals, cfg *config.Config, envGlobs []string) ([]collect.Target, error) {
+	hc := g.client(time.Duration(cfg.Collect.RequestTimeout))
+	var out []collect.Target
+	for _, t := range cfg.Tenants {
+		ep, err := t.Endpoints()
+		if err != nil {
+			return nil, withCode(exitUsage, err)
+		}
+		cred, err := cfg.Credential(t, g.getenv)
+		if err != nil {
+			return nil, withCode(exitUsage, err)
+		}
+		src, err := auth.New(auth.Config{
+			TenantID: t.TenantID, ClientID: t.ClientID, AuthorityHost: ep.AuthorityHost,
+			Secret: cred.Secret, CertificatePath: cred.CertificatePath, CertificatePassword: cred.CertificatePassword,
+			FederatedTokenFile: cred.FederatedTokenFile, HTTPClient: hc, Now: g.now,
+		})
+		if err != nil {
+			return nil, withCode(exitUsage, fmt.Errorf("tenant %q: %w", t.Name, err))
+		}
+		filter := t.Environments
+		out = append(out, collect.Target{
+			Name: t.Name, TenantID: t.TenantID, Cloud: ep.Cloud, BAPURL: ep.BAPURL, BAPScope: ep.BAPScope,
+			HTTP: hc, Tokens: src,
+			Include: func(name, id string) bool {
+				if !filter.Match(name, id) {
+					return false
+				}
+				if len(envGlobs) == 0 {
+					return true
+				}
+				for _, gl := range envGlobs {
+					if config.Glob(gl, name) || config.Glob(gl, id) {
+						return true
+					}
+				}
+				return false
+			},
+		})
+	}
+	return out, nil
+}
+
+// collectSnapshot reads every tenant of the config.
+func collectSnapshot(ctx context.Context, g *globals, cfg *config.Config, eng *policy.Engine, envGlobs []string, concurrency int, quiet bool) (*snapshot.Snapshot, error) {
+	opts, err := collectOptions(g, cfg, eng)
+	if err != nil {
+		return nil, err
+	}
+	if concurrency > 0 {
+		opts.Concurrency = concurrency
+	}
+	ts, err := targets(g, cfg, envGlobs)
+	if err != nil {
+		return nil, err
+	}
+	prog := newProgress(g, quiet)
+	opts.Progress = prog.event
+	snap, err := collect.New(opts).Collect(ctx, ts)
+	prog.finish()
+	if err != nil {
+		return nil, fmt.Errorf("collect: %w", err)
+	}
+	return snap, nil
+}
+
+// reportOptions say what to write after an evaluation.
+type reportOptions struct {
+	formats string
+	output  string // directory, "-" for stdout, "" for the default directory
+	failOn  string
+	quiet   bool
+}
+
+func (o reportOptions) validate() error {
+	if policy.SeverityRank(o.failOn) == 0 {
+		return usageError("--fail-on %q: use one of %s", o.failOn, strings.Join(policy.Severities, ", "))
+	}
+	fs, err := report.ParseList(o.formats)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	if o.output == "-" && len(fs) != 1 {
+		return usageError("--output - writes one format to standard output, but %d were asked (%s)", len(fs), o.formats)
+	}
+	return nil
+}
+
+// evaluation is a snapshot with its results and the report built from them.
+type evaluation struct {
+	snap    *snapshot.Snapshot
+	results []policy.Result
+	report  *report.Report
+}
+
+// evaluate runs the policies on a snapshot and builds the report model.
+func evaluate(ctx context.Context, g *globals, eng *policy.Engine, snap *snapshot.Snapshot, failOn string, sources []string) (*evaluation, error) {
+	results, err := eng.Evaluate(ctx, snap, nil)
+	if err != nil {
+		return nil, err
+	}
+	rep := report.Build(report.Input{
+		Snapshot: snap, Results: results, Rules: eng.Rules(), PolicyConfig: eng.Config(), Digest: eng.Digest(),
+		Sources: sources, ToolVersion: toolVersion(), GeneratedAt: g.now(), FailOn: failOn,
+	})
+	return &evaluation{snap: snap, results: results, report: rep}, nil
+}
+
+// writeReports writes the asked formats: the table to standard output, the others as report.<ext> files in
+// the output directory (or one format to standard output with --output -).
+func writeReports(g *globals, ev *evaluation, o reportOptions) error {
+	fs, err := report.ParseList(o.formats)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	ropts := report.Options{Color: g.stdoutTTY && g.getenv("NO_COLOR") == "", Width: g.termWidth}
+	if o.output == "-" {
+		return fs[0].New(ropts).Write(g.stdout, ev.report)
+	}
+	dir := o.output
+	if dir == "" {
+		dir = defaultReportDir
+	}
+	var written []string
+	for _, f := range fs {
+		if f.Name == "table" {
+			if o.quiet {
+				continue
+			}
+			if err := f.New(ropts).Write(g.stdout, ev.report); err != nil {
+				return err
+			}
+			continue
+		}
+		var buf bytes.Buffer
+		if err := f.New(report.Options{}).Write(&buf, ev.report); err != nil {
+			return fmt.Errorf("render %s report: %w", f.Name, err)
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("create output directory: %w", err)
+		}
+		p := filepath.Join(dir, "report."+f.Ext)
+		if err := snapshot.WriteFilePrivate(p, buf.Bytes()); err != nil {
+			return fmt.Errorf("write %s: %w", p, err)
+		}
+		written = append(written, p)
+	}
+	if len(written) > 0 && !o.quiet {
+		sort.Strings(written)
+		fmt.Fprintf(g.stderr, "wrote %s\n", strings.Join(written, ", "))
+	}
+	return nil
+}
+
+// exitFor turns a report into the exit code contract: 4 when something could not be audited, else 3 when
+// something fails at or above the threshold, else 0.
+func exitFor(rep *report.Report) error {
+	switch {
+	case rep.Summary.Errors > 0:
+		return &exitErr{code: exitUnaudited}
+	case rep.Summary.FailingAtOrAbove > 0:
+		return &exitErr{code: exitFailing}
+	}
+	return nil
+}

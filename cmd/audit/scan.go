@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+
+	"github.com/spf13/cobra"
+)
+
+// scanOptions are the flags of audit scan.
+type scanOptions struct {
+	configPath  string
+	envs        []string
+	policyDirs  []string
+	concurrency int
+	snapshotOut string
+	report      reportOptions
+}
+
+func addReportFlags(cmd *cobra.Command, o *reportOptions) {
+	cmd.Flags().StringVar(&o.formats, "format", "table,json", "comma-separated report formats (table, json, …)")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "", "directory for report.<ext> files (default ./"+defaultReportDir+"); - writes a single format to standard output")
+	cmd.Flags().StringVar(&o.failOn, "fail-on", "high", "lowest severity that makes the exit code 3: critical, high, medium or low")
+	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "no progress, no table, no notes: only files and the exit code")
+}
+
+func addCollectFlags(cmd *cobra.Command, configPath *string, envs *[]string, concurrency *int) {
+	cmd.Flags().StringVarP(configPath, "config", "c", "", "config file (tenants, credentials, settings); default: the AZURE_* variables")
+	cmd.Flags().StringSliceVar(envs, "env", nil, "only environments whose name or ID matches this glob (repeatable)")
+	cmd.Flags().IntVar(concurrency, "concurrency", 0, "requests in flight across all environments (default: collect.concurrency, 64)")
+}
+
+func newScanCmd(g *globals) *cobra.Command {
+	var o scanOptions
+	cmd := &cobra.Command{
+		Use:   "scan",
+		Short: "Collect every environment, evaluate the rules and write the reports",
+		Long: `scan reads every environment of the configured tenants, evaluates the Work 365 rules and writes
+the reports: the table on standard output, the other formats as report.<ext> in --output.
+
+The exit code says whether anything fails at or above --fail-on (3) or could not be audited (4).`,
+		Args: cobra.NoArgs,
+		RunE: runE(func(cmd *cobra.Command, _ []string) error { return runScan(cmd.Context(), g, o) }),
+	}
+	addCollectFlags(cmd, &o.configPath, &o.envs, &o.concurrency)
+	addReportFlags(cmd, &o.report)
+	cmd.Flags().StringSliceVar(&o.policyDirs, "policy-dir", nil, "directory of additional Rego policies (repeatable)")
+	cmd.Flags().StringVar(&o.snapshotOut, "snapshot", "", "also save the collected snapshot to this file")
+	return cmd
+}
+
+func runScan(ctx context.Context, g *globals, o scanOptions) error {
+	if err := o.report.validate(); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(g, o.configPath)
+	if err != nil {
+		return err
+	}
+	eng, err := loadEngine(ctx, cfg, o.policyDirs)
+	if err != nil {
+		return err
+	}
+	snap, err := collectSnapshot(ctx, g, cfg, eng, o.envs, o.concurrency, o.report.quiet)
+	if err != nil {
+		return err
+	}
+	if o.snapshotOut != "" {
+		if err := saveSnapshot(o.snapshotOut, snap); err != nil {
+			return err
+		}
+	}
+	ev, err := evaluate(ctx, g, eng, snap, o.report.failOn, sources(o.policyDirs))
+	if err != nil {
+		return err
+	}
+	if err := writeReports(g, ev, o.report); err != nil {
+		return err
+	}
+	return exitFor(ev.report)
+}
+
+func sources(dirs []string) []string {
+	return append([]string{"embedded"}, dirs...)
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/work365/audit/internal/emulator"
+	"github.com/work365/audit/internal/report"
+)
+
+// demoGrid is the expected status of every (environment, rule) pair of the demo tenants, rules in ID order:
+//
+//	APPUSER.1 APPUSER.2 APPUSER.3 BIND.1 BIND.2 GOV.1 INSTALL.1 JOBS.1 LEGACY.1 ROLES.1 ROLES.2 ROLES.3 SERVICE.1 SERVICE.2 SERVICE.3
+var demoGrid = map[string]string{
+	"Contoso Production":     "PPPPPPPPPPPPPPP",
+	"Contoso Sandbox":        "PPPPP-PPPPPFPPP",
+	"Contoso Legacy":         "F--FFPPF----FFP",
+	"Contoso Europe":         "FFPPPPPPFPPPFPP",
+	"Contoso Finance":        "PPFPPPPPPPFPPPF",
+	"Contoso Training":       "PPPPP-FP-FPPF--",
+	"Contoso Marketing":      "---------------",
+	"Contoso (default)":      "---------------",
+	"Contoso Partner Portal": "EEEEEEEEEEEEEEE",
+	"Fabrikam Production":    "PPPPPFPPPPPPPPP",
+	"Fabrikam Sandbox":       "F--PP-PP----FFP",
+}
+
+func TestScanOfTheDemoTenantsGivesTheExpectedStatusOfEveryPair(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, emulator.Options{})
+	out := filepath.Join(h.dir, "out")
+	code := h.run("scan", "--config", h.cfgPath, "--format", "table,json", "--output", out)
+	assert.Equal(t, exitUnaudited, code, "the Partner Portal environment answers 403: %s", h.stderr)
+
+	rep := readReport(t, out)
+	assert.Equal(t, demoGrid, statusGrid(rep))
+	assert.Len(t, rep.Rules, 15)
+	assert.Equal(t, 1, rep.Summary.Errors)
+
+	// The table names the failing pairs and says why the 403 environment could not be audited.
+	assert.Contains(t, h.stdout.String(), "W365.SERVICE.2")
+	assert.Contains(t, h.stdout.String(), "Contoso Partner Portal")
+	assert.Contains(t, h.stdout.String(), "not a member of the organization")
+
+	// Reports carry tenant data: readable by their owner only.
+	st, err := os.Stat(filepath.Join(out, "report.json"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+
+	// The inventory the guide asks admins to record.
+	for _, e := range rep.Environments {
+		if e.Name != "Contoso Production" {
+			continue
+		}
+		require.NotNil(t, e.Inventory)
+		assert.Equal(t, "e4b1a995-abe3-4350-a61c-65fccd32e8bd", e.Inventory.AppID)
+		assert.Equal(t, []string{"Work 365 Portal Service", "Work 365 Service"}, e.Inventory.Roles)
+		assert.Equal(t, "application", e.Inventory.ServiceUser.Kind)
+		assert.Equal(t, "3.6.2.0", e.Inventory.Work365Version)
+		assert.Equal(t, "contosoprod", e.Inventory.BusinessUnit)
+		assert.Equal(t, "pass", e.Status)
+	}
+}
+
+// Paging at two rows a page, throttling and transient server errors change nothing in the results; an
+// environment that fails for good is reported as error and the exit code says it could not be audited.
+func TestScanSurvivesPagingThrottlingAndAFailingEnvironment(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, emulator.Options{MaxPageSize: 2})
+	contoso := h.server("contoso")
+	require.NoError(t, contoso.SetFaults("Contoso Production", emulator.Faults{Rules: []emulator.FaultRule{
+		{Match: "GET systemusers", Status: 429, RetryAfter: 1, Count: 2},
+		{Match: "GET roles", Status: 503, Count: 1},
+	}}))
+	require.NoError(t, contoso.SetFaults("Contoso Legacy", emulator.Faults{Rules: []emulator.FaultRule{
+		{Match: "GET workflows", Status: 429, Count: 1},
+	}}))
+	require.NoError(t, contoso.SetFaults("Contoso Finance", emulator.Faults{Rules: []emulator.FaultRule{
+		{Match: "GET asyncoperations", Status: 403},
+	}}))
+	out := filepath.Join(h.dir, "out")
+	code := h.run("scan", "--config", h.cfgPath, "--format", "json", "--output", out, "--quiet")
+	assert.Equal(t, exitUnaudited, code, h.stderr.String())
+
+	want := map[string]string{}
+	for k, v := range demoGrid {
+		want[k] = v
+	}
+	want["Contoso Finance"] = "EEEEEEEEEEEEEEE"
+	rep := readReport(t, out)
+	assert.Equal(t, want, statusGrid(rep))
+	for _, e := range rep.Environments {
+		if e.Name == "Contoso Finance" {
+			assert.Equal(t, "error", e.Status)
+			assert.Contains(t, e.Error, "asyncoperations")
+		}
+	}
+	prodID := envID(t, rep, "Contoso Production")
+	withFaults := contoso.Stats().ByEnvironment[prodID].Requests
+
+	// The same scan without faults sends exactly the three refused requests fewer: each was retried once.
+	require.NoError(t, contoso.SetFaults("Contoso Production", emulator.Faults{}))
+	contoso.ResetStats()
+	h.run("scan", "--config", h.cfgPath, "--format", "json", "--output", out, "--quiet")
+	assert.Equal(t, withFaults-3, contoso.Stats().ByEnvironment[prodID].Requests)
+}
+
+func envID(t *testing.T, rep *report.Report, name string) string {
+	t.Helper()
+	for _, e := range rep.Environments {
+		if e.Name == name {
+			return e.ID
+		}
+	}
+	t.Fatalf("no environment %s in the report", name)
+	return ""
+}
