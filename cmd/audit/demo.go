@@ -19,13 +19,16 @@ import (
 
 // demoOptions are the flags of audit demo.
 type demoOptions struct {
-	tenants []string
-	report  reportOptions
+	tenants    []string
+	configPath string
+	report     reportOptions
 }
 
 const defaultDemoTenant = "testdata/tenants/demo.yaml"
 
 var defaultDemoTenants = []string{defaultDemoTenant, "testdata/tenants/demo-fabrikam.yaml"}
+
+const defaultDemoConfig = "testdata/tenants/demo-config.yaml"
 
 func newDemoCmd(g *globals) *cobra.Command {
 	var o demoOptions
@@ -40,6 +43,7 @@ given is printed at the end.`,
 		RunE: runE(func(cmd *cobra.Command, _ []string) error { return runDemo(cmd.Context(), g, o) }),
 	}
 	cmd.Flags().StringSliceVar(&o.tenants, "tenant", defaultDemoTenants, "tenant fixtures to serve, one emulator each (repeatable)")
+	cmd.Flags().StringVarP(&o.configPath, "config", "c", defaultDemoConfig, "settings, policy data and waivers for the demo (tenants come from the fixtures)")
 	addReportFlags(cmd, &o.report)
 	return cmd
 }
@@ -125,6 +129,14 @@ func runDemo(ctx context.Context, g *globals, o demoOptions) error {
 	}
 	defer emu.Close()
 	cfg, dg := emu.cfg, emu.g
+	if o.configPath != "" {
+		settings, err := config.LoadSettings(o.configPath)
+		if err != nil {
+			return withCode(exitUsage, err)
+		}
+		settings.Tenants = cfg.Tenants
+		cfg = settings
+	}
 	eng, err := loadEngine(ctx, cfg, nil)
 	if err != nil {
 		return err
@@ -133,7 +145,7 @@ func runDemo(ctx context.Context, g *globals, o demoOptions) error {
 	if err != nil {
 		return err
 	}
-	ev, err := evaluate(ctx, dg, eng, snap, o.report.failOn, sources(nil))
+	ev, err := evaluate(ctx, dg, eng, cfg, snap, o.report.failOn, sources(nil))
 	if err != nil {
 		return err
 	}

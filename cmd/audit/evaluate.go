@@ -23,11 +23,11 @@ func newEvaluateCmd(g *globals) *cobra.Command {
 		Short: "Evaluate a saved snapshot offline and write the reports",
 		Long: `evaluate runs the rules on a snapshot written by 'audit collect' (or 'audit scan --snapshot') and
 writes the same reports and exit code as 'audit scan' would have. It makes no network calls; --config
-is read only for policy data overrides.`,
+is read only for policy data overrides and waivers; it may have no tenants.`,
 		Args: cobra.ExactArgs(1),
 		RunE: runE(func(cmd *cobra.Command, args []string) error { return runEvaluate(cmd.Context(), g, args[0], o) }),
 	}
-	cmd.Flags().StringVarP(&o.configPath, "config", "c", "", "config file for policy data overrides")
+	cmd.Flags().StringVarP(&o.configPath, "config", "c", "", "config file for policy data overrides and waivers (tenants optional)")
 	cmd.Flags().StringSliceVar(&o.policyDirs, "policy-dir", nil, "directory of additional Rego policies (repeatable)")
 	addReportFlags(cmd, &o.report)
 	return cmd
@@ -43,15 +43,15 @@ func runEvaluate(ctx context.Context, g *globals, path string, o evaluateOptions
 	}
 	var cfg *config.Config
 	if o.configPath != "" {
-		if cfg, err = loadConfig(g, o.configPath); err != nil {
-			return err
+		if cfg, err = config.LoadSettings(o.configPath); err != nil {
+			return withCode(exitUsage, err)
 		}
 	}
 	eng, err := loadEngine(ctx, cfg, o.policyDirs)
 	if err != nil {
 		return err
 	}
-	ev, err := evaluate(ctx, g, eng, snap, o.report.failOn, sources(o.policyDirs))
+	ev, err := evaluate(ctx, g, eng, cfg, snap, o.report.failOn, sources(o.policyDirs))
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,6 +17,9 @@ import (
 	"github.com/work365/audit/internal/emulator"
 	"github.com/work365/audit/internal/report"
 )
+
+// update rewrites golden files (docs/rules.md, report goldens) instead of comparing with them.
+var update = flag.Bool("update", false, "rewrite golden files")
 
 // testNow is the clock of every end-to-end test: the emulator's relative fixture times and the reports use it.
 var testNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)

@@ -237,17 +237,45 @@ type evaluation struct {
 	report  *report.Report
 }
 
-// evaluate runs the policies on a snapshot and builds the report model.
-func evaluate(ctx context.Context, g *globals, eng *policy.Engine, snap *snapshot.Snapshot, failOn string, sources []string) (*evaluation, error) {
-	results, err := eng.Evaluate(ctx, snap, nil)
+// evaluate runs the policies on a snapshot, applies the config's waivers and builds the report model.
+func evaluate(ctx context.Context, g *globals, eng *policy.Engine, cfg *config.Config, snap *snapshot.Snapshot, failOn string, sources []string) (*evaluation, error) {
+	ws := policy.NewWaivers(waiversOf(cfg), g.now())
+	results, err := eng.Evaluate(ctx, snap, ws.Apply)
 	if err != nil {
 		return nil, err
 	}
+	warnings := ws.Warnings()
+	if cfg != nil {
+		for _, w := range cfg.Waivers {
+			if !strings.ContainsAny(w.Rule, "*?[") {
+				if _, ok := eng.Rule(strings.ToUpper(w.Rule)); !ok {
+					warnings = append(warnings, fmt.Sprintf("waiver at %s:%d names rule %s, which is not in the catalog (see audit policies list)", cfg.Path, w.Line, w.Rule))
+				}
+			}
+		}
+	}
 	rep := report.Build(report.Input{
 		Snapshot: snap, Results: results, Rules: eng.Rules(), PolicyConfig: eng.Config(), Digest: eng.Digest(),
-		Sources: sources, ToolVersion: toolVersion(), GeneratedAt: g.now(), FailOn: failOn,
+		Sources: sources, ToolVersion: toolVersion(), GeneratedAt: g.now(), FailOn: failOn, Warnings: warnings,
 	})
 	return &evaluation{snap: snap, results: results, report: rep}, nil
+}
+
+// waiversOf converts the config's waivers for the policy engine.
+func waiversOf(cfg *config.Config) []policy.Waiver {
+	if cfg == nil {
+		return nil
+	}
+	out := make([]policy.Waiver, 0, len(cfg.Waivers))
+	for _, w := range cfg.Waivers {
+		where := ""
+		if cfg.Path != "" {
+			where = fmt.Sprintf("%s:%d", cfg.Path, w.Line)
+		}
+		out = append(out, policy.Waiver{Rule: w.Rule, Environment: w.Environment, Tenant: w.Tenant, Object: w.Object,
+			Reason: w.Reason, Owner: w.Owner, Ticket: w.Ticket, Expires: w.Expires.Time, Where: where})
+	}
+	return out
 }
 
 // writeReports writes the asked formats: the table to standard output, the others as report.<ext> files in

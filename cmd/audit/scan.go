@@ -69,7 +69,7 @@ func runScan(ctx context.Context, g *globals, o scanOptions) error {
 			return err
 		}
 	}
-	ev, err := evaluate(ctx, g, eng, snap, o.report.failOn, sources(o.policyDirs))
+	ev, err := evaluate(ctx, g, eng, cfg, snap, o.report.failOn, sources(o.policyDirs))
 	if err != nil {
 		return err
 	}

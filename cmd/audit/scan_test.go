@@ -20,7 +20,7 @@ var demoGrid = map[string]string{
 	"Contoso Sandbox":        "PPPPP-PPPPPFPPP",
 	"Contoso Legacy":         "F--FFPPF----FFP",
 	"Contoso Europe":         "FFPPPPPPFPPPFPP",
-	"Contoso Finance":        "PPFPPPPPPPFPPPF",
+	"Contoso Finance":        "PPFPPPPPPPFFPPF",
 	"Contoso Training":       "PPPPP-FP-FPPF--",
 	"Contoso Marketing":      "---------------",
 	"Contoso (default)":      "---------------",

@@ -184,20 +184,39 @@ func Load(path string) (*Config, error) {
 	return Parse(data, path)
 }
 
+// LoadSettings reads a configuration file that may have no tenants: enough for offline evaluation
+// (policy data, waivers) and for the demo, whose tenants come from fixtures.
+func LoadSettings(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{Path: path, Msg: fmt.Sprintf("cannot read the config file: %v", err)}
+	}
+	return parse(data, path, false)
+}
+
 // Parse reads and validates configuration YAML; path names it in errors and anchors relative file paths.
 func Parse(data []byte, path string) (*Config, error) {
+	return parse(data, path, true)
+}
+
+func parse(data []byte, path string, requireTenants bool) (*Config, error) {
 	var c Config
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil {
 		if errors.Is(err, io.EOF) {
+			if !requireTenants {
+				c.Path = path
+				c.ApplyDefaults()
+				return &c, nil
+			}
 			return nil, &Error{Path: path, Msg: "the config file is empty: it needs at least a tenants list"}
 		}
 		return nil, yamlError(path, err)
 	}
 	c.Path = path
 	c.recordLines(data)
-	if errs := c.validate(); len(errs) > 0 {
+	if errs := c.validate(requireTenants); len(errs) > 0 {
 		return nil, errs
 	}
 	c.ApplyDefaults()
@@ -282,12 +301,12 @@ var guidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 // IsGUID reports whether s is a GUID in its usual 8-4-4-4-12 form.
 func IsGUID(s string) bool { return guidPattern.MatchString(s) }
 
-func (c *Config) validate() Errors {
+func (c *Config) validate(requireTenants bool) Errors {
 	var errs Errors
 	add := func(line int, format string, args ...any) {
 		errs = append(errs, &Error{Path: c.Path, Line: line, Msg: fmt.Sprintf(format, args...)})
 	}
-	if len(c.Tenants) == 0 {
+	if len(c.Tenants) == 0 && requireTenants {
 		add(0, "no tenants: add a tenants list (see the README's Configuration section)")
 	}
 	names := map[string]int{}

@@ -93,7 +93,7 @@ func FromEnvironment(getenv func(string) string) (*Config, error) {
 		t.FederatedTokenFile = getenv("AZURE_FEDERATED_TOKEN_FILE")
 	}
 	c := &Config{Tenants: []Tenant{t}}
-	if errs := c.validate(); len(errs) > 0 {
+	if errs := c.validate(true); len(errs) > 0 {
 		return nil, errs
 	}
 	c.ApplyDefaults()
