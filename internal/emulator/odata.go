@@ -47,7 +47,7 @@ var supportedOptions = map[string]bool{"$select": true, "$filter": true, "$order
 
 // parseQueryOptions reads the query string of a Dataverse GET.
 func parseQueryOptions(rawQuery string, schema *entitySchema, schemas map[string]*entitySchema) (*queryOptions, *queryError) {
-	values, err := url.ParseQuery(rawQuery)
+	values, err := splitQuery(rawQuery)
 	if err != nil {
 		return nil, &queryError{"The query string is not valid: " + err.Error()}
 	}
@@ -81,6 +81,27 @@ func parseQueryOptions(rawQuery string, schema *entitySchema, schemas map[string
 		q.count = v == "true"
 	}
 	return q, nil
+}
+
+// splitQuery is url.ParseQuery without its refusal of ";", which OData uses inside $expand options.
+func splitQuery(raw string) (url.Values, error) {
+	out := url.Values{}
+	for _, pair := range strings.Split(raw, "&") {
+		if pair == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		key, err := url.QueryUnescape(k)
+		if err != nil {
+			return nil, err
+		}
+		value, err := url.QueryUnescape(v)
+		if err != nil {
+			return nil, err
+		}
+		out[key] = append(out[key], value)
+	}
+	return out, nil
 }
 
 // parseOptionSet parses $select, $filter, $orderby, $top and (top level only) $expand.
