@@ -416,8 +416,8 @@ func (s *Server) expand(req *dvRequest, out map[string]any, r row, schema *entit
 	}
 	// The real service links every expanded collection to its own query, even when the array is complete.
 	var params []string
-	if e.opts.selectRaw != "" {
-		params = append(params, "$select="+e.opts.selectRaw)
+	if e.opts.sel != nil {
+		params = append(params, "$select="+strings.Join(e.opts.sel, ","))
 	}
 	if e.opts.filterRaw != "" {
 		params = append(params, "$filter="+percentEncode(e.opts.filterRaw, false))

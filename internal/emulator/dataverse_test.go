@@ -232,7 +232,7 @@ func TestExpand(t *testing.T) {
 
 	t.Run("collection from systemusers", func(t *testing.T) {
 		q := "systemusers?$select=fullname&$filter=" + url.QueryEscape("fullname eq 'Jane Doe' or fullname eq '# Work 365'") +
-			"&$orderby=fullname&$expand=systemuserroles_association($select=name,roleid,_businessunitid_value;$orderby=name)"
+			"&$orderby=fullname&$expand=systemuserroles_association($select=name, roleid,_businessunitid_value;$orderby=name)"
 		resp := call(t, srv, http.MethodGet, dvURL(srv, prod, q), tok, "")
 		require.Equal(t, http.StatusOK, resp.status, "%s", resp.body)
 		assert.Equal(t, base+"$metadata#systemusers(fullname,systemuserroles_association(name,roleid,_businessunitid_value))", resp.object(t)["@odata.context"])

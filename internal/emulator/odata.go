@@ -17,7 +17,6 @@ const (
 
 // queryOptions are the parsed OData system query options of one request (or of one $expand item).
 type queryOptions struct {
-	selectRaw string
 	sel       []string // nil: all columns
 	filter    filterNode
 	filterRaw string
@@ -108,7 +107,6 @@ func splitQuery(raw string) (url.Values, error) {
 func parseOptionSet(get func(string) (string, bool), schema *entitySchema, schemas map[string]*entitySchema, allowExpand bool) (*queryOptions, *queryError) {
 	q := &queryOptions{top: -1}
 	if v, ok := get("$select"); ok {
-		q.selectRaw = v
 		for _, c := range strings.Split(v, ",") {
 			c = strings.TrimSpace(c)
 			if _, ok := schema.columns[c]; !ok {
