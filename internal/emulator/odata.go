@@ -251,7 +251,9 @@ func (q *queryOptions) compareRows(a, b row, schema *entitySchema) int {
 			return c
 		}
 	}
-	return strings.Compare(fmt.Sprint(a[schema.key]), fmt.Sprint(b[schema.key]))
+	ka, _ := a[schema.key].(string)
+	kb, _ := b[schema.key].(string)
+	return strings.Compare(ka, kb)
 }
 
 func compareNullable(a, b any, t colType) int {

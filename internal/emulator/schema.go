@@ -1,6 +1,9 @@
 package emulator
 
-import "strings"
+import (
+	"maps"
+	"strings"
+)
 
 // colType is the Edm type of a column, which decides how $filter literals compare with it.
 type colType int
@@ -78,9 +81,16 @@ const (
 	navUserRoles      = "systemuserroles_association"
 )
 
-// baseSchemas builds the fixed tables; the Work 365 settings table is added per environment because its
-// names come from the fixture.
+// fixedSchemas are shared by every environment and never modified after init.
+var fixedSchemas = buildFixedSchemas()
+
+// baseSchemas gives an environment its own map of the fixed tables, to which it adds the Work 365 settings
+// table, whose names come from the fixture.
 func baseSchemas() map[string]*entitySchema {
+	return maps.Clone(fixedSchemas)
+}
+
+func buildFixedSchemas() map[string]*entitySchema {
 	users := newSchema(setUsers, "systemuser", map[string]colType{
 		"fullname": tString, "firstname": tString, "lastname": tString, "domainname": tString,
 		"internalemailaddress": tString, "windowsliveid": tString, "applicationid": tGUID,
