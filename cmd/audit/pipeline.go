@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/work365/audit/internal/api"
 	"github.com/work365/audit/internal/auth"
 	"github.com/work365/audit/internal/collect"
 	"github.com/work365/audit/internal/config"
@@ -165,7 +166,7 @@ func targets(g *globals, cfg *config.Config, envGlobs []string) ([]collect.Targe
 		filter := t.Environments
 		out = append(out, collect.Target{
 			Name: t.Name, TenantID: t.TenantID, Cloud: ep.Cloud, BAPURL: ep.BAPURL, BAPScope: ep.BAPScope,
-			HTTP: hc, Tokens: src,
+			HTTP: hc, Tokens: src, Client: &api.Client{HTTP: hc, Tokens: src},
 			Include: func(name, id string) bool {
 				if !filter.Match(name, id) {
 					return false
@@ -187,25 +188,11 @@ func targets(g *globals, cfg *config.Config, envGlobs []string) ([]collect.Targe
 
 // collectSnapshot reads every tenant of the config.
 func collectSnapshot(ctx context.Context, g *globals, cfg *config.Config, eng *policy.Engine, envGlobs []string, concurrency int, quiet bool) (*snapshot.Snapshot, error) {
-	opts, err := collectOptions(g, cfg, eng)
+	s, err := newSession(g, cfg, eng, envGlobs, concurrency)
 	if err != nil {
 		return nil, err
 	}
-	if concurrency > 0 {
-		opts.Concurrency = concurrency
-	}
-	ts, err := targets(g, cfg, envGlobs)
-	if err != nil {
-		return nil, err
-	}
-	prog := newProgress(g, quiet)
-	opts.Progress = prog.event
-	snap, err := collect.New(opts).Collect(ctx, ts)
-	prog.finish()
-	if err != nil {
-		return nil, fmt.Errorf("collect: %w", err)
-	}
-	return snap, nil
+	return s.collect(ctx, quiet)
 }
 
 // reportOptions say what to write after an evaluation.

@@ -103,6 +103,7 @@ Exit codes: 0 nothing failing at or above --fail-on; 3 failing results at or abo
 		newDemoCmd(g),
 		newEmulatorCmd(g),
 		newPoliciesCmd(g),
+		newFixCmd(g),
 		newVersionCmd(g),
 	)
 	return root

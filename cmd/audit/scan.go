@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/spf13/cobra"
+
+	"github.com/work365/audit/internal/fix"
 )
 
 // scanOptions are the flags of audit scan.
@@ -14,6 +16,8 @@ type scanOptions struct {
 	concurrency int
 	snapshotOut string
 	report      reportOptions
+	fix         bool
+	fixOpts     fixOptions
 }
 
 func addReportFlags(cmd *cobra.Command, o *reportOptions) {
@@ -37,7 +41,12 @@ func newScanCmd(g *globals) *cobra.Command {
 		Long: `scan reads every environment of the configured tenants, evaluates the Work 365 rules and writes
 the reports: the table on standard output, the other formats as report.<ext> in --output.
 
-The exit code says whether anything fails at or above --fail-on (3) or could not be audited (4).`,
+The exit code says whether anything fails at or above --fail-on (3) or could not be audited (4).
+
+--fix is the one-shot form: scan, print the fix plan, apply it under the same confirmation and safety
+rules as 'audit fix --apply' (--yes, --allow-production, --fix-privileges, --purge-deleted, --rule),
+verify by collecting the changed environments again, and write the reports of the final state with
+the fix outcome included. A failed fix step makes the exit code 5.`,
 		Args: cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, _ []string) error { return runScan(cmd.Context(), g, o) }),
 	}
@@ -45,6 +54,8 @@ The exit code says whether anything fails at or above --fail-on (3) or could not
 	addReportFlags(cmd, &o.report)
 	cmd.Flags().StringSliceVar(&o.policyDirs, "policy-dir", nil, "directory of additional Rego policies (repeatable)")
 	cmd.Flags().StringVar(&o.snapshotOut, "snapshot", "", "also save the collected snapshot to this file")
+	cmd.Flags().BoolVar(&o.fix, "fix", false, "after the scan, apply the automatic remediations (same confirmation and safety rules as audit fix --apply), verify, and report the final state")
+	addFixFlags(cmd, &o.fixOpts)
 	return cmd
 }
 
@@ -60,7 +71,11 @@ func runScan(ctx context.Context, g *globals, o scanOptions) error {
 	if err != nil {
 		return err
 	}
-	snap, err := collectSnapshot(ctx, g, cfg, eng, o.envs, o.concurrency, o.report.quiet)
+	s, err := newSession(g, cfg, eng, o.envs, o.concurrency)
+	if err != nil {
+		return err
+	}
+	snap, err := s.collect(ctx, o.report.quiet)
 	if err != nil {
 		return err
 	}
@@ -73,10 +88,21 @@ func runScan(ctx context.Context, g *globals, o scanOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := writeReports(g, ev, o.report); err != nil {
+	if !o.fix {
+		if err := writeReports(g, ev, o.report); err != nil {
+			return err
+		}
+		return exitFor(ev.report)
+	}
+	fo := o.fixOpts
+	fo.envs, fo.policyDirs, fo.report, fo.apply = o.envs, o.policyDirs, o.report, true
+	plan := fix.BuildPlan(ev.snap, ev.results, eng.Rules(), fo.planOptions(s))
+	printPlan(g, plan, true)
+	final, res, journal, err := applyPlan(ctx, g, s, ev, plan, fo)
+	if err != nil {
 		return err
 	}
-	return exitFor(ev.report)
+	return finishFix(g, s, final, res, journal, "apply", o.report)
 }
 
 func sources(dirs []string) []string {

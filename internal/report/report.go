@@ -28,6 +28,8 @@ type Report struct {
 	Results       []policy.Result `json:"results"`
 	Warnings      []string        `json:"warnings"`
 	Summary       Summary         `json:"summary"`
+	// Fix is the outcome of audit fix --apply or audit scan --fix, when the report describes the state after it.
+	Fix *Fix `json:"fix,omitempty"`
 }
 
 // Tool names the program and version that wrote the report.
