@@ -335,3 +335,18 @@ func TestScanFixIsTheOneShotForm(t *testing.T) {
 	assert.Equal(t, "PPPPPPPPPPPPPPP", statusGrid(rep)["Fabrikam Production"], "the sandbox fixed in the same run qualifies")
 	assert.Equal(t, "PPPPP-PPPPPPPPP", statusGrid(rep)["Fabrikam Sandbox"])
 }
+
+// The README's sample plan is the plan of the demo tenants; this keeps it true.
+func TestDemoFixPlanSample(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, emulator.Options{})
+	require.Equal(t, exitOK, h.run("fix", "--config", h.cfgPath, "--output", h.dir, "--quiet"))
+	const sample = "../../docs/fix-plan.txt"
+	if *update {
+		require.NoError(t, os.WriteFile(sample, h.stdout.Bytes(), 0o644))
+		return
+	}
+	want, err := os.ReadFile(sample)
+	require.NoError(t, err, "run go test ./cmd/audit -run TestDemoFixPlanSample -update")
+	assert.Equal(t, string(want), h.stdout.String(), "docs/fix-plan.txt is out of date: run go test ./cmd/audit -run TestDemoFixPlanSample -update")
+}
