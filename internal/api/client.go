@@ -101,10 +101,19 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 		maxWait = DefaultMaxWait
 	}
 	var waited time.Duration
+	reauthenticated := false
 	for attempt := 1; ; attempt++ {
 		resp, err := c.once(ctx, r, body)
 		if err == nil {
 			return resp, nil
+		}
+		// A 401 on a token that looked valid (revoked, or clocks apart) is answered once with a fresh token.
+		// The service refused the request before acting on it, so this is safe for writes too.
+		if inv, ok := c.Tokens.(interface{ Invalidate(string) }); ok && r.Scope != "" && !reauthenticated && StatusOf(err) == http.StatusUnauthorized {
+			reauthenticated = true
+			inv.Invalidate(r.Scope)
+			attempt--
+			continue
 		}
 		if ctx.Err() != nil || attempt >= maxAttempts || !retryable(err) {
 			return nil, err

@@ -36,8 +36,11 @@ type Config struct {
 // Source hands out tokens for scopes, reusing each until shortly before it expires. Safe for concurrent use.
 type Source struct {
 	tenantID, clientID string
-	client             confidential.Client
+	newClient          func() (confidential.Client, error)
 	now                func() time.Time
+
+	clientMu sync.Mutex
+	client   confidential.Client
 
 	mu     sync.Mutex
 	scopes map[string]*scopeToken
@@ -74,7 +77,10 @@ func New(cfg Config) (*Source, error) {
 	if cfg.HTTPClient != nil {
 		opts = append(opts, confidential.WithHTTPClient(cfg.HTTPClient))
 	}
-	client, err := confidential.New(host+"/"+cfg.TenantID, cfg.ClientID, cred, opts...)
+	newClient := func() (confidential.Client, error) {
+		return confidential.New(host+"/"+cfg.TenantID, cfg.ClientID, cred, opts...)
+	}
+	client, err := newClient()
 	if err != nil {
 		return nil, fmt.Errorf("create MSAL client: %w", err)
 	}
@@ -82,7 +88,7 @@ func New(cfg Config) (*Source, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Source{tenantID: cfg.TenantID, clientID: cfg.ClientID, client: client, now: now, scopes: map[string]*scopeToken{}}, nil
+	return &Source{tenantID: cfg.TenantID, clientID: cfg.ClientID, client: client, newClient: newClient, now: now, scopes: map[string]*scopeToken{}}, nil
 }
 
 func credential(cfg Config) (confidential.Credential, error) {
@@ -134,7 +140,10 @@ func (s *Source) Token(ctx context.Context, scope string) (string, error) {
 		return st.token, nil
 	}
 	s.requests.Add(1)
-	res, err := s.client.AcquireTokenByCredential(ctx, []string{scope})
+	s.clientMu.Lock()
+	client := s.client
+	s.clientMu.Unlock()
+	res, err := client.AcquireTokenByCredential(ctx, []string{scope})
 	if err != nil {
 		return "", s.explain(scope, err)
 	}
@@ -143,6 +152,8 @@ func (s *Source) Token(ctx context.Context, scope string) (string, error) {
 }
 
 // Invalidate drops the cached token of scope, so the next call asks Entra again (after a 401 from an API).
+// MSAL's own cache would hand out the same token until it expires, so the MSAL client is replaced too;
+// tokens of other scopes stay in this Source's cache.
 func (s *Source) Invalidate(scope string) {
 	s.mu.Lock()
 	st := s.scopes[scope]
@@ -153,6 +164,11 @@ func (s *Source) Invalidate(scope string) {
 	st.mu.Lock()
 	st.token = ""
 	st.mu.Unlock()
+	if c, err := s.newClient(); err == nil {
+		s.clientMu.Lock()
+		s.client = c
+		s.clientMu.Unlock()
+	}
 }
 
 // Requests returns how many tokens were requested from Entra (cache misses).

@@ -71,11 +71,15 @@ func TestTokensAreReusedPerAudience(t *testing.T) {
 	assert.Equal(t, int64(2), src.Requests())
 	assert.Equal(t, map[string]int{"https://service.powerapps.com": 1, srv.URL(): 1}, srv.Stats().TokenRequests)
 
-	// After Invalidate (an API answered 401) the next call asks Entra again.
+	// After Invalidate (an API answered 401) the next call asks Entra again, past MSAL's own cache.
 	src.Invalidate(srv.BAPScope())
 	_, err = src.Token(ctx, srv.BAPScope())
 	require.NoError(t, err)
 	assert.Equal(t, int64(3), src.Requests())
+	assert.Equal(t, 2, srv.Stats().TokenRequests["https://service.powerapps.com"])
+	_, err = src.Token(ctx, srv.DataverseScope())
+	require.NoError(t, err)
+	assert.Equal(t, 1, srv.Stats().TokenRequests[srv.URL()], "other scopes keep their token")
 }
 
 func TestConcurrentCallersOfOneScopeShareOneRequest(t *testing.T) {
