@@ -64,7 +64,9 @@ func loadEngine(ctx context.Context, cfg *config.Config, dirs []string) (*policy
 // against the system roots (SSL_CERT_FILE and SSL_CERT_DIR add private CAs) and bounds each request.
 func (g *globals) client(timeout time.Duration) *http.Client {
 	if g.httpClient != nil {
-		return g.httpClient
+		c := *g.httpClient
+		c.Timeout = timeout
+		return &c
 	}
 	tr := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
@@ -166,7 +168,8 @@ func targets(g *globals, cfg *config.Config, envGlobs []string) ([]collect.Targe
 		filter := t.Environments
 		out = append(out, collect.Target{
 			Name: t.Name, TenantID: t.TenantID, Cloud: ep.Cloud, BAPURL: ep.BAPURL, BAPScope: ep.BAPScope,
-			HTTP: hc, Tokens: src, Client: &api.Client{HTTP: hc, Tokens: src},
+			HTTP: hc, Tokens: src, Client: &api.Client{HTTP: hc, Tokens: src, MaxAttempts: cfg.Collect.MaxAttempts,
+				BaseBackoff: time.Duration(cfg.Collect.RetryDelay), MaxWait: time.Duration(cfg.Collect.MaxRetryWait)},
 			Include: func(name, id string) bool {
 				if !filter.Match(name, id) {
 					return false

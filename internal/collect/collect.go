@@ -256,6 +256,8 @@ func advice(stage string, e *api.Error) string {
 			"A Power Platform administrator registers it once: Power Platform admin center → Settings → Admin management applications (or " +
 			"PUT https://api.bap.microsoft.com/providers/Microsoft.BusinessAppPlatform/adminApplications/{client-id}?api-version=2020-10-01 " +
 			"as an admin, or pac admin application register --application-id {client-id})"
+	case stage == "solutions" && e.Status == http.StatusNotFound:
+		return "the organization was not found at its instance URL: the environment may have been deleted or moved since it was listed; scan again"
 	case e.Code == "0x80072560":
 		return "the auditor's app has no application user in this environment: add one (Power Platform admin center → Environments → " +
 			"the environment → Settings → Users + permissions → Application users) with a role that can read users, roles and solutions"

@@ -69,6 +69,9 @@ type Collect struct {
 	PageSize        int      `yaml:"page_size"`         // Prefer: odata.maxpagesize
 	Timeout         Duration `yaml:"timeout"`           // per environment
 	RequestTimeout  Duration `yaml:"request_timeout"`   // per HTTP request, body included
+	MaxAttempts     int      `yaml:"max_attempts"`      // tries of a read answered 429, 5xx or not at all
+	RetryDelay      Duration `yaml:"retry_delay"`       // first wait when no Retry-After is given; doubles per try
+	MaxRetryWait    Duration `yaml:"max_retry_wait"`    // total wait of one request across its retries
 	RecentJobs      int      `yaml:"recent_jobs"`       // failed jobs kept as evidence
 	JobNamePrefixes []string `yaml:"job_name_prefixes"` // system jobs counted as Work 365's
 }
@@ -100,6 +103,9 @@ const (
 	DefaultConcurrency     = 64
 	DefaultPerEnvironment  = 8
 	DefaultRequestTimeout  = 2 * time.Minute
+	DefaultMaxAttempts     = 6
+	DefaultRetryDelay      = 500 * time.Millisecond
+	DefaultMaxRetryWait    = 2 * time.Minute
 	DefaultRecentJobs      = 5
 	DefaultTimeout         = 5 * time.Minute
 	DefaultSolution        = "Work365"
@@ -122,6 +128,15 @@ func (c *Config) ApplyDefaults() {
 	}
 	if c.Collect.RequestTimeout <= 0 {
 		c.Collect.RequestTimeout = Duration(DefaultRequestTimeout)
+	}
+	if c.Collect.MaxAttempts <= 0 {
+		c.Collect.MaxAttempts = DefaultMaxAttempts
+	}
+	if c.Collect.RetryDelay <= 0 {
+		c.Collect.RetryDelay = Duration(DefaultRetryDelay)
+	}
+	if c.Collect.MaxRetryWait <= 0 {
+		c.Collect.MaxRetryWait = Duration(DefaultMaxRetryWait)
 	}
 	if c.Collect.RecentJobs <= 0 {
 		c.Collect.RecentJobs = DefaultRecentJobs
