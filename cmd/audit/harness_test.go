@@ -80,11 +80,13 @@ func (h *harness) run(args ...string) int {
 	return executeWith(context.Background(), h.g, args)
 }
 
-// readReport reads the JSON report written to dir.
+// readReport reads the JSON report written to dir, after checking it against the report's JSON Schema: every
+// end-to-end test that reads a report also validates it.
 func readReport(t *testing.T, dir string) *report.Report {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(dir, "report.json"))
 	require.NoError(t, err)
+	require.NoError(t, report.ValidateJSON(raw), "report.json does not match docs/report.schema.json")
 	var r report.Report
 	require.NoError(t, json.Unmarshal(raw, &r))
 	return &r

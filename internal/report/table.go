@@ -5,6 +5,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
@@ -56,10 +58,15 @@ func (t tableReporter) Write(w io.Writer, r *Report) error {
 	for _, e := range r.Environments {
 		switch e.Status {
 		case policy.StatusError:
-			fmt.Fprintf(w, "%s — %s\n  %s\n\n", t.paint(ansiBold, envTitle(e)), strings.TrimSpace(t.word(e.Status)),
+			fmt.Fprintf(w, "%s — %s\n  %s\n\n", t.paint(ansiBold, envTitle(e)), t.label(e.Status),
 				wrap("could not be audited: "+oneLine(e.Error), width-2, "  "))
 		case policy.StatusFail:
-			fmt.Fprintf(w, "%s — %s (%s)\n", t.paint(ansiBold, envTitle(e)), strings.TrimSpace(t.word(e.Status)), counts(e))
+			head := fmt.Sprintf("%s — %s (%s)", envTitle(e), strings.ToUpper(e.Status), counts(e))
+			if utf8.RuneCountInString(head) > width {
+				fmt.Fprintf(w, "%s — %s\n  %s\n", t.paint(ansiBold, envTitle(e)), t.label(e.Status), wrap(counts(e), width-2, "  "))
+			} else {
+				fmt.Fprintf(w, "%s — %s (%s)\n", t.paint(ansiBold, envTitle(e)), t.label(e.Status), counts(e))
+			}
 			if err := t.failures(w, r, byEnv[e.ID], width); err != nil {
 				return err
 			}
@@ -70,14 +77,14 @@ func (t tableReporter) Write(w io.Writer, r *Report) error {
 	}
 	for _, tn := range r.Tenants {
 		if tn.Error != "" {
-			fmt.Fprintf(w, "%s — %s\n  %s\n\n", t.paint(ansiBold, "Tenant "+tn.Name), t.word(policy.StatusError),
+			fmt.Fprintf(w, "%s — %s\n  %s\n\n", t.paint(ansiBold, printable("Tenant "+tn.Name)), t.word(policy.StatusError),
 				wrap("could not list its environments: "+oneLine(tn.Error), width-2, "  "))
 		}
 	}
 	if len(quiet) > 0 {
 		fmt.Fprintln(w, t.paint(ansiBold, "Other environments"))
 		for _, e := range quiet {
-			fmt.Fprintf(w, "  %s  %s: %s\n", t.word(e.Status), envTitle(e), detail(e))
+			fmt.Fprintf(w, "  %s  %s\n", t.word(e.Status), wrap(envTitle(e)+": "+detail(e), width-9, "         "))
 		}
 		fmt.Fprintln(w)
 	}
@@ -143,20 +150,34 @@ func envTitle(e Environment) string {
 	if e.Region != "" {
 		parts = append(parts, e.Region)
 	}
-	return strings.Join(parts, " · ")
+	return printable(strings.Join(parts, " · "))
 }
 
+// word is a status as a painted word padded to five columns, so that lists line up with or without colour.
 func (t tableReporter) word(s string) string {
+	l := t.label(s)
+	return l + strings.Repeat(" ", 5-len(statusWord(s)))
+}
+
+// label is a status as a painted word.
+func (t tableReporter) label(s string) string {
+	colour := map[string]string{policy.StatusFail: ansiRed, policy.StatusError: ansiRed + ansiBold, policy.StatusPass: ansiGreen}[s]
+	if colour == "" {
+		colour = ansiDim
+	}
+	return t.paint(colour, statusWord(s))
+}
+
+func statusWord(s string) string {
 	switch s {
 	case policy.StatusFail:
-		return t.paint(ansiRed, "FAIL ")
+		return "FAIL"
 	case policy.StatusError:
-		return t.paint(ansiRed+ansiBold, "ERROR")
+		return "ERROR"
 	case policy.StatusPass:
-		return t.paint(ansiGreen, "PASS ")
-	default:
-		return t.paint(ansiDim, "N/A  ")
+		return "PASS"
 	}
+	return "N/A"
 }
 
 func counts(e Environment) string {
@@ -209,7 +230,18 @@ func summaryLine(r *Report) string {
 }
 
 func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
+	return printable(strings.Join(strings.Fields(s), " "))
+}
+
+// printable replaces control characters, so that tenant-supplied names cannot move the cursor or recolour
+// a terminal.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '\uFFFD'
+		}
+		return r
+	}, s)
 }
 
 // wrap breaks s into lines of at most width characters at spaces, indenting continuation lines.
@@ -221,7 +253,7 @@ func wrap(s string, width int, indent string) string {
 	line := 0
 	for i, word := range strings.Fields(s) {
 		if i > 0 {
-			if line+1+len(word) > width {
+			if line+1+utf8.RuneCountInString(word) > width {
 				b.WriteString("\n" + indent)
 				line = 0
 			} else {
@@ -230,7 +262,7 @@ func wrap(s string, width int, indent string) string {
 			}
 		}
 		b.WriteString(word)
-		line += len(word)
+		line += utf8.RuneCountInString(word)
 	}
 	return b.String()
 }

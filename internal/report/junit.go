@@ -1,0 +1,197 @@
+package report
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+
+	"github.com/work365/audit/internal/policy"
+)
+
+func init() {
+	register(Format{Name: "junit", Ext: "xml", New: func(Options) Reporter { return junitReporter{} }})
+}
+
+// junitReporter writes JUnit XML as CI systems read it (the Ant/Jenkins dialect): one testsuite per environment,
+// one testcase per (environment, rule). A failing pair is a <failure>, a pair that could not be judged because
+// the environment could not be read is an <error>, and waived or not applicable pairs are <skipped>.
+type junitReporter struct{}
+
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Skipped  int          `xml:"skipped,attr"`
+	Time     string       `xml:"time,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name       string          `xml:"name,attr"`
+	ID         int             `xml:"id,attr"`
+	Package    string          `xml:"package,attr"`
+	Hostname   string          `xml:"hostname,attr"`
+	Tests      int             `xml:"tests,attr"`
+	Failures   int             `xml:"failures,attr"`
+	Errors     int             `xml:"errors,attr"`
+	Skipped    int             `xml:"skipped,attr"`
+	Time       string          `xml:"time,attr"`
+	Timestamp  string          `xml:"timestamp,attr"`
+	Properties []junitProperty `xml:"properties>property"`
+	Cases      []junitCase     `xml:"testcase"`
+	SystemErr  string          `xml:"system-err,omitempty"`
+}
+
+type junitProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Time      string        `xml:"time,attr"`
+	Failure   *junitProblem `xml:"failure"`
+	Error     *junitProblem `xml:"error"`
+	Skipped   *junitSkipped `xml:"skipped"`
+}
+
+type junitProblem struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr"`
+	Text    string `xml:",chardata"`
+}
+
+type junitSkipped struct {
+	Message string `xml:"message,attr"`
+}
+
+func (junitReporter) Write(w io.Writer, r *Report) error {
+	out := junitSuites{Name: "Work 365 compliance audit", Time: "0"}
+	stamp := r.CollectedAt.UTC().Format("2006-01-02T15:04:05")
+	for i, e := range r.Environments {
+		s := junitSuite{Name: e.Tenant + " / " + e.Name, ID: i, Package: e.Tenant, Hostname: hostOf(e.InstanceURL), Time: "0", Timestamp: stamp,
+			Properties: []junitProperty{
+				{Name: "environment.id", Value: e.ID}, {Name: "environment.type", Value: e.Type},
+				{Name: "environment.region", Value: e.Region}, {Name: "environment.status", Value: e.Status},
+			}}
+		if e.InstanceURL != "" {
+			s.Properties = append(s.Properties, junitProperty{Name: "environment.instance_url", Value: e.InstanceURL})
+		}
+		if inv := e.Inventory; inv != nil {
+			s.Properties = append(s.Properties, junitProperty{Name: "work365.version", Value: inv.Work365Version})
+			if inv.AppID != "" {
+				s.Properties = append(s.Properties, junitProperty{Name: "work365.app_id", Value: inv.AppID})
+			}
+		}
+		if e.Error != "" {
+			s.SystemErr = e.Error
+		}
+		for _, res := range r.Results {
+			if res.EnvironmentID != e.ID {
+				continue
+			}
+			s.Cases = append(s.Cases, junitCaseOf(r, e, res))
+			s.Tests++
+			switch res.Status {
+			case policy.StatusFail:
+				s.Failures++
+			case policy.StatusError:
+				s.Errors++
+			case policy.StatusWaived, policy.StatusNotApplicable:
+				s.Skipped++
+			}
+		}
+		out.Tests += s.Tests
+		out.Failures += s.Failures
+		out.Errors += s.Errors
+		out.Skipped += s.Skipped
+		out.Suites = append(out.Suites, s)
+	}
+	for i, t := range r.Tenants {
+		if t.Error == "" {
+			continue
+		}
+		// A tenant whose environments could not be listed is one erroring test case, so CI does not go green.
+		s := junitSuite{Name: t.Name, ID: len(r.Environments) + i, Package: t.Name, Tests: 1, Errors: 1, Time: "0", Timestamp: stamp,
+			Properties: []junitProperty{{Name: "tenant.id", Value: t.ID}},
+			Cases: []junitCase{{Name: "list environments", Classname: t.Name, Time: "0",
+				Error: &junitProblem{Message: oneLine(t.Error), Type: "error", Text: t.Error}}}}
+		out.Tests++
+		out.Errors++
+		out.Suites = append(out.Suites, s)
+	}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+func junitCaseOf(r *Report, e Environment, res policy.Result) junitCase {
+	c := junitCase{Name: res.RuleID + " " + res.Title, Classname: e.Tenant + " / " + e.Name, Time: "0"}
+	switch res.Status {
+	case policy.StatusFail:
+		c.Failure = &junitProblem{Message: oneLine(res.Message), Type: res.Severity, Text: problemText(r, res)}
+	case policy.StatusError:
+		c.Error = &junitProblem{Message: oneLine(res.Message), Type: "error", Text: res.Message}
+	case policy.StatusWaived:
+		msg := "waived"
+		if wv := res.Waiver; wv != nil {
+			msg = fmt.Sprintf("waived until %s by %s: %s", wv.Expires, wv.Owner, oneLine(wv.Reason))
+			if wv.Ticket != "" {
+				msg += " (" + wv.Ticket + ")"
+			}
+		}
+		c.Skipped = &junitSkipped{Message: msg}
+	case policy.StatusNotApplicable:
+		c.Skipped = &junitSkipped{Message: "not applicable: " + oneLine(res.Message)}
+	}
+	return c
+}
+
+// problemText is the body of a failure: the finding, then what to do, as a person reads it in a CI log.
+func problemText(r *Report, res policy.Result) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s (%s): %s\n", res.RuleID, res.Severity, res.Message)
+	if wv := res.Waiver; wv != nil && wv.Expired {
+		fmt.Fprintf(&b, "\nA waiver expired on %s (owner %s): %s\n", wv.Expires, wv.Owner, wv.Reason)
+	}
+	if acts := Actions(res); len(acts) > 0 {
+		b.WriteString("\nHow to fix")
+		if res.Remediation.Automatic {
+			b.WriteString(" (audit fix can apply this)")
+		}
+		if res.Remediation.OptIn != "" {
+			b.WriteString(" (needs opt-in " + res.Remediation.OptIn + ")")
+		}
+		b.WriteString(":\n")
+		for i, a := range acts {
+			fmt.Fprintf(&b, "%d. %s\n", i+1, a.Text)
+			for j, s := range a.Steps {
+				fmt.Fprintf(&b, "   %d.%d. %s\n", i+1, j+1, s)
+			}
+		}
+	}
+	if rule, ok := r.Rule(res.RuleID); ok && rule.Guide != "" {
+		fmt.Fprintf(&b, "\nGuide: %s\n", rule.Guide)
+	}
+	return b.String()
+}
+
+func hostOf(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	return p.Host
+}

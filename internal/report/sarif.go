@@ -1,0 +1,303 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/work365/audit/internal/policy"
+)
+
+func init() {
+	register(Format{Name: "sarif", Ext: "sarif", New: func(Options) Reporter { return sarifReporter{} }})
+}
+
+// sarifReporter writes SARIF 2.1.0: one run, one reportingDescriptor per catalog rule, one result per failing
+// (environment, rule) pair, located by a logical location for the environment. Waived pairs are results with
+// an accepted external suppression; environments that could not be read are tool execution notifications.
+type sarifReporter struct{}
+
+const (
+	sarifSchema  = "https://json.schemastore.org/sarif-2.1.0.json"
+	sarifVersion = "2.1.0"
+	sarifInfoURI = "https://github.com/work365/audit"
+)
+
+// sarifLevels maps severities to SARIF levels; securitySeverity to the CVSS-like score code scanning sorts by.
+var (
+	sarifLevels      = map[string]string{"critical": "error", "high": "error", "medium": "warning", "low": "note"}
+	securitySeverity = map[string]string{"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0"}
+)
+
+type sarifLog struct {
+	Schema  string     `json:"$schema"`
+	Version string     `json:"version"`
+	Runs    []sarifRun `json:"runs"`
+}
+
+type sarifRun struct {
+	Tool        sarifTool         `json:"tool"`
+	Invocations []sarifInvocation `json:"invocations"`
+	Results     []sarifResult     `json:"results"`
+	Properties  map[string]any    `json:"properties,omitempty"`
+}
+
+type sarifTool struct {
+	Driver sarifDriver `json:"driver"`
+}
+
+type sarifDriver struct {
+	Name           string        `json:"name"`
+	FullName       string        `json:"fullName"`
+	Version        string        `json:"version"`
+	InformationURI string        `json:"informationUri"`
+	Rules          []sarifRule   `json:"rules"`
+	Notifications  []sarifNotice `json:"notifications,omitempty"`
+}
+
+type sarifText struct {
+	Text     string `json:"text"`
+	Markdown string `json:"markdown,omitempty"`
+}
+
+type sarifRule struct {
+	ID                   string         `json:"id"`
+	ShortDescription     sarifText      `json:"shortDescription"`
+	FullDescription      sarifText      `json:"fullDescription"`
+	Help                 *sarifText     `json:"help,omitempty"`
+	HelpURI              string         `json:"helpUri,omitempty"`
+	DefaultConfiguration sarifConfig    `json:"defaultConfiguration"`
+	Properties           map[string]any `json:"properties"`
+}
+
+type sarifConfig struct {
+	Level string `json:"level"`
+}
+
+type sarifNotice struct {
+	ID               string    `json:"id"`
+	ShortDescription sarifText `json:"shortDescription"`
+}
+
+type sarifInvocation struct {
+	ExecutionSuccessful        bool                `json:"executionSuccessful"`
+	StartTimeUTC               string              `json:"startTimeUtc,omitempty"`
+	EndTimeUTC                 string              `json:"endTimeUtc,omitempty"`
+	ToolExecutionNotifications []sarifNotification `json:"toolExecutionNotifications,omitempty"`
+}
+
+type sarifNotification struct {
+	Level      string           `json:"level"`
+	Message    sarifText        `json:"message"`
+	Locations  []sarifLocation  `json:"locations,omitempty"`
+	Descriptor *sarifDescriptor `json:"descriptor,omitempty"`
+	Properties map[string]any   `json:"properties,omitempty"`
+}
+
+type sarifDescriptor struct {
+	ID string `json:"id"`
+}
+
+type sarifResult struct {
+	RuleID              string            `json:"ruleId"`
+	RuleIndex           int               `json:"ruleIndex"`
+	Kind                string            `json:"kind"`
+	Level               string            `json:"level"`
+	Message             sarifText         `json:"message"`
+	Locations           []sarifLocation   `json:"locations"`
+	PartialFingerprints map[string]string `json:"partialFingerprints"`
+	Suppressions        []sarifSuppress   `json:"suppressions,omitempty"`
+	Properties          map[string]any    `json:"properties"`
+}
+
+type sarifLocation struct {
+	LogicalLocations []sarifLogicalLocation `json:"logicalLocations"`
+}
+
+type sarifLogicalLocation struct {
+	Name               string `json:"name"`
+	FullyQualifiedName string `json:"fullyQualifiedName"`
+	Kind               string `json:"kind"`
+}
+
+type sarifSuppress struct {
+	Kind          string         `json:"kind"`
+	Status        string         `json:"status"`
+	Justification string         `json:"justification"`
+	Properties    map[string]any `json:"properties,omitempty"`
+}
+
+func (sarifReporter) Write(w io.Writer, r *Report) error {
+	ruleIndex := map[string]int{}
+	driver := sarifDriver{Name: "audit", FullName: "audit: Work 365 environment compliance auditor", Version: r.Tool.Version,
+		InformationURI: sarifInfoURI, Rules: []sarifRule{}}
+	for i, rule := range r.Rules {
+		ruleIndex[rule.ID] = i
+		driver.Rules = append(driver.Rules, sarifRuleOf(rule))
+	}
+	envs := map[string]Environment{}
+	for _, e := range r.Environments {
+		envs[e.ID] = e
+	}
+	inv := sarifInvocation{ExecutionSuccessful: r.Summary.Errors == 0, StartTimeUTC: sarifTime(r.CollectedAt.UTC().Format(timeLayout)),
+		EndTimeUTC: sarifTime(r.GeneratedAt.UTC().Format(timeLayout))}
+	for _, t := range r.Tenants {
+		if t.Error != "" {
+			inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, sarifNotification{
+				Level: "error", Message: sarifText{Text: fmt.Sprintf("Tenant %s: its environments could not be listed: %s", t.Name, t.Error)},
+				Descriptor: &sarifDescriptor{ID: "tenant-not-audited"}, Properties: map[string]any{"tenant": t.Name, "tenant_id": t.ID}})
+		}
+	}
+	for _, e := range r.Environments {
+		if e.Status != policy.StatusError {
+			continue
+		}
+		msg := e.Error
+		if rs := r.ResultsOf(e.ID); len(rs) > 0 && rs[0].Message != "" {
+			msg = rs[0].Message
+		}
+		inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, sarifNotification{
+			Level: "error", Message: sarifText{Text: fmt.Sprintf("Environment %s could not be audited: %s", e.Name, msg)},
+			Locations:  []sarifLocation{{LogicalLocations: []sarifLogicalLocation{logicalLocation(e)}}},
+			Descriptor: &sarifDescriptor{ID: "environment-not-audited"}, Properties: map[string]any{"environment_id": e.ID, "tenant": e.Tenant}})
+	}
+	if len(inv.ToolExecutionNotifications) > 0 {
+		driver.Notifications = []sarifNotice{
+			{ID: "environment-not-audited", ShortDescription: sarifText{Text: "An environment could not be read completely; its rules are reported as errors, not results."}},
+			{ID: "tenant-not-audited", ShortDescription: sarifText{Text: "A tenant's environment list could not be read."}},
+		}
+	}
+	run := sarifRun{
+		Tool:        sarifTool{Driver: driver},
+		Invocations: []sarifInvocation{inv},
+		Results:     []sarifResult{},
+		Properties: map[string]any{
+			"policy_digest": r.Policy.Digest, "fail_on": r.FailOn, "schema_version": r.SchemaVersion,
+			"tenants": tenantList(r), "summary": r.Summary,
+		},
+	}
+	for _, res := range r.Results {
+		if res.Status != policy.StatusFail && res.Status != policy.StatusWaived {
+			continue
+		}
+		e := envs[res.EnvironmentID]
+		if e.ID == "" {
+			e = Environment{ID: res.EnvironmentID, Name: res.EnvironmentName, Tenant: res.Tenant}
+		}
+		idx, ok := ruleIndex[res.RuleID]
+		if !ok {
+			idx = -1
+		}
+		sr := sarifResult{
+			RuleID: res.RuleID, RuleIndex: idx, Kind: "fail", Level: sarifLevels[res.Severity],
+			Message:             sarifText{Text: res.Message},
+			Locations:           []sarifLocation{{LogicalLocations: []sarifLogicalLocation{logicalLocation(e)}}},
+			PartialFingerprints: map[string]string{"environmentRule/v1": res.EnvironmentID + ":" + res.RuleID},
+			Properties:          map[string]any{"severity": res.Severity, "tenant": res.Tenant, "environment_id": res.EnvironmentID, "environment": res.EnvironmentName},
+		}
+		if sr.Level == "" {
+			sr.Level = "warning"
+		}
+		if res.Evidence != nil {
+			sr.Properties["evidence"] = res.Evidence
+		}
+		if res.Remediation != nil {
+			sr.Properties["remediation"] = res.Remediation
+		}
+		if res.Waiver != nil {
+			sr.Properties["waiver"] = res.Waiver
+		}
+		if res.Status == policy.StatusWaived && res.Waiver != nil {
+			just := res.Waiver.Reason + " (owner " + res.Waiver.Owner
+			if res.Waiver.Ticket != "" {
+				just += ", ticket " + res.Waiver.Ticket
+			}
+			just += ", until " + res.Waiver.Expires + ")"
+			sr.Suppressions = []sarifSuppress{{Kind: "external", Status: "accepted", Justification: just,
+				Properties: map[string]any{"owner": res.Waiver.Owner, "ticket": res.Waiver.Ticket, "expires": res.Waiver.Expires}}}
+		}
+		run.Results = append(run.Results, sr)
+	}
+	log := sarifLog{Schema: sarifSchema, Version: sarifVersion, Runs: []sarifRun{run}}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(log)
+}
+
+const timeLayout = "2006-01-02T15:04:05.000Z"
+
+func sarifTime(s string) string {
+	if strings.HasPrefix(s, "0001-") {
+		return ""
+	}
+	return s
+}
+
+func sarifRuleOf(rule Rule) sarifRule {
+	sr := sarifRule{
+		ID:                   rule.ID,
+		ShortDescription:     sarifText{Text: rule.Title},
+		FullDescription:      sarifText{Text: orText(rule.Description, rule.Title)},
+		DefaultConfiguration: sarifConfig{Level: orText(sarifLevels[rule.Severity], "warning")},
+		Properties: map[string]any{
+			"severity":          rule.Severity,
+			"security-severity": securitySeverity[rule.Severity],
+			"tags":              []string{"work365", "power-platform", "security", strings.ToLower(ruleFamily(rule.ID))},
+			"automatic":         rule.Automatic,
+			"source":            rule.Source,
+		},
+	}
+	if rule.Guide != "" {
+		sr.Properties["guide"] = rule.Guide
+	}
+	if rule.Remediation != "" {
+		help := rule.Remediation
+		md := rule.Remediation
+		if rule.Guide != "" {
+			help += "\n\nGuide: " + rule.Guide
+			md += "\n\nGuide: *" + rule.Guide + "*"
+		}
+		var links []string
+		for _, rr := range rule.Related {
+			links = append(links, fmt.Sprintf("- [%s](%s)", orText(rr.Description, rr.Ref), rr.Ref))
+		}
+		if len(links) > 0 {
+			md += "\n\n" + strings.Join(links, "\n")
+		}
+		sr.Help = &sarifText{Text: help, Markdown: md}
+	}
+	if len(rule.Related) > 0 {
+		sr.HelpURI = rule.Related[0].Ref
+	}
+	return sr
+}
+
+// ruleFamily is the middle part of a rule ID: APPUSER of W365.APPUSER.1.
+func ruleFamily(id string) string {
+	parts := strings.Split(id, ".")
+	if len(parts) >= 3 {
+		return parts[1]
+	}
+	return id
+}
+
+func orText(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func logicalLocation(e Environment) sarifLogicalLocation {
+	return sarifLogicalLocation{Name: e.Name, FullyQualifiedName: e.Tenant + "/" + e.Name, Kind: "resource"}
+}
+
+func tenantList(r *Report) []map[string]string {
+	out := []map[string]string{}
+	for _, t := range r.Tenants {
+		out = append(out, map[string]string{"name": t.Name, "id": t.ID})
+	}
+	return out
+}
