@@ -66,6 +66,9 @@ func (g *globals) client(timeout time.Duration) *http.Client {
 	if g.httpClient != nil {
 		c := *g.httpClient
 		c.Timeout = timeout
+		if g.debug {
+			c.Transport = &debugTransport{next: transportOf(c.Transport), w: g.stderr}
+		}
 		return &c
 	}
 	tr := &http.Transport{
@@ -78,6 +81,9 @@ func (g *globals) client(timeout time.Duration) *http.Client {
 		TLSHandshakeTimeout:   15 * time.Second,
 		ResponseHeaderTimeout: timeout,
 		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+	}
+	if g.debug {
+		return &http.Client{Transport: &debugTransport{next: tr, w: g.stderr}, Timeout: timeout}
 	}
 	return &http.Client{Transport: tr, Timeout: timeout}
 }

@@ -25,6 +25,8 @@ type globals struct {
 	// stdinTTY and stderrTTY say whether those are terminals (prompts, progress, colour).
 	stdinTTY, stderrTTY, stdoutTTY bool
 	termWidth                      int
+	// debug logs every HTTP request (method, URL, status, time) to standard error; never headers or bodies.
+	debug bool
 }
 
 func defaultGlobals(stdin io.Reader, stdout, stderr io.Writer) *globals {
@@ -93,6 +95,7 @@ Exit codes: 0 nothing failing at or above --fail-on; 3 failing results at or abo
 		SilenceErrors: true,
 		Version:       toolVersion(),
 	}
+	root.PersistentFlags().BoolVar(&g.debug, "debug", false, "log every HTTP request (method, URL, status, duration) to standard error; credentials are never logged")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitErr{code: exitUsage, err: fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
 	})
