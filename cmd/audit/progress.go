@@ -2,28 +2,50 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/work365/audit/internal/collect"
 	"github.com/work365/audit/internal/snapshot"
 )
 
-// progress shows collection progress on standard error when it is a terminal; otherwise it stays silent.
+// progress shows collection on standard error when it is a terminal (and not with --quiet): one line per
+// environment as it finishes, with its outcome and how long it took, under a status line that counts the
+// environments done, in progress and failed, with the elapsed time. Anywhere else it says nothing, so logs
+// and pipes stay clean. Colour only when NO_COLOR is unset.
 type progress struct {
 	g       *globals
 	enabled bool
+	color   bool
+	width   int
 	start   time.Time
 
 	mu                   sync.Mutex
 	total                map[string]int
 	done, errors, active int
-	last                 string
+	skipped              int
+	status               bool // a status line is on screen
 	lastDraw             time.Time
 }
 
 func newProgress(g *globals, quiet bool) *progress {
-	return &progress{g: g, enabled: g.stderrTTY && !quiet, start: time.Now(), total: map[string]int{}}
+	p := &progress{g: g, enabled: g.stderrTTY && !quiet, color: g.getenv("NO_COLOR") == "", width: 80,
+		total: map[string]int{}}
+	if g.termWidth > 0 {
+		p.width = g.termWidth
+	}
+	p.start = p.now()
+	return p
+}
+
+func (p *progress) now() time.Time {
+	if p.g.now != nil {
+		return p.g.now()
+	}
+	return time.Now()
 }
 
 func (p *progress) event(e collect.Event) {
@@ -33,21 +55,41 @@ func (p *progress) event(e collect.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.total[e.Tenant] = e.Total
-	if e.Done {
-		p.done++
-		p.active--
-		if e.Status == snapshot.StatusError {
-			p.errors++
-		}
-	} else {
+	if !e.Done {
 		p.active++
-	}
-	p.last = e.Environment
-	if time.Since(p.lastDraw) < 100*time.Millisecond && e.Done && p.done < p.sum() {
+		// Starting environments only change the counts: redraw now and then, not for each of hundreds.
+		if time.Since(p.lastDraw) >= 100*time.Millisecond {
+			p.drawStatus()
+		}
 		return
 	}
-	p.lastDraw = time.Now()
-	p.draw()
+	p.done++
+	p.active--
+	switch e.Status {
+	case snapshot.StatusError:
+		p.errors++
+	case snapshot.StatusSkipped:
+		p.skipped++
+	}
+	p.clearStatus()
+	fmt.Fprintln(p.g.stderr, p.line(e))
+	p.drawStatus()
+}
+
+// line is one finished environment: "  ✓ Contoso Production (contoso)  read in 0.4s".
+func (p *progress) line(e collect.Event) string {
+	mark, colour, what := "✓", "\x1b[32m", "read"
+	switch e.Status {
+	case snapshot.StatusError:
+		mark, colour, what = "✗", "\x1b[31m", "could not be read"
+	case snapshot.StatusSkipped:
+		mark, colour, what = "–", "\x1b[2m", "skipped"
+	}
+	if p.color {
+		mark = colour + mark + "\x1b[0m"
+	}
+	name := clean(e.Environment) + " (" + clean(e.Tenant) + ")"
+	return fmt.Sprintf("  %s %s  %s in %s", mark, truncate(name, p.width-30), what, e.Elapsed.Round(100*time.Millisecond))
 }
 
 func (p *progress) sum() int {
@@ -58,13 +100,19 @@ func (p *progress) sum() int {
 	return n
 }
 
-func (p *progress) draw() {
-	line := fmt.Sprintf("collecting: %d/%d environments, %d in progress, %d errors, %s — %s",
-		p.done, p.sum(), p.active, p.errors, time.Since(p.start).Round(100*time.Millisecond), p.last)
-	if len(line) > 100 {
-		line = line[:99] + "…"
+func (p *progress) drawStatus() {
+	p.lastDraw = time.Now()
+	line := fmt.Sprintf("collecting: %d/%d environments, %d in progress, %d could not be read · %s",
+		p.done, p.sum(), p.active, p.errors, p.now().Sub(p.start).Round(100*time.Millisecond))
+	fmt.Fprint(p.g.stderr, "\r\x1b[2K"+truncate(line, p.width-1))
+	p.status = true
+}
+
+func (p *progress) clearStatus() {
+	if p.status {
+		fmt.Fprint(p.g.stderr, "\r\x1b[2K")
+		p.status = false
 	}
-	fmt.Fprintf(p.g.stderr, "\r\x1b[2K%s", line)
 }
 
 func (p *progress) finish() {
@@ -73,5 +121,27 @@ func (p *progress) finish() {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprintf(p.g.stderr, "\r\x1b[2Kcollected %d environments in %s (%d errors)\n", p.done, time.Since(p.start).Round(100*time.Millisecond), p.errors)
+	p.clearStatus()
+	fmt.Fprintf(p.g.stderr, "collected %d environments in %s: %d read, %d skipped, %d could not be read\n",
+		p.done, p.now().Sub(p.start).Round(100*time.Millisecond), p.done-p.skipped-p.errors, p.skipped, p.errors)
+}
+
+// clean keeps a tenant's names from steering the terminal.
+func clean(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '\uFFFD'
+		}
+		return r
+	}, s)
+}
+
+func truncate(s string, n int) string {
+	if n < 10 {
+		n = 10
+	}
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n-1]) + "…"
 }
