@@ -4,7 +4,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 REGO_MIN_COVERAGE ?= 95
 
-.PHONY: all build demo test vet gotest rego rego-fmt bench fuzz clean
+.PHONY: all build demo test vet gotest rego fuzz clean
 
 all: build
 
@@ -29,6 +29,14 @@ rego:
 	$(GO) tool opa fmt --fail --list policies
 	$(GO) tool opa check --strict policies
 	$(GO) run ./cmd/audit policies test --coverage --min-coverage $(REGO_MIN_COVERAGE)
+
+# Each fuzz target for FUZZTIME (seed corpora in each package's testdata/fuzz run in make test too).
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test ./internal/api -run '^$$' -fuzz '^FuzzDecodePage$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/config -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/emulator -run '^$$' -fuzz '^FuzzParseFixture$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/snapshot -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin audit-report

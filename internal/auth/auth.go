@@ -199,9 +199,12 @@ func (s *Source) explain(scope string, err error) error {
 	case "7000229":
 		hint = "the app has no service principal in this tenant: an administrator must consent to it first"
 	}
-	detail := firstLine(msg)
+	detail := strings.Join(strings.Fields(msg), " ")
 	if code != "" {
 		detail = "AADSTS" + code + ": " + entraDescription(msg, code)
+	}
+	if hint == "" && (strings.Contains(msg, "x509:") || strings.Contains(msg, "tls: failed to verify")) {
+		hint = "the authority's TLS certificate is not trusted: if it is served with a private CA, add that CA with SSL_CERT_FILE (TLS verification is never turned off)"
 	}
 	if hint != "" {
 		return fmt.Errorf("token for %s (client %s, tenant %s): %s (%s)", scope, s.clientID, s.tenantID, hint, detail)

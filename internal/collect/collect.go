@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -245,6 +246,8 @@ func describe(stage string, err error) *snapshot.Error {
 		if hint := advice(stage, ae); hint != "" {
 			out.Message = ae.Error() + " — " + hint
 		}
+	} else if strings.Contains(out.Message, "x509:") || strings.Contains(out.Message, "tls: failed to verify") {
+		out.Message += " — the server's TLS certificate is not trusted: if it is served with a private CA, add that CA with SSL_CERT_FILE (TLS verification is never turned off)"
 	}
 	return out
 }
