@@ -107,6 +107,7 @@ Exit codes: 0 nothing failing at or above --fail-on; 3 failing results at or abo
 		newEmulatorCmd(g),
 		newPoliciesCmd(g),
 		newFixCmd(g),
+		newDoctorCmd(g),
 		newVersionCmd(g),
 	)
 	return root

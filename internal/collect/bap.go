@@ -98,3 +98,8 @@ func toEnvironment(e bapEnvironment) snapshot.Environment {
 	}
 	return env
 }
+
+// Environments lists a tenant's environments (all of them, before the target's filter), as BAP returns them.
+func (c *Collector) Environments(ctx context.Context, t Target) ([]snapshot.Environment, error) {
+	return c.listEnvironments(ctx, t.client(), t)
+}

@@ -185,6 +185,9 @@ func (s *Server) serveDataverse(w *statusRecorder, r *http.Request) {
 	s.deliver(w, r, apiDataverse, rule, func() *response {
 		switch r.Method {
 		case http.MethodGet:
+			if len(segs) == 2 && segs[0].name == setUsers && segs[0].hasKey && strings.HasSuffix(segs[1].name, "RetrieveUserPrivileges") {
+				return s.retrieveUserPrivileges(req, access)
+			}
 			return s.handleGet(req)
 		case http.MethodPost, http.MethodPatch, http.MethodDelete:
 			if access == "read" {

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/work365/audit/internal/api"
+	"github.com/work365/audit/internal/collect"
+)
+
+// doctorOptions are the flags of audit doctor.
+type doctorOptions struct {
+	configPath string
+	envs       []string
+}
+
+func newDoctorCmd(g *globals) *cobra.Command {
+	var o doctorOptions
+	cmd := &cobra.Command{
+		Use:   "doctor",
+		Short: "Check credentials, registration and privileges, and say what to fix; changes nothing",
+		Long: `doctor checks, for each configured tenant, that the auditor can get tokens, that its app is registered as
+a Power Platform admin management application (so it can list environments), and for each environment
+with Dataverse that its application user exists there and holds the privileges a scan reads with and
+the ones audit fix writes with. It prints what to fix and changes nothing.
+
+Exit codes: 0 everything is in place; 3 scans work but audit fix would lack privileges somewhere;
+4 something would keep a tenant or environment from being audited; 2 usage or config error.`,
+		Args: cobra.NoArgs,
+		RunE: runE(func(cmd *cobra.Command, _ []string) error { return runDoctor(cmd.Context(), g, o) }),
+	}
+	cmd.Flags().StringVarP(&o.configPath, "config", "c", "", "config file (tenants, credentials); default: the AZURE_* variables")
+	cmd.Flags().StringSliceVar(&o.envs, "env", nil, "only environments whose name or ID matches this glob (repeatable)")
+	return cmd
+}
+
+// privilege sets the auditor needs; the settings table's privileges are added per its configured name.
+var (
+	readNeeded = []string{"prvReadUser", "prvReadRole", "prvReadBusinessUnit", "prvReadSolution", "prvReadAsyncOperation",
+		"prvReadWorkflow", "prvReadConnectionReference", "prvReadTemplate"}
+	writeNeeded = []string{"prvCreateUser", "prvWriteUser", "prvAssignRole"}
+)
+
+type doctorState struct {
+	g        *globals
+	blocking int
+	warnings int
+}
+
+func (d *doctorState) ok(format string, args ...any) {
+	fmt.Fprintf(d.g.stdout, "  ok    "+format+"\n", args...)
+}
+
+func (d *doctorState) fail(fix string, format string, args ...any) {
+	d.blocking++
+	fmt.Fprintf(d.g.stdout, "  FAIL  "+format+"\n", args...)
+	fmt.Fprintf(d.g.stdout, "        fix: %s\n", fix)
+}
+
+func (d *doctorState) warn(fix string, format string, args ...any) {
+	d.warnings++
+	fmt.Fprintf(d.g.stdout, "  WARN  "+format+"\n", args...)
+	fmt.Fprintf(d.g.stdout, "        fix: %s\n", fix)
+}
+
+func runDoctor(ctx context.Context, g *globals, o doctorOptions) error {
+	cfg, err := loadConfig(g, o.configPath)
+	if err != nil {
+		return err
+	}
+	eng, err := loadEngine(ctx, cfg, nil)
+	if err != nil {
+		return err
+	}
+	s, err := newSession(g, cfg, eng, o.envs, 0)
+	if err != nil {
+		return err
+	}
+	d := &doctorState{g: g}
+	settingsEntity := strings.TrimSuffix(cfg.Work365.SettingsTable, "s")
+	clientIDs := map[string]string{}
+	for _, t := range cfg.Tenants {
+		clientIDs[t.Name] = t.ClientID
+	}
+	for _, t := range s.targets {
+		fmt.Fprintf(g.stdout, "Tenant %s (%s)\n", t.Name, t.TenantID)
+		if _, err := t.Tokens.Token(ctx, t.BAPScope); err != nil {
+			d.fail("check tenant_id, client_id and the credential of this tenant in the config", "credentials: %v", err)
+			fmt.Fprintln(g.stdout)
+			continue
+		}
+		d.ok("credentials: a token for %s was issued", t.BAPScope)
+		envs, err := collect.New(s.opts).Environments(ctx, t)
+		if err != nil {
+			if api.StatusOf(err) == 403 {
+				d.fail(fmt.Sprintf("a Power Platform administrator registers the app once: Power Platform admin center → Settings → Admin management applications → + New app → %[1]s (or PUT https://api.bap.microsoft.com/providers/Microsoft.BusinessAppPlatform/adminApplications/%[1]s?api-version=2020-10-01 as that administrator)", clientIDs[t.Name]),
+					"admin management application: the environment list was refused: %v", err)
+			} else {
+				d.fail("check the bap URL of the tenant and the network path to it", "environment list: %v", err)
+			}
+			fmt.Fprintln(g.stdout)
+			continue
+		}
+		withDV := 0
+		for _, e := range envs {
+			if e.HasDataverse {
+				withDV++
+			}
+		}
+		d.ok("admin management application: %d environments listed, %d with Dataverse", len(envs), withDV)
+		sort.Slice(envs, func(i, j int) bool { return envs[i].Name < envs[j].Name })
+		for _, e := range envs {
+			if !e.HasDataverse || (t.Include != nil && !t.Include(e.Name, e.ID)) {
+				continue
+			}
+			fmt.Fprintf(g.stdout, "\n  Environment %s (%s)\n", e.Name, e.Type)
+			d.checkEnvironment(ctx, t, e.InstanceURL, settingsEntity, cfg.Work365.Solution)
+		}
+		fmt.Fprintln(g.stdout)
+	}
+	switch {
+	case d.blocking > 0:
+		fmt.Fprintf(g.stdout, "%s keep tenants or environments from being audited; %s would keep audit fix from working.\n", problems(d.blocking), problems(d.warnings))
+		return &exitErr{code: exitUnaudited}
+	case d.warnings > 0:
+		fmt.Fprintf(g.stdout, "Scans will work; %s would keep audit fix from working.\n", problems(d.warnings))
+		return &exitErr{code: exitFailing}
+	}
+	fmt.Fprintln(g.stdout, "Everything audit needs is in place.")
+	return nil
+}
+
+func (d *doctorState) checkEnvironment(ctx context.Context, t collect.Target, instanceURL, settingsEntity, solution string) {
+	dv, err := api.NewDataverse(t.Client, instanceURL, 0)
+	if err != nil {
+		d.fail("check the environment in the Power Platform admin center", "instance URL: %v", err)
+		return
+	}
+	var who struct {
+		UserID string `json:"UserId"`
+	}
+	if err := dv.Get(ctx, "WhoAmI", &who); err != nil {
+		if api.CodeOf(err) == "0x80072560" {
+			d.fail("add the auditor's app as an application user of this environment: Power Platform admin center → Environments → the environment → Settings → Users + permissions → Application users → + New app user, with a role that can read users, roles and solutions",
+				"member: the auditor's app has no application user here")
+			return
+		}
+		d.fail("see the error; the scan of this environment would fail the same way", "member: %v", err)
+		return
+	}
+	d.ok("member: the auditor is user %s", who.UserID)
+
+	var privs struct {
+		RolePrivileges []struct {
+			PrivilegeName string `json:"PrivilegeName"`
+		} `json:"RolePrivileges"`
+	}
+	if err := dv.Get(ctx, "systemusers("+who.UserID+")/Microsoft.Dynamics.CRM.RetrieveUserPrivileges()", &privs); err != nil {
+		d.warn("check the auditor's security roles by hand", "privileges could not be read: %v", err)
+		return
+	}
+	held := map[string]bool{}
+	for _, p := range privs.RolePrivileges {
+		held[strings.ToLower(p.PrivilegeName)] = true
+	}
+	missing := func(names []string) []string {
+		var out []string
+		for _, n := range names {
+			if !held[strings.ToLower(n)] {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	read := append(append([]string{}, readNeeded...), "prvRead"+settingsEntity)
+	write := append(append([]string{}, writeNeeded...), "prvWrite"+settingsEntity)
+	if m := missing(read); len(m) > 0 {
+		d.fail("give the auditor's application user a role with organization-level Read on users, roles, business units, solutions, system jobs, processes, connection references, email templates and the Work 365 settings",
+			"read privileges for audit scan: missing %s", strings.Join(m, ", "))
+	} else {
+		d.ok("read privileges for audit scan")
+	}
+	if m := missing(write); len(m) > 0 {
+		d.warn("for audit fix, give the auditor's application user a role with Create and Write on users, Assign Role, and Write on the Work 365 settings (or run audit fix as a principal that has them)",
+			"write privileges for audit fix: missing %s", strings.Join(m, ", "))
+	} else {
+		d.ok("write privileges for audit fix")
+	}
+	var found bool
+	err = api.Each(ctx, dv, api.Query("solutions", [2]string{"$select", "uniquename,version"}, [2]string{"$filter", "uniquename eq " + api.Quote(solution)}),
+		func(r struct {
+			Version string `json:"version"`
+		}) error {
+			found = true
+			d.ok("Work 365: solution %s version %s", solution, r.Version)
+			return nil
+		})
+	switch {
+	case err != nil:
+		d.fail("see the error", "Work 365 solution: %v", err)
+	case !found:
+		fmt.Fprintf(d.g.stdout, "  info  Work 365 (solution %s) is not installed: the rules do not apply here\n", solution)
+	}
+}
+
+func problems(n int) string {
+	if n == 1 {
+		return "1 problem"
+	}
+	return fmt.Sprintf("%d problems", n)
+}
