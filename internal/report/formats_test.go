@@ -388,3 +388,27 @@ func TestEveryFormatRendersAnEmptyReport(t *testing.T) {
 		assert.NotEmpty(t, buf.String(), name)
 	}
 }
+
+func TestTheOutcomeOfAFixRunIsShown(t *testing.T) {
+	t.Parallel()
+	r := fixture()
+	r.Fix = &Fix{Mode: "apply", Journal: "audit-report/journal-1.jsonl", Counts: Counts{"applied": 2, "failed": 1, "held_back": 1},
+		Outcomes: []FixOutcome{
+			{Tenant: "contoso", EnvironmentID: "1", Environment: hostile, Action: "assign_role", Description: "Assign Work 365 Service",
+				Rules: []string{"W365.ROLES.1"}, Status: "applied"},
+			{Tenant: "contoso", EnvironmentID: "1", Environment: hostile, Action: "remove_role", Description: "Remove System Administrator",
+				Rules: []string{"W365.ROLES.3"}, Status: "held_back", Reason: "needs the fix-privileges opt-in"},
+		}}
+	require.NoError(t, ValidateJSON([]byte(render(t, "json", r, Options{}))))
+
+	html := render(t, "html", r, Options{})
+	assert.Contains(t, html, `<h2 id="fix-title">Fix run</h2>`)
+	assert.Contains(t, html, "<p>2 applied, 1 held back, 1 failed. Every write is in the journal <code>audit-report/journal-1.jsonl</code>")
+	assert.Contains(t, html, `<tr data-fix-status="held_back"><th scope="row">&lt;script&gt;alert(1)&lt;/script&gt;</th><td>Remove System Administrator</td><td><code>W365.ROLES.3</code> </td><td><span class="chip chip-warn">Held back</span> <span class="muted">needs the fix-privileges opt-in</span></td></tr>`)
+
+	md := render(t, "markdown", r, Options{})
+	assert.Contains(t, md, "## Fix run\n\n2 applied, 1 held back, 1 failed. Journal: `audit-report/journal-1.jsonl`.")
+	assert.Contains(t, md, "| &lt;script&gt;alert(1)&lt;/script&gt; | Remove System Administrator | W365.ROLES.3 | Held back: needs the fix-privileges opt-in |\n")
+
+	assert.NotContains(t, render(t, "html", fixture(), Options{}), `id="fix"`)
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"sort"
 	"strings"
 	"time"
 
@@ -34,6 +35,8 @@ var (
 		"label":    StatusLabel,
 		"title":    title,
 		"lower":    strings.ToLower,
+		"fixLabel": FixStatusLabel,
+		"fixClass": fixClass,
 	}).ParseFS(templates, "templates/report.html.tmpl"))
 	htmlCSS    = mustRead("templates/report.css")
 	htmlScript = mustRead("templates/report.js")
@@ -90,6 +93,7 @@ type htmlView struct {
 	SeverityRows  []severityRow
 	TenantErrors  []Tenant
 	Envs          []htmlEnv
+	FixCounts     []statusCount
 }
 
 type verdict struct{ Class, Icon, Title, Text string }
@@ -181,6 +185,9 @@ func newHTMLView(r *Report) htmlView {
 		v.SeverityRows = append(v.SeverityRows, row)
 	}
 	v.TenantErrors = tenantErrors(r)
+	if r.Fix != nil {
+		v.FixCounts = fixCounts(r.Fix)
+	}
 	for i, e := range r.Environments {
 		he := htmlEnv{Environment: e, Key: fmt.Sprint(i + 1), Anchor: fmt.Sprintf("env-%d", i+1)}
 		for _, s := range Statuses {
@@ -311,6 +318,57 @@ func tenantErrors(r *Report) []Tenant {
 		if t.Error != "" {
 			out = append(out, t)
 		}
+	}
+	return out
+}
+
+// fixStatuses are the outcomes of a fix step, in the order reports list them.
+var fixStatuses = []string{"applied", "already_compliant", "manual", "held_back", "not_applied", "failed"}
+
+// FixStatusLabel is the human name of a fix step's outcome.
+func FixStatusLabel(s string) string {
+	switch s {
+	case "already_compliant":
+		return "Already compliant"
+	case "held_back":
+		return "Held back"
+	case "not_applied":
+		return "Not applied"
+	}
+	return title(strings.ReplaceAll(s, "_", " "))
+}
+
+func fixClass(s string) string {
+	switch s {
+	case "applied", "already_compliant":
+		return "chip-auto"
+	case "failed":
+		return "chip-bad"
+	case "held_back", "not_applied":
+		return "chip-warn"
+	}
+	return ""
+}
+
+// fixCounts lists the outcomes of a fix run by status, known statuses first, then any other by name.
+func fixCounts(f *Fix) []statusCount {
+	var out []statusCount
+	seen := map[string]bool{}
+	for _, s := range fixStatuses {
+		seen[s] = true
+		if n := f.Counts[s]; n > 0 {
+			out = append(out, statusCount{Status: s, N: n})
+		}
+	}
+	var other []string
+	for s := range f.Counts {
+		if !seen[s] && f.Counts[s] > 0 {
+			other = append(other, s)
+		}
+	}
+	sort.Strings(other)
+	for _, s := range other {
+		out = append(out, statusCount{Status: s, N: f.Counts[s]})
 	}
 	return out
 }

@@ -63,7 +63,15 @@ type junitCase struct {
 type junitProblem struct {
 	Message string `xml:"message,attr"`
 	Type    string `xml:"type,attr"`
-	Text    string `xml:",chardata"`
+	Text    string `xml:",innerxml"` // escaped by xmlText
+}
+
+// xmlText escapes element text for XML but keeps its line breaks and quotes as they are, so that the failure
+// text reads in the file as it does in a CI log.
+func xmlText(s string) string {
+	var b strings.Builder
+	_ = xml.EscapeText(&b, []byte(s))
+	return strings.NewReplacer("&#xA;", "\n", "&#34;", `"`, "&#39;", "'").Replace(b.String())
 }
 
 type junitSkipped struct {
@@ -120,7 +128,7 @@ func (junitReporter) Write(w io.Writer, r *Report) error {
 		s := junitSuite{Name: t.Name, ID: len(r.Environments) + i, Package: t.Name, Tests: 1, Errors: 1, Time: "0", Timestamp: stamp,
 			Properties: []junitProperty{{Name: "tenant.id", Value: t.ID}},
 			Cases: []junitCase{{Name: "list environments", Classname: t.Name, Time: "0",
-				Error: &junitProblem{Message: oneLine(t.Error), Type: "error", Text: t.Error}}}}
+				Error: &junitProblem{Message: oneLine(t.Error), Type: "error", Text: xmlText(t.Error)}}}}
 		out.Tests++
 		out.Errors++
 		out.Suites = append(out.Suites, s)
@@ -141,9 +149,9 @@ func junitCaseOf(r *Report, e Environment, res policy.Result) junitCase {
 	c := junitCase{Name: res.RuleID + " " + res.Title, Classname: e.Tenant + " / " + e.Name, Time: "0"}
 	switch res.Status {
 	case policy.StatusFail:
-		c.Failure = &junitProblem{Message: oneLine(res.Message), Type: res.Severity, Text: problemText(r, res)}
+		c.Failure = &junitProblem{Message: oneLine(res.Message), Type: res.Severity, Text: xmlText(problemText(r, res))}
 	case policy.StatusError:
-		c.Error = &junitProblem{Message: oneLine(res.Message), Type: "error", Text: res.Message}
+		c.Error = &junitProblem{Message: oneLine(res.Message), Type: "error", Text: xmlText(res.Message)}
 	case policy.StatusWaived:
 		msg := "waived"
 		if wv := res.Waiver; wv != nil {

@@ -54,6 +54,26 @@ func (markdownReporter) Write(w io.Writer, r *Report) error {
 	}
 	fmt.Fprintf(&b, " **%d** |\n\n", len(r.Results))
 
+	if f := r.Fix; f != nil {
+		var counts []string
+		for _, c := range fixCounts(f) {
+			counts = append(counts, fmt.Sprintf("%d %s", c.N, strings.ToLower(FixStatusLabel(c.Status))))
+		}
+		what := "Fix run"
+		if f.Mode == "undo" {
+			what = "Undo run"
+		}
+		fmt.Fprintf(&b, "## %s\n\n%s. Journal: `%s`. The results below are those of the verifying scan.\n\n", what, strings.Join(counts, ", "), strings.ReplaceAll(f.Journal, "`", "'"))
+		b.WriteString("| Environment | Step | Rules | Outcome |\n|---|---|---|---|\n")
+		for _, o := range f.Outcomes {
+			outcome := FixStatusLabel(o.Status)
+			if o.Reason != "" {
+				outcome += ": " + o.Reason
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", mdCell(o.Environment), mdCell(o.Description), mdCell(strings.Join(o.Rules, ", ")), mdCell(outcome))
+		}
+		b.WriteString("\n")
+	}
 	for _, t := range tenantErrors(r) {
 		fmt.Fprintf(&b, "> [!WARNING]\n> Tenant %s: its environments could not be listed. %s\n\n", mdText(t.Name), mdText(oneLine(t.Error)))
 	}
