@@ -161,9 +161,6 @@ func Actions(res policy.Result) []Action {
 	return out
 }
 
-// EnvironmentTitle names an environment with its type and region: "Contoso Sandbox · Sandbox · unitedstates".
-func EnvironmentTitle(e Environment) string { return envTitle(e) }
-
 // tenantNames lists the tenants of the report, by name.
 func tenantNames(r *Report) string {
 	names := make([]string, 0, len(r.Tenants))
