@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -63,7 +64,7 @@ func (s *Server) serveEntra(w http.ResponseWriter, r *http.Request) {
 		s.writeOpenIDConfiguration(w)
 	case "oauth2/v2.0/token":
 		if !known {
-			s.countToken("", false)
+			s.countToken("", "", false)
 			s.writeEntraError(w, correlation, &entraError{http.StatusBadRequest, "invalid_request", aadTenantNotFound, tenantNotFound(tenantSeg)})
 			return
 		}
@@ -71,9 +72,15 @@ func (s *Server) serveEntra(w http.ResponseWriter, r *http.Request) {
 	case "discovery/v2.0/keys":
 		// Access tokens are HMAC-signed with a per-server key, so there is no public key to publish.
 		writeJSON(w, http.StatusOK, map[string]any{"keys": []any{}}, "application/json; charset=utf-8")
-	case "oauth2/v2.0/authorize", "oauth2/v2.0/devicecode":
+	case "oauth2/v2.0/devicecode":
+		if !known {
+			s.writeEntraError(w, correlation, &entraError{http.StatusBadRequest, "invalid_request", aadTenantNotFound, tenantNotFound(tenantSeg)})
+			return
+		}
+		s.serveDeviceCode(w, r, correlation)
+	case "oauth2/v2.0/authorize":
 		s.writeEntraError(w, correlation, &entraError{http.StatusBadRequest, "invalid_request", aadUnsupportedGrant,
-			"The emulator only supports the client credentials grant; interactive and device code sign-in are not emulated."})
+			"The emulator does not serve interactive sign-in; use the device code flow or an application credential."})
 	default:
 		http.NotFound(w, r)
 	}
@@ -113,75 +120,79 @@ func (s *Server) writeOpenIDConfiguration(w http.ResponseWriter) {
 }
 
 func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, tenantSeg, correlation string) {
-	audience, err := s.issue(w, r, tenantSeg)
+	audience, credential, err := s.issue(w, r, tenantSeg)
 	if err != nil {
-		s.countToken("", false)
+		s.countToken("", "", false)
 		s.writeEntraError(w, correlation, err)
 		return
 	}
-	s.countToken(audience, true)
+	s.countToken(audience, credential, true)
 }
 
-// issue checks a client credentials request and writes the token; on refusal it writes nothing.
-func (s *Server) issue(w http.ResponseWriter, r *http.Request, tenantSeg string) (string, *entraError) {
+// missingParameter is Entra's answer to a request without a required form parameter.
+func missingParameter(p string) *entraError {
+	return &entraError{http.StatusBadRequest, "invalid_request", aadMissingParameter, fmt.Sprintf("The request body must contain the following parameter: '%s'.", p)}
+}
+
+// issue checks a token request and writes the token; on refusal it writes nothing. It returns the token's
+// audience and how the client proved itself (see Stats.Credentials).
+func (s *Server) issue(w http.ResponseWriter, r *http.Request, tenantSeg string) (string, string, *entraError) {
 	if r.Method != http.MethodPost {
-		return "", &entraError{http.StatusBadRequest, "invalid_request", aadPostOnly, "The endpoint only accepts POST requests. Received a " + r.Method + " request."}
+		return "", "", &entraError{http.StatusBadRequest, "invalid_request", aadPostOnly, "The endpoint only accepts POST requests. Received a " + r.Method + " request."}
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxTokenRequestBodySize)
 	if err := r.ParseForm(); err != nil {
-		return "", &entraError{http.StatusBadRequest, "invalid_request", aadMissingParameter, "The request body must contain the following parameter: 'grant_type'."}
+		return "", "", missingParameter("grant_type")
 	}
 	form := r.PostForm
-	missing := func(p string) *entraError {
-		return &entraError{http.StatusBadRequest, "invalid_request", aadMissingParameter, fmt.Sprintf("The request body must contain the following parameter: '%s'.", p)}
-	}
 	grant := form.Get("grant_type")
-	switch {
-	case grant == "":
-		return "", missing("grant_type")
-	case grant != "client_credentials":
-		return "", &entraError{http.StatusBadRequest, "unsupported_grant_type", aadUnsupportedGrant,
-			fmt.Sprintf("The app requested an unsupported grant type '%s'. The emulator only supports 'client_credentials'.", grant)}
+	switch grant {
+	case "":
+		return "", "", missingParameter("grant_type")
+	case "client_credentials":
+	case grantDeviceCode, "device_code": // RFC 8628's name, and the short one MSAL Go sends; Entra takes both
+		return s.redeemDeviceCode(w, form)
+	case "refresh_token":
+		return s.redeemRefreshToken(w, form)
+	default:
+		return "", "", &entraError{http.StatusBadRequest, "unsupported_grant_type", aadUnsupportedGrant,
+			fmt.Sprintf("The app requested an unsupported grant type '%s'. The emulator supports 'client_credentials', '%s' and 'refresh_token'.", grant, grantDeviceCode)}
 	}
-	clientID := strings.ToLower(form.Get("client_id"))
-	if clientID == "" {
-		return "", missing("client_id")
-	}
-	cc := s.clients[clientID]
-	if cc == nil {
-		return "", &entraError{http.StatusBadRequest, "unauthorized_client", aadAppNotFound,
-			fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", form.Get("client_id"), s.tenant.Name)}
+	cc, err := s.formClient(form)
+	if err != nil {
+		return "", "", err
 	}
 	resource, scopeErr := s.resourceFromScope(form.Get("scope"))
 	if scopeErr != nil {
-		return "", scopeErr
+		return "", "", scopeErr
 	}
-	appIDAcr := "1"
+	appIDAcr, credential := "1", "client_secret"
 	switch {
 	case form.Has("client_secret"):
 		if cc.secret == "" || subtle.ConstantTimeCompare([]byte(form.Get("client_secret")), []byte(cc.secret)) != 1 {
-			return "", &entraError{http.StatusUnauthorized, "invalid_client", aadInvalidSecret,
+			return "", "", &entraError{http.StatusUnauthorized, "invalid_client", aadInvalidSecret,
 				fmt.Sprintf("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '%s'.", cc.client.ClientID)}
 		}
 	case form.Has("client_assertion") || form.Has("client_assertion_type"):
 		if form.Get("client_assertion_type") != clientAssertionTypeJWT {
-			return "", &entraError{http.StatusBadRequest, "invalid_request", aadMalformedJWT,
+			return "", "", &entraError{http.StatusBadRequest, "invalid_request", aadMalformedJWT,
 				fmt.Sprintf("client_assertion_type must be '%s'.", clientAssertionTypeJWT)}
 		}
-		if form.Get("client_assertion") == "" {
-			return "", missing("client_assertion")
+		assertion := form.Get("client_assertion")
+		if assertion == "" {
+			return "", "", missingParameter("client_assertion")
 		}
 		tokenEndpoints := []string{
 			s.origin + "/" + s.tenant.ID + "/oauth2/v2.0/token",
 			s.origin + "/" + tenantSeg + "/oauth2/v2.0/token",
 		}
 		// Clients sign assertions with the real clock, whatever clock the fixture runs on.
-		if err := cc.verifyAssertion(form.Get("client_assertion"), tokenEndpoints, time.Now()); err != nil {
-			return "", err
+		if err := cc.verifyAssertion(assertion, tokenEndpoints, time.Now()); err != nil {
+			return "", "", err
 		}
-		appIDAcr = "2"
+		appIDAcr, credential = "2", assertionKind(assertion, cc.client.ClientID)
 	default:
-		return "", &entraError{http.StatusUnauthorized, "invalid_client", aadNoCredential,
+		return "", "", &entraError{http.StatusUnauthorized, "invalid_client", aadNoCredential,
 			"'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type."}
 	}
 
@@ -192,7 +203,31 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, tenantSeg string)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"token_type": "Bearer", "expires_in": secs, "ext_expires_in": secs, "access_token": token,
 	}, "application/json; charset=utf-8")
-	return resource, nil
+	return resource, credential, nil
+}
+
+// formClient finds the app registration a token request names in client_id.
+func (s *Server) formClient(form url.Values) (*clientCreds, *entraError) {
+	clientID := strings.ToLower(form.Get("client_id"))
+	if clientID == "" {
+		return nil, missingParameter("client_id")
+	}
+	cc := s.clients[clientID]
+	if cc == nil {
+		return nil, &entraError{http.StatusBadRequest, "unauthorized_client", aadAppNotFound,
+			fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", form.Get("client_id"), s.tenant.Name)}
+	}
+	return cc, nil
+}
+
+// assertionKind names a verified client assertion for Stats.Credentials: "certificate" when the client signed
+// it, "federated <issuer> <subject>" for workload identity federation.
+func assertionKind(assertion, clientID string) string {
+	t, err := parseJWT(assertion)
+	if err != nil || strings.EqualFold(t.str("iss"), clientID) {
+		return "certificate"
+	}
+	return "federated " + t.str("iss") + " " + t.str("sub")
 }
 
 // resourceFromScope keeps the one "<resource>/.default" scope MSAL sends next to openid, offline_access, profile.
@@ -282,15 +317,19 @@ type accessClaims struct {
 
 // mintToken issues a v1.0-style application token, HMAC-signed with the server's key.
 func (s *Server) mintToken(clientID, audience, appIDAcr string, issued, expires time.Time) string {
-	header := map[string]any{"typ": "JWT", "alg": "HS256", "kid": "emulator"}
 	oid := s.objectID(clientID)
-	claims := map[string]any{
+	return s.signToken(map[string]any{
 		"aud": audience, "iss": "https://sts.windows.net/" + s.tenant.ID + "/",
 		"iat": issued.Unix(), "nbf": issued.Unix(), "exp": expires.Unix(),
 		"appid": strings.ToLower(clientID), "appidacr": appIDAcr, "idp": "https://sts.windows.net/" + s.tenant.ID + "/",
 		"idtyp": "app", "oid": oid, "sub": oid, "tid": s.tenant.ID, "ver": "1.0",
 		"uti": deterministicID(s.tenant.ID, "uti", fmt.Sprint(issued.UnixNano()), clientID, audience)[:22],
-	}
+	})
+}
+
+// signToken encodes claims as a JWT signed HS256 with the server's key.
+func (s *Server) signToken(claims map[string]any) string {
+	header := map[string]any{"typ": "JWT", "alg": "HS256", "kid": "emulator"}
 	h, _ := marshalJSON(header)
 	c, _ := marshalJSON(claims)
 	input := base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(c)

@@ -46,6 +46,12 @@ type Client struct {
 	// AdminManagementApp tells whether the app is registered as a Power Platform admin management
 	// application; nil means true.
 	AdminManagementApp *bool `yaml:"admin_management_app"`
+	// ManagedIdentity makes the client a managed identity the identity endpoint issues tokens for: the first
+	// such client is the system-assigned identity, every one can be asked for by its client ID.
+	ManagedIdentity bool `yaml:"managed_identity"`
+	// PublicClient allows public client flows (Entra's "Allow public client flows"): the device code flow
+	// and refresh tokens without a client credential.
+	PublicClient bool `yaml:"public_client"`
 }
 
 // FederatedIssuer is a workload identity federation trust: assertions from Issuer about Subject, signed by Key.

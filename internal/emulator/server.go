@@ -39,6 +39,9 @@ type Options struct {
 	Now func() time.Time
 	// Logf, if set, receives one line per request; it never sees tokens, secrets or assertions.
 	Logf func(format string, args ...any)
+	// DeviceCodePolls is how many token requests of a device code flow are answered authorization_pending
+	// before the emulator approves the code in the administrator's stead; default 1, negative means never.
+	DeviceCodePolls int
 }
 
 // Server is a running emulator for one tenant.
@@ -53,6 +56,10 @@ type Server struct {
 	clients  map[string]*clientCreds
 	spNames  map[string]string
 	objectID func(appID string) string
+
+	identityHeader string       // the managed identity endpoint's secret (IDENTITY_HEADER)
+	systemIdentity string       // client ID of the system-assigned managed identity, "" for none
+	signIns        *signInState // device codes and refresh tokens of public clients
 
 	startOnce sync.Once
 	closeOnce sync.Once
@@ -110,7 +117,10 @@ func New(f *Fixture, opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Server{opts: opts, tenant: f.Tenant, serveErr: make(chan error, 1)}
+	if opts.DeviceCodePolls == 0 {
+		opts.DeviceCodePolls = 1
+	}
+	s := &Server{opts: opts, tenant: f.Tenant, serveErr: make(chan error, 1), signIns: newSignInState()}
 	if s.tenant.ID == "" {
 		s.tenant.ID = deterministicID("tenant", strings.ToLower(s.tenant.Name))
 	}
@@ -129,12 +139,18 @@ func New(f *Fixture, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("new emulator: token key: %w", err)
 	}
 	var err error
+	if s.identityHeader, err = randomSecret(); err != nil {
+		return nil, fmt.Errorf("new emulator: identity header: %w", err)
+	}
 	if s.clients, err = loadClients(f.Clients); err != nil {
 		return nil, fmt.Errorf("new emulator: %w", err)
 	}
 	s.spNames = map[string]string{}
 	for _, c := range f.Clients {
 		s.spNames[strings.ToLower(c.ClientID)] = c.Name
+		if c.ManagedIdentity && s.systemIdentity == "" {
+			s.systemIdentity = strings.ToLower(c.ClientID)
+		}
 	}
 	for _, sp := range f.ServicePrincipals {
 		s.spNames[strings.ToLower(sp.AppID)] = sp.Name
@@ -402,6 +418,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w}
 	switch {
+	case r.URL.Path == managedIdentityPath:
+		s.serveManagedIdentity(rec, r)
+	case r.URL.Path == deviceLoginPath:
+		s.serveDeviceLogin(rec, r)
 	case strings.HasPrefix(r.URL.Path, "/providers/"):
 		s.serveBAP(rec, r)
 	case strings.HasPrefix(r.URL.Path, dataversePathPrefix):

@@ -14,6 +14,9 @@ type Stats struct {
 	TokenRequests map[string]int
 	// TokenErrors counts token requests that were refused.
 	TokenErrors int
+	// Credentials counts issued tokens by how they were obtained: "client_secret", "certificate",
+	// "federated <issuer> <subject>", "managed_identity", "device_code" or "refresh_token".
+	Credentials map[string]int
 	// ByEnvironment holds Dataverse counters by environment ID.
 	ByEnvironment map[string]EnvStats
 	// MaxInFlight is the global peak of concurrent BAP and Dataverse requests.
@@ -42,6 +45,7 @@ type WriteRecord struct {
 type statsState struct {
 	requests    int
 	tokens      map[string]int
+	credentials map[string]int
 	tokenErrors int
 	byEnv       map[string]*EnvStats
 	inFlight    int
@@ -49,7 +53,7 @@ type statsState struct {
 }
 
 func newStatsState() statsState {
-	return statsState{tokens: map[string]int{}, byEnv: map[string]*EnvStats{}}
+	return statsState{tokens: map[string]int{}, credentials: map[string]int{}, byEnv: map[string]*EnvStats{}}
 }
 
 // Stats returns a snapshot copy of the counters.
@@ -60,6 +64,7 @@ func (s *Server) Stats() Stats {
 		Requests:      s.stats.requests,
 		TokenRequests: maps.Clone(s.stats.tokens),
 		TokenErrors:   s.stats.tokenErrors,
+		Credentials:   maps.Clone(s.stats.credentials),
 		ByEnvironment: map[string]EnvStats{},
 		MaxInFlight:   s.stats.maxInFlight,
 	}
@@ -135,11 +140,12 @@ func (s *Server) countThrottled(env *environment) {
 	s.mu.Unlock()
 }
 
-func (s *Server) countToken(audience string, ok bool) {
+func (s *Server) countToken(audience, credential string, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if ok {
 		s.stats.tokens[audience]++
+		s.stats.credentials[credential]++
 	} else {
 		s.stats.tokenErrors++
 	}
