@@ -163,10 +163,22 @@ func targets(g *globals, cfg *config.Config, envGlobs []string) ([]collect.Targe
 		if err != nil {
 			return nil, withCode(exitUsage, err)
 		}
+		var prompt func(string)
+		if cred.DeviceCode {
+			if !g.stdinTTY || !g.stderrTTY {
+				return nil, usageError("tenant %q: device_code sign-in needs an administrator at a terminal (standard input and standard error), to show the code and wait for the sign-in; for unattended runs use a client secret, a certificate, a federated token file or a managed identity", t.Name)
+			}
+			// The line starts by erasing a progress status line that another tenant's collection may have drawn.
+			name := t.Name
+			prompt = func(msg string) { fmt.Fprintf(g.stderr, "\r\033[Kaudit: sign-in for tenant %s: %s\n", name, msg) }
+		}
 		src, err := auth.New(auth.Config{
 			TenantID: t.TenantID, ClientID: t.ClientID, AuthorityHost: ep.AuthorityHost,
 			Secret: cred.Secret, CertificatePath: cred.CertificatePath, CertificatePassword: cred.CertificatePassword,
-			FederatedTokenFile: cred.FederatedTokenFile, HTTPClient: hc, Now: g.now,
+			FederatedTokenFile: cred.FederatedTokenFile,
+			ManagedIdentity:    cred.ManagedIdentity, ManagedIdentityClientID: cred.ManagedIdentityClientID,
+			DeviceCode: cred.DeviceCode, DeviceCodePrompt: prompt,
+			HTTPClient: hc, Now: g.now,
 		})
 		if err != nil {
 			return nil, withCode(exitUsage, fmt.Errorf("tenant %q: %w", t.Name, err))

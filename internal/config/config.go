@@ -45,6 +45,12 @@ type Tenant struct {
 	ClientCertificatePath        string `yaml:"client_certificate_path"`
 	ClientCertificatePasswordEnv string `yaml:"client_certificate_password_env"`
 	FederatedTokenFile           string `yaml:"federated_token_file"`
+	// ManagedIdentity uses the host's managed identity: system-assigned, or the user-assigned one whose client
+	// ID ManagedIdentityClientID gives. ClientID stays empty.
+	ManagedIdentity         bool   `yaml:"managed_identity"`
+	ManagedIdentityClientID string `yaml:"managed_identity_client_id"`
+	// DeviceCode signs an administrator in at a terminal; ClientID is then a public client app registration.
+	DeviceCode bool `yaml:"device_code"`
 
 	Cloud     string `yaml:"cloud"`     // public (default), gcc, gcchigh, dod, china
 	Authority string `yaml:"authority"` // Entra host URL override, e.g. https://127.0.0.1:9443
@@ -337,20 +343,29 @@ func (c *Config) validate(requireTenants bool) Errors {
 		if !IsGUID(t.TenantID) {
 			add(t.Line, "tenant %q: tenant_id %q is not a GUID (the Directory ID of the Entra tenant)", t.Name, t.TenantID)
 		}
-		if !IsGUID(t.ClientID) {
+		switch {
+		case t.ManagedIdentity && t.ClientID != "":
+			add(t.Line, "tenant %q: client_id is not used with managed_identity: name a user-assigned identity with managed_identity_client_id, or leave both out for the system-assigned identity", t.Name)
+		case !t.ManagedIdentity && !IsGUID(t.ClientID):
 			add(t.Line, "tenant %q: client_id %q is not a GUID (the Application (client) ID of the auditor's app registration)", t.Name, t.ClientID)
 		}
+		switch {
+		case t.ManagedIdentityClientID != "" && !t.ManagedIdentity:
+			add(t.Line, "tenant %q: managed_identity_client_id needs managed_identity: true", t.Name)
+		case t.ManagedIdentityClientID != "" && !IsGUID(t.ManagedIdentityClientID):
+			add(t.Line, "tenant %q: managed_identity_client_id %q is not a GUID (the Client ID of the user-assigned managed identity)", t.Name, t.ManagedIdentityClientID)
+		}
 		creds := 0
-		for _, s := range []string{t.ClientSecretEnv, t.ClientSecretFile, t.ClientCertificatePath, t.FederatedTokenFile} {
-			if s != "" {
+		for _, set := range []bool{t.ClientSecretEnv != "", t.ClientSecretFile != "", t.ClientCertificatePath != "", t.FederatedTokenFile != "", t.ManagedIdentity, t.DeviceCode} {
+			if set {
 				creds++
 			}
 		}
 		switch {
 		case creds == 0:
-			add(t.Line, "tenant %q has no credential: set client_secret_env, client_secret_file, client_certificate_path or federated_token_file", t.Name)
+			add(t.Line, "tenant %q has no credential: set client_secret_env, client_secret_file, client_certificate_path, federated_token_file, managed_identity or device_code", t.Name)
 		case creds > 1:
-			add(t.Line, "tenant %q has more than one credential: keep exactly one of client_secret_env, client_secret_file, client_certificate_path, federated_token_file", t.Name)
+			add(t.Line, "tenant %q has more than one credential: keep exactly one of client_secret_env, client_secret_file, client_certificate_path, federated_token_file, managed_identity, device_code", t.Name)
 		}
 		for _, p := range []struct{ key, path string }{
 			{"client_secret_file", t.ClientSecretFile},

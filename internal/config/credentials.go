@@ -15,6 +15,11 @@ type Credential struct {
 	CertificatePath     string
 	CertificatePassword string
 	FederatedTokenFile  string
+	// ManagedIdentity and ManagedIdentityClientID select the host's managed identity.
+	ManagedIdentity         bool
+	ManagedIdentityClientID string
+	// DeviceCode has an administrator sign in at a terminal.
+	DeviceCode bool
 }
 
 // Endpoints are a tenant's resolved endpoints: the cloud preset with the tenant's overrides.
@@ -69,20 +74,26 @@ func (c *Config) Credential(t Tenant, getenv func(string) string) (Credential, e
 		}
 	case t.FederatedTokenFile != "":
 		cred.FederatedTokenFile = c.resolve(t.FederatedTokenFile)
+	case t.ManagedIdentity:
+		cred.ManagedIdentity, cred.ManagedIdentityClientID = true, t.ManagedIdentityClientID
+	case t.DeviceCode:
+		cred.DeviceCode = true
 	}
 	return cred, nil
 }
 
 // FromEnvironment builds the zero-config form from the azidentity conventions:
 // AZURE_TENANT_ID, AZURE_CLIENT_ID, and AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH
-// (with AZURE_CLIENT_CERTIFICATE_PASSWORD) or AZURE_FEDERATED_TOKEN_FILE; AZURE_AUTHORITY_HOST and
-// POWER_PLATFORM_CLOUD optionally.
+// (with AZURE_CLIENT_CERTIFICATE_PASSWORD) or AZURE_FEDERATED_TOKEN_FILE; AZURE_AUTHORITY_HOST,
+// POWER_PLATFORM_CLOUD, AUDIT_BAP_URL and AUDIT_BAP_SCOPE (the config file's authority, cloud, bap and
+// bap_scope) optionally.
 func FromEnvironment(getenv func(string) string) (*Config, error) {
 	tid, cid := getenv("AZURE_TENANT_ID"), getenv("AZURE_CLIENT_ID")
 	if tid == "" || cid == "" {
 		return nil, &Error{Msg: "no configuration: pass --config FILE, or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH, or AZURE_FEDERATED_TOKEN_FILE)"}
 	}
-	t := Tenant{Name: tid, TenantID: tid, ClientID: cid, Cloud: getenv("POWER_PLATFORM_CLOUD"), Authority: getenv("AZURE_AUTHORITY_HOST")}
+	t := Tenant{Name: tid, TenantID: tid, ClientID: cid, Cloud: getenv("POWER_PLATFORM_CLOUD"), Authority: getenv("AZURE_AUTHORITY_HOST"),
+		BAP: getenv("AUDIT_BAP_URL"), BAPScope: getenv("AUDIT_BAP_SCOPE")}
 	switch {
 	case getenv("AZURE_CLIENT_SECRET") != "":
 		t.ClientSecretEnv = "AZURE_CLIENT_SECRET"
