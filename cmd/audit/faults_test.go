@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,12 +15,12 @@ import (
 )
 
 // faultConfig is the harness's config with short timeouts and retries, so that faults resolve in seconds.
-func faultConfig(t *testing.T, h *harness) string {
+func faultConfig(t *testing.T, h *harness, requestTimeout time.Duration) string {
 	t.Helper()
 	raw, err := os.ReadFile(h.cfgPath)
 	require.NoError(t, err)
 	p := filepath.Join(h.dir, "faults.yaml")
-	extra := "collect:\n  request_timeout: 1s\n  max_attempts: 3\n  retry_delay: 10ms\n  max_retry_wait: 10s\n  timeout: 20s\n"
+	extra := fmt.Sprintf("collect:\n  request_timeout: %s\n  max_attempts: 3\n  retry_delay: 10ms\n  max_retry_wait: 10s\n  timeout: 40s\n", requestTimeout)
 	require.NoError(t, os.WriteFile(p, append(raw, []byte(extra)...), 0o600))
 	return p
 }
@@ -35,6 +36,8 @@ func TestFaultMatrix(t *testing.T) {
 		"Contoso Training", "Contoso Marketing", "Contoso (default)", "Contoso Partner Portal"} {
 		contosoOnly[name] = demoGrid[name]
 	}
+	// Faults that need a longer request timeout than 1s to show themselves (64 MiB takes a while under -race).
+	timeouts := map[string]time.Duration{"oversize body": 30 * time.Second}
 	cases := []struct {
 		name   string
 		rules  []emulator.FaultRule
@@ -66,7 +69,11 @@ func TestFaultMatrix(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, emulator.Options{}, demoFixtures[0])
-			cfg := faultConfig(t, h)
+			timeout, ok := timeouts[tc.name]
+			if !ok {
+				timeout = time.Second
+			}
+			cfg := faultConfig(t, h, timeout)
 			require.NoError(t, h.server("contoso").SetFaults(victim, emulator.Faults{Rules: tc.rules}))
 			out := filepath.Join(h.dir, "out")
 			start := time.Now()

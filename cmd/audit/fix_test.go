@@ -121,6 +121,9 @@ func TestFixApplyOnTheDemoTenantsThenUndo(t *testing.T) {
 	assert.Equal(t, exitUnaudited, code, "the Partner Portal still cannot be read: %s", h.stderr.String())
 	repAfter := readReport(t, out)
 	require.NotNil(t, repAfter.Fix)
+	st, err := os.Stat(journal)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), st.Mode().Perm(), "journals carry tenant data")
 	assert.Equal(t, 0, repAfter.Fix.Counts[fix.OutcomeFailed], "%+v", repAfter.Fix.Outcomes)
 
 	// Every failure whose remediation is automatic without opt-in now passes, except where Work 365 is too old.
