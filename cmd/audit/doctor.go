@@ -85,6 +85,13 @@ func runDoctor(ctx context.Context, g *globals, o doctorOptions) error {
 	clientIDs := map[string]string{}
 	for _, t := range cfg.Tenants {
 		clientIDs[t.Name] = t.ClientID
+		if t.ManagedIdentity {
+			// A managed identity registers by its own client ID (the system-assigned one's is on its host).
+			clientIDs[t.Name] = t.ManagedIdentityClientID
+			if clientIDs[t.Name] == "" {
+				clientIDs[t.Name] = "<the managed identity's client ID>"
+			}
+		}
 	}
 	for _, t := range s.targets {
 		fmt.Fprintf(g.stdout, "Tenant %s (%s)\n", t.Name, t.TenantID)
