@@ -1,8 +1,10 @@
 package policy
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -10,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -130,7 +133,8 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 		if q == "" {
 			continue
 		}
-		pq, err := rego.New(rego.Query(q), rego.Compiler(compiler), rego.Store(store)).PrepareForEval(ctx)
+		// Results stay in Rego's form: evalOne converts only the sets that hold something.
+		pq, err := rego.New(rego.Query(q), rego.Compiler(compiler), rego.Store(store), rego.GenerateJSON(keepValue)).PrepareForEval(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("prepare %s rules: %w", scope, err)
 		}
@@ -177,6 +181,66 @@ func (e *Engine) query(scope string) string {
 	return "result := {" + strings.Join(parts, ", ") + "}"
 }
 
+// Workers returns how many environments are evaluated at once.
+func (e *Engine) Workers() int { return e.workers }
+
+// Batch is the evaluation of a snapshot written as one document and one query for the OPA command line, so that
+// `opa eval` can be timed on the same input and policies as the engine: each environment is evaluated with its
+// own input (`with input as …`), first by the environment-scoped rules, then by the tenant-scoped ones.
+type Batch struct {
+	// Input holds "environments" ({"tenant": index, "environment": …}) and "tenants" ({"first": input.tenant of
+	// the first phase, "second": of the second}).
+	Input map[string]any
+	// Query binds environment_scope and tenant_scope to the decisions of each environment, in order.
+	Query string
+	// Data is the effective policy data.
+	Data map[string]any
+	// Environments counts the environments evaluated (those that could not be read get no evaluation).
+	Environments int
+}
+
+// Batch describes the evaluation of snap, given the results of a previous Evaluate of it (the second phase's
+// input carries the first phase's results).
+func (e *Engine) Batch(snap *snapshot.Snapshot, results []Result) (*Batch, error) {
+	var first []Result
+	for _, r := range results {
+		if rule, ok := e.byID[r.RuleID]; ok && rule.Scope == ScopeEnvironment {
+			first = append(first, r)
+		}
+	}
+	docs1, docs2 := tenantDocs(snap, nil), tenantDocs(snap, first)
+	var tenants, envs []any
+	for ti := range snap.Tenants {
+		t := &snap.Tenants[ti]
+		tenants = append(tenants, map[string]any{"first": docs1[t], "second": docs2[t]})
+		for ei := range t.Environments {
+			env := &t.Environments[ei]
+			if env.Status == snapshot.StatusError {
+				continue
+			}
+			raw, err := json.Marshal(env)
+			if err != nil {
+				return nil, err
+			}
+			envs = append(envs, map[string]any{"tenant": ti, "environment": json.RawMessage(raw)})
+		}
+	}
+	b := &Batch{Input: map[string]any{"tenants": tenants, "environments": envs}, Data: e.data, Environments: len(envs)}
+	var parts []string
+	for _, sc := range []struct{ name, scope, phase string }{
+		{"environment_scope", ScopeEnvironment, "first"}, {"tenant_scope", ScopeTenant, "second"},
+	} {
+		q := strings.TrimPrefix(e.query(sc.scope), "result := ")
+		if q == "" {
+			q = "{}"
+		}
+		parts = append(parts, fmt.Sprintf("%s := [r | some x in input.environments; t := input.tenants[x.tenant].%s; env := x.environment; r := %s with input as {\"environment\": env, \"tenant\": t}]",
+			sc.name, sc.phase, q))
+	}
+	b.Query = strings.Join(parts, "; ")
+	return b, nil
+}
+
 // Rules returns the catalog, sorted by ID.
 func (e *Engine) Rules() []Rule { return e.rules }
 
@@ -202,32 +266,30 @@ func (e *Engine) Config() map[string]any {
 	return c
 }
 
+// envRef is one environment to evaluate and, once converted, its input document in Rego's form.
 type envRef struct {
 	tenant *snapshot.Tenant
 	env    *snapshot.Environment
+	value  ast.Value // input.environment; set by the first phase and reused by the second
 }
 
 // Evaluate runs every rule on every environment of the snapshot: first the environment-scoped rules, then the
 // tenant-scoped ones, which see the first results. Before the second phase, adjust (when non-nil) may change
 // the first results (waivers), so tenant rules see what the report will show.
+//
+// The input documents are built in Rego's own form (ast.Value) rather than handed over as Go maps, which the
+// OPA API would copy and convert on every evaluation: each environment is converted once for both phases,
+// and each tenant's document (the summaries of all its environments) once per phase and shared by all of its
+// environments. Evaluation thus grows with the number of environments, not with its square.
 func (e *Engine) Evaluate(ctx context.Context, snap *snapshot.Snapshot, adjust func([]Result)) ([]Result, error) {
-	var refs []envRef
+	var refs []*envRef
 	for ti := range snap.Tenants {
 		t := &snap.Tenants[ti]
 		for ei := range t.Environments {
-			refs = append(refs, envRef{tenant: t, env: &t.Environments[ei]})
+			refs = append(refs, &envRef{tenant: t, env: &t.Environments[ei]})
 		}
 	}
-	summaries := map[*snapshot.Tenant][]map[string]any{}
-	for ti := range snap.Tenants {
-		t := &snap.Tenants[ti]
-		for ei := range t.Environments {
-			summaries[t] = append(summaries[t], summary(&t.Environments[ei]))
-		}
-	}
-	first, err := e.evalAll(ctx, refs, ScopeEnvironment, e.envQ, func(ref envRef) map[string]any {
-		return map[string]any{"tenant": map[string]any{"name": ref.tenant.Name, "id": ref.tenant.ID, "environments": summaries[ref.tenant]}}
-	})
+	first, err := e.evalAll(ctx, refs, ScopeEnvironment, e.envQ, tenantValues(snap, nil))
 	if err != nil {
 		return nil, err
 	}
@@ -238,34 +300,7 @@ func (e *Engine) Evaluate(ctx context.Context, snap *snapshot.Snapshot, adjust f
 		sortResults(first)
 		return first, nil
 	}
-	// Attach the first phase's results to the summaries the tenant rules read.
-	byEnv := map[string]map[string]any{}
-	for _, r := range first {
-		m := byEnv[r.EnvironmentID]
-		if m == nil {
-			m = map[string]any{}
-			byEnv[r.EnvironmentID] = m
-		}
-		m[r.RuleID] = map[string]any{"status": r.Status, "severity": r.Severity}
-	}
-	withResults := map[*snapshot.Tenant][]map[string]any{}
-	for t, sums := range summaries {
-		for _, s := range sums {
-			cp := map[string]any{}
-			for k, v := range s {
-				cp[k] = v
-			}
-			res := byEnv[s["id"].(string)]
-			if res == nil {
-				res = map[string]any{}
-			}
-			cp["results"] = res
-			withResults[t] = append(withResults[t], cp)
-		}
-	}
-	second, err := e.evalAll(ctx, refs, ScopeTenant, e.tenantQ, func(ref envRef) map[string]any {
-		return map[string]any{"tenant": map[string]any{"name": ref.tenant.Name, "id": ref.tenant.ID, "environments": withResults[ref.tenant]}}
-	})
+	second, err := e.evalAll(ctx, refs, ScopeTenant, e.tenantQ, tenantValues(snap, first))
 	if err != nil {
 		return nil, err
 	}
@@ -275,6 +310,55 @@ func (e *Engine) Evaluate(ctx context.Context, snap *snapshot.Snapshot, adjust f
 	all := append(first, second...)
 	sortResults(all)
 	return all, nil
+}
+
+// tenantDocs builds input.tenant for every tenant: its name, ID and the summaries of its environments, with
+// the first phase's results attached when results is non-nil.
+func tenantDocs(snap *snapshot.Snapshot, results []Result) map[*snapshot.Tenant]map[string]any {
+	var byEnv map[string]map[string]any
+	if results != nil {
+		byEnv = map[string]map[string]any{}
+		for _, r := range results {
+			m := byEnv[r.EnvironmentID]
+			if m == nil {
+				m = map[string]any{}
+				byEnv[r.EnvironmentID] = m
+			}
+			m[r.RuleID] = map[string]any{"status": r.Status, "severity": r.Severity}
+		}
+	}
+	out := map[*snapshot.Tenant]map[string]any{}
+	for ti := range snap.Tenants {
+		t := &snap.Tenants[ti]
+		sums := make([]any, 0, len(t.Environments))
+		for ei := range t.Environments {
+			s := summary(&t.Environments[ei])
+			if byEnv != nil {
+				res := byEnv[t.Environments[ei].ID]
+				if res == nil {
+					res = map[string]any{}
+				}
+				s["results"] = res
+			}
+			sums = append(sums, s)
+		}
+		out[t] = map[string]any{"name": t.Name, "id": t.ID, "environments": sums}
+	}
+	return out
+}
+
+// tenantValues converts tenantDocs to Rego values, once for all the environments that share them.
+func tenantValues(snap *snapshot.Snapshot, results []Result) map[*snapshot.Tenant]ast.Value {
+	out := map[*snapshot.Tenant]ast.Value{}
+	for t, doc := range tenantDocs(snap, results) {
+		v, err := ast.InterfaceToValue(doc)
+		if err != nil {
+			// The documents are built above from strings, booleans and maps: this cannot fail.
+			panic(fmt.Sprintf("tenant input: %v", err))
+		}
+		out[t] = v
+	}
+	return out
 }
 
 func summary(env *snapshot.Environment) map[string]any {
@@ -288,7 +372,7 @@ func summary(env *snapshot.Environment) map[string]any {
 }
 
 // evalAll evaluates one scope's rules on every environment, in parallel.
-func (e *Engine) evalAll(ctx context.Context, refs []envRef, scope string, q *rego.PreparedEvalQuery, tenantInput func(envRef) map[string]any) ([]Result, error) {
+func (e *Engine) evalAll(ctx context.Context, refs []*envRef, scope string, q *rego.PreparedEvalQuery, tenants map[*snapshot.Tenant]ast.Value) ([]Result, error) {
 	var scoped []Rule
 	for _, r := range e.rules {
 		if r.Scope == scope {
@@ -297,33 +381,42 @@ func (e *Engine) evalAll(ctx context.Context, refs []envRef, scope string, q *re
 	}
 	out := make([][]Result, len(refs))
 	errs := make([]error, len(refs))
-	next := make(chan int)
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	for w := 0; w < e.workers; w++ {
+	for w := 0; w < min(e.workers, len(refs)); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range next {
-				out[i], errs[i] = e.evalOne(ctx, refs[i], scoped, q, tenantInput)
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(refs) {
+					return
+				}
+				out[i], errs[i] = e.evalOne(ctx, refs[i], scoped, q, tenants[refs[i].tenant])
 			}
 		}()
 	}
-	for i := range refs {
-		next <- i
-	}
-	close(next)
 	wg.Wait()
-	var all []Result
+	n := 0
 	for i := range refs {
 		if errs[i] != nil {
 			return nil, errs[i]
 		}
+		n += len(out[i])
+	}
+	all := make([]Result, 0, n)
+	for i := range refs {
 		all = append(all, out[i]...)
 	}
 	return all, nil
 }
 
-func (e *Engine) evalOne(ctx context.Context, ref envRef, rules []Rule, q *rego.PreparedEvalQuery, tenantInput func(envRef) map[string]any) ([]Result, error) {
+var (
+	keyEnvironment = ast.StringTerm("environment")
+	keyTenant      = ast.StringTerm("tenant")
+)
+
+func (e *Engine) evalOne(ctx context.Context, ref *envRef, rules []Rule, q *rego.PreparedEvalQuery, tenant ast.Value) ([]Result, error) {
 	env := ref.env
 	base := func(r Rule) Result {
 		return Result{Tenant: ref.tenant.Name, EnvironmentID: env.ID, EnvironmentName: env.Name, RuleID: r.ID, Title: r.Title, Severity: r.Severity}
@@ -341,34 +434,46 @@ func (e *Engine) evalOne(ctx context.Context, ref envRef, rules []Rule, q *rego.
 		}
 		return out, nil
 	}
-	input, err := environmentInput(env)
-	if err != nil {
-		return nil, err
+	if ref.value == nil {
+		v, err := environmentValue(env)
+		if err != nil {
+			return nil, fmt.Errorf("environment %s (%s): input: %w", env.Name, env.ID, err)
+		}
+		ref.value = v
 	}
-	for k, v := range tenantInput(ref) {
-		input[k] = v
-	}
-	rs, err := q.Eval(ctx, rego.EvalInput(input))
+	input := ast.NewObject([2]*ast.Term{keyEnvironment, ast.NewTerm(ref.value)}, [2]*ast.Term{keyTenant, ast.NewTerm(tenant)})
+	rs, err := q.Eval(ctx, rego.EvalParsedInput(input))
 	if err != nil {
 		return nil, fmt.Errorf("evaluate environment %s (%s): %w", env.Name, env.ID, err)
 	}
-	var decisions map[string]any
+	var decisions ast.Object
 	if len(rs) > 0 && len(rs[0].Bindings) > 0 {
-		decisions, _ = rs[0].Bindings["result"].(map[string]any)
+		decisions, _ = rs[0].Bindings["result"].(ast.Object)
 	}
 	for _, r := range rules {
 		res := base(r)
-		d, _ := decisions[r.ID].(map[string]any)
+		var d ast.Object
+		if decisions != nil {
+			if t := decisions.Get(ast.StringTerm(r.ID)); t != nil {
+				d, _ = t.Value.(ast.Object)
+			}
+		}
 		if d == nil {
 			res.Status, res.Message = StatusError, "the rule produced no decision (undefined): check its package for errors"
 			out = append(out, res)
 			continue
 		}
-		na := strs(d["na"])
-		deny, _ := d["deny"].([]any)
+		na, err := members(d, "na")
+		if err != nil {
+			return nil, fmt.Errorf("evaluate environment %s (%s): %s: %w", env.Name, env.ID, r.ID, err)
+		}
+		deny, err := members(d, "deny")
+		if err != nil {
+			return nil, fmt.Errorf("evaluate environment %s (%s): %s: %w", env.Name, env.ID, r.ID, err)
+		}
 		switch {
 		case len(na) > 0:
-			res.Status, res.Message = StatusNotApplicable, strings.Join(na, "; ")
+			res.Status, res.Message = StatusNotApplicable, strings.Join(strs(na), "; ")
 		case len(deny) > 0:
 			res.Status = StatusFail
 			res.Message, res.Evidence, res.Remediation = denial(r, deny)
@@ -380,23 +485,176 @@ func (e *Engine) evalOne(ctx context.Context, ref envRef, rules []Rule, q *rego.
 	return out, nil
 }
 
-// environmentInput is the JSON form of an environment, as the rules read it under input.environment.
-func environmentInput(env *snapshot.Environment) (map[string]any, error) {
+// keepValue hands evaluation results over as they are, in Rego's form.
+func keepValue(t *ast.Term, _ *rego.EvalContext) (any, error) { return t.Value, nil }
+
+// members returns the elements of d[key] (a set, or an array) as JSON-shaped Go values; most sets are empty,
+// and those cost nothing to convert.
+func members(d ast.Object, key string) ([]any, error) {
+	t := d.Get(ast.StringTerm(key))
+	if t == nil {
+		return nil, nil
+	}
+	switch v := t.Value.(type) {
+	case ast.Set:
+		if v.Len() == 0 {
+			return nil, nil
+		}
+	case *ast.Array:
+		if v.Len() == 0 {
+			return nil, nil
+		}
+	default:
+		return nil, fmt.Errorf("%s is a %s, not a set", key, ast.ValueName(t.Value))
+	}
+	x, err := ast.JSON(t.Value)
+	if err != nil {
+		return nil, err
+	}
+	arr, _ := x.([]any)
+	return arr, nil
+}
+
+// environmentValue is the JSON form of an environment, as the rules read it under input.environment, built
+// directly in Rego's representation from the bytes encoding/json writes (so the JSON form stays the one the
+// contract documents) without decoding them into Go maps first.
+func environmentValue(env *snapshot.Environment) (ast.Value, error) {
 	raw, err := json.Marshal(env)
 	if err != nil {
 		return nil, err
 	}
-	var v any
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
+	d := jsonDecoder{b: raw}
+	v, err := d.value()
+	if err != nil {
+		return nil, fmt.Errorf("decode environment JSON at byte %d: %w", d.i, err)
 	}
-	return map[string]any{"environment": v}, nil
+	return v, nil
 }
 
-func strs(v any) []string {
-	arr, _ := v.([]any)
+// jsonDecoder turns a JSON document written by encoding/json (so valid and without insignificant space) into
+// an ast.Value.
+type jsonDecoder struct {
+	b []byte
+	i int
+}
+
+var errJSON = errors.New("malformed JSON")
+
+func (d *jsonDecoder) value() (ast.Value, error) {
+	if d.i >= len(d.b) {
+		return nil, errJSON
+	}
+	switch c := d.b[d.i]; {
+	case c == '{':
+		d.i++
+		var items [][2]*ast.Term
+		if d.i < len(d.b) && d.b[d.i] == '}' {
+			d.i++
+			return ast.NewObject(), nil
+		}
+		for {
+			k, err := d.str()
+			if err != nil {
+				return nil, err
+			}
+			if d.i >= len(d.b) || d.b[d.i] != ':' {
+				return nil, errJSON
+			}
+			d.i++
+			v, err := d.value()
+			if err != nil {
+				return nil, err
+			}
+			items = append(items, [2]*ast.Term{ast.InternedTerm(k), ast.NewTerm(v)})
+			if d.i >= len(d.b) {
+				return nil, errJSON
+			}
+			d.i++
+			if d.b[d.i-1] == '}' {
+				return ast.NewObject(items...), nil
+			}
+			if d.b[d.i-1] != ',' {
+				return nil, errJSON
+			}
+		}
+	case c == '[':
+		d.i++
+		var elems []*ast.Term
+		if d.i < len(d.b) && d.b[d.i] == ']' {
+			d.i++
+			return ast.NewArray(), nil
+		}
+		for {
+			v, err := d.value()
+			if err != nil {
+				return nil, err
+			}
+			elems = append(elems, ast.NewTerm(v))
+			if d.i >= len(d.b) {
+				return nil, errJSON
+			}
+			d.i++
+			if d.b[d.i-1] == ']' {
+				return ast.NewArray(elems...), nil
+			}
+			if d.b[d.i-1] != ',' {
+				return nil, errJSON
+			}
+		}
+	case c == '"':
+		s, err := d.str()
+		if err != nil {
+			return nil, err
+		}
+		return ast.String(s), nil
+	case c == 't' && bytes.HasPrefix(d.b[d.i:], []byte("true")):
+		d.i += 4
+		return ast.Boolean(true), nil
+	case c == 'f' && bytes.HasPrefix(d.b[d.i:], []byte("false")):
+		d.i += 5
+		return ast.Boolean(false), nil
+	case c == 'n' && bytes.HasPrefix(d.b[d.i:], []byte("null")):
+		d.i += 4
+		return ast.Null{}, nil
+	case c == '-' || (c >= '0' && c <= '9'):
+		start := d.i
+		for d.i < len(d.b) && strings.IndexByte("+-.0123456789eE", d.b[d.i]) >= 0 {
+			d.i++
+		}
+		return ast.Number(d.b[start:d.i]), nil
+	}
+	return nil, errJSON
+}
+
+// str reads a JSON string; escapes (rare in snapshots: encoding/json writes <, > and & as \u escapes) are
+// left to encoding/json.
+func (d *jsonDecoder) str() (string, error) {
+	if d.i >= len(d.b) || d.b[d.i] != '"' {
+		return "", errJSON
+	}
+	start := d.i
+	escaped := false
+	for d.i++; d.i < len(d.b); d.i++ {
+		switch d.b[d.i] {
+		case '\\':
+			escaped = true
+			d.i++
+		case '"':
+			d.i++
+			if !escaped {
+				return string(d.b[start+1 : d.i-1]), nil
+			}
+			var s string
+			if err := json.Unmarshal(d.b[start:d.i], &s); err != nil {
+				return "", err
+			}
+			return s, nil
+		}
+	}
+	return "", errJSON
+}
+
+func strs(arr []any) []string {
 	out := make([]string, 0, len(arr))
 	for _, x := range arr {
 		if s, ok := x.(string); ok {

@@ -105,8 +105,12 @@ deny contains result if {
 	}
 }
 
+# any_qualifying looks through the summaries rather than the sorted sandboxes: it stops at the first
+# sandbox that qualifies, where sorting would visit every environment of the tenant for each production one.
 any_qualifying if {
-	some s in sandboxes
+	some s in summaries
+	s.type in lib.config.sandbox_types
+	s.id != lib.env.id
 	qualifies(s)
 }
 
