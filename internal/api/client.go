@@ -82,6 +82,18 @@ type Response struct {
 // Do sends the request, retrying per its Retry setting, and returns the response of a 2xx answer.
 // Any other answer is an *Error.
 func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
+	return c.do(ctx, r, nil)
+}
+
+// Stream sends a GET, retrying like Do, and hands the body of a 2xx JSON answer to decode as it arrives,
+// instead of reading it into memory first. The returned Response has no Body. decode must start afresh when
+// called again: a read error while it runs is a transport error, retried with the whole request. Any other
+// error of decode makes the answer malformed (an *Error naming it, not retried).
+func (c *Client) Stream(ctx context.Context, url, scope string, header http.Header, decode func(io.Reader) error) (*Response, error) {
+	return c.do(ctx, Request{Method: http.MethodGet, URL: url, Scope: scope, Header: header, Retry: true}, decode)
+}
+
+func (c *Client) do(ctx context.Context, r Request, decode func(io.Reader) error) (*Response, error) {
 	var body []byte
 	if r.Body != nil {
 		var err error
@@ -103,7 +115,7 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 	var waited time.Duration
 	reauthenticated := false
 	for attempt := 1; ; attempt++ {
-		resp, err := c.once(ctx, r, body)
+		resp, err := c.once(ctx, r, body, decode)
 		if err == nil {
 			return resp, nil
 		}
@@ -130,7 +142,7 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 	}
 }
 
-func (c *Client) once(ctx context.Context, r Request, body []byte) (*Response, error) {
+func (c *Client) once(ctx context.Context, r Request, body []byte, decode func(io.Reader) error) (*Response, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -176,6 +188,9 @@ func (c *Client) once(ctx context.Context, r Request, body []byte) (*Response, e
 	if limit <= 0 {
 		limit = DefaultMaxBodyBytes
 	}
+	if decode != nil && resp.StatusCode >= 200 && resp.StatusCode <= 299 && isJSON(resp.Header.Get("Content-Type")) {
+		return c.stream(r, resp, limit, decode)
+	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return nil, &transportError{method: r.Method, url: redactURL(r.URL), err: fmt.Errorf("read body: %w", err)}
@@ -187,7 +202,65 @@ func (c *Client) once(ctx context.Context, r Request, body []byte) (*Response, e
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, newError(req, resp, data)
 	}
-	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: data}, nil
+	out := &Response{Status: resp.StatusCode, Header: resp.Header, Body: data}
+	if decode != nil {
+		// Not JSON: DecodeJSON says what came instead, as for a read into memory.
+		if err := DecodeJSON(r.Method, r.URL, out, new(json.RawMessage)); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// stream runs decode on a 2xx JSON body as it arrives, with the same size limit and error classes as a read
+// into memory: too large, no complete answer (transport, retried), or malformed.
+func (c *Client) stream(r Request, resp *http.Response, limit int64, decode func(io.Reader) error) (*Response, error) {
+	body := &bodyReader{r: resp.Body, limit: limit}
+	err := decode(body)
+	if err == nil {
+		// The decoder stops after the document; reading to the end lets HTTP/1.1 reuse the connection.
+		_, _ = io.Copy(io.Discard, io.LimitReader(body, 64<<10))
+	}
+	switch {
+	case body.n > limit:
+		return nil, &Error{Method: r.Method, URL: redactURL(r.URL), Status: resp.StatusCode,
+			Message: fmt.Sprintf("response body larger than %d MiB: refusing to read it", limit>>20)}
+	case body.err != nil:
+		return nil, &transportError{method: r.Method, url: redactURL(r.URL), err: fmt.Errorf("read body: %w", body.err)}
+	case err != nil:
+		return nil, &Error{Method: r.Method, URL: redactURL(r.URL), Status: resp.StatusCode,
+			Message: fmt.Sprintf("malformed JSON answer: %v", err), Body: snippet(body.head)}
+	}
+	return &Response{Status: resp.StatusCode, Header: resp.Header}, nil
+}
+
+// bodyReader counts and bounds what is read from a body, keeps its first bytes for error messages, and
+// remembers a read error (as opposed to the end of the body), which decoders would report as malformed input.
+type bodyReader struct {
+	r     io.Reader
+	limit int64
+	n     int64
+	head  []byte
+	err   error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	if b.n > b.limit {
+		return 0, io.EOF
+	}
+	if rest := b.limit + 1 - b.n; int64(len(p)) > rest {
+		p = p[:rest]
+	}
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	// One byte more than a snippet shows, so that snippet marks a longer body as cut.
+	if len(b.head) <= bodySnippet && n > 0 {
+		b.head = append(b.head, p[:min(n, bodySnippet+1-len(b.head))]...)
+	}
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
 }
 
 // GetJSON sends a GET (retried) and decodes a JSON object answer into v.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -68,20 +69,17 @@ func (d *Dataverse) Get(ctx context.Context, path string, v any) error {
 	return err
 }
 
-// page is one page of an OData collection.
-type page[T any] struct {
-	Value    []T    `json:"value"`
-	NextLink string `json:"@odata.nextLink"`
-}
-
 // Each lists a collection (path relative to the Web API base, query included) and calls fn for each row,
 // following @odata.nextLink unchanged with the same Prefer header until the last page.
-// Rows are decoded into T; unknown keys (annotations, @odata.etag, <nav>@odata.nextLink) are ignored.
+// Rows are decoded into T as the page arrives, without holding the page's text: only the fields of T are kept,
+// and unknown keys (annotations, @odata.etag, <nav>@odata.nextLink) are skipped. fn sees a page's rows once the
+// page has arrived completely, so a page read again after a failure never delivers a row twice.
 func Each[T any](ctx context.Context, d *Dataverse, path string, fn func(T) error) error {
 	next := d.base + path
 	h := d.header()
 	h.Set("Prefer", "odata.maxpagesize="+strconv.Itoa(d.pageSize))
 	seen := map[string]bool{}
+	var rows []T
 	for pages := 0; next != ""; pages++ {
 		if pages >= maxPages {
 			return fmt.Errorf("list %s: more than %d pages; stopping", trimQuery(path), maxPages)
@@ -91,28 +89,122 @@ func Each[T any](ctx context.Context, d *Dataverse, path string, fn func(T) erro
 				Message: "the service sent a @odata.nextLink that repeats an earlier page: stopping to avoid an endless loop"}
 		}
 		seen[next] = true
-		var p page[T]
-		resp, err := d.client.GetJSON(ctx, next, d.scope, h, &p)
+		var p pageInfo
+		resp, err := d.client.Stream(ctx, next, d.scope, h, func(r io.Reader) error {
+			rows = rows[:0]
+			var err error
+			p, err = decodePage(r, &rows)
+			return err
+		})
 		if err != nil {
 			return err
 		}
-		if p.Value == nil && !hasValueKey(resp.Body) {
+		if !p.hasValue {
 			return &Error{Method: http.MethodGet, URL: redactURL(next), Status: resp.Status,
-				Message: "the answer is not an OData collection (no \"value\" array)", Body: snippet(resp.Body)}
+				Message: "the answer is not an OData collection (no \"value\" array)"}
 		}
-		for _, row := range p.Value {
+		for _, row := range rows {
 			if err := fn(row); err != nil {
 				return err
 			}
 		}
-		if p.NextLink != "" {
-			if err := d.checkLink(p.NextLink); err != nil {
+		if p.nextLink != "" {
+			if err := d.checkLink(p.nextLink); err != nil {
 				return err
 			}
 		}
-		next = p.NextLink
+		next = p.nextLink
 	}
 	return nil
+}
+
+// pageInfo is what a page says besides its rows.
+type pageInfo struct {
+	hasValue bool
+	nextLink string
+}
+
+// decodePage reads one page of an OData collection, {"value": [rows…], "@odata.nextLink": "…", …}, appending
+// its rows to rows. Other keys are skipped; "value": null counts as an empty collection.
+func decodePage[T any](r io.Reader, rows *[]T) (pageInfo, error) {
+	var p pageInfo
+	dec := json.NewDecoder(r)
+	if err := expectDelim(dec, '{', "an OData page"); err != nil {
+		return p, err
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return p, err
+		}
+		switch key, _ := tok.(string); key {
+		case "value":
+			p.hasValue = true
+			if tok, err = dec.Token(); err != nil {
+				return p, err
+			}
+			if tok == nil {
+				continue
+			}
+			if d, ok := tok.(json.Delim); !ok || d != '[' {
+				return p, fmt.Errorf("json: cannot unmarshal %v into the value array of an OData page", tokenKind(tok))
+			}
+			for dec.More() {
+				var row T
+				if err := dec.Decode(&row); err != nil {
+					return p, err
+				}
+				*rows = append(*rows, row)
+			}
+			if _, err := dec.Token(); err != nil {
+				return p, err
+			}
+		case "@odata.nextLink":
+			var link *string
+			if err := dec.Decode(&link); err != nil {
+				return p, err
+			}
+			if link != nil {
+				p.nextLink = *link
+			}
+		default:
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return p, err
+			}
+		}
+	}
+	_, err := dec.Token()
+	return p, err
+}
+
+func expectDelim(dec *json.Decoder, want json.Delim, what string) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != want {
+		return fmt.Errorf("json: cannot unmarshal %v into %s", tokenKind(tok), what)
+	}
+	return nil
+}
+
+// tokenKind names a JSON token as encoding/json's errors do.
+func tokenKind(tok json.Token) string {
+	switch v := tok.(type) {
+	case json.Delim:
+		if v == '[' {
+			return "array"
+		}
+		return "object"
+	case string:
+		return "string"
+	case float64, json.Number:
+		return "number"
+	case bool:
+		return "bool"
+	}
+	return "null"
 }
 
 // checkLink refuses a nextLink that leaves the organization: following it would send the bearer token elsewhere.
@@ -124,15 +216,6 @@ func (d *Dataverse) checkLink(link string) error {
 			Message: fmt.Sprintf("the service sent a @odata.nextLink outside %s: refusing to follow it (it would receive the token)", d.base)}
 	}
 	return nil
-}
-
-func hasValueKey(body []byte) bool {
-	var probe map[string]json.RawMessage
-	if json.Unmarshal(body, &probe) != nil {
-		return false
-	}
-	_, ok := probe["value"]
-	return ok
 }
 
 func trimQuery(path string) string {
