@@ -4,7 +4,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 REGO_MIN_COVERAGE ?= 95
 
-.PHONY: all build demo test vet gotest rego fuzz clean
+.PHONY: all build demo test vet gotest rego bench fuzz clean
 
 all: build
 
@@ -37,6 +37,11 @@ fuzz:
 	$(GO) test ./internal/config -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/emulator -run '^$$' -fuzz '^FuzzParseFixture$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/snapshot -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
+
+# Scale and speed against 1,000 generated environments on the emulator (about two minutes): prints the table and
+# writes .bench/latest.json and .bench/latest.md (docs/performance.md). BENCH_FLAGS passes options, e.g. --environments 200.
+bench: build
+	bin/audit bench $(BENCH_FLAGS)
 
 clean:
 	rm -rf bin audit-report

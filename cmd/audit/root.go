@@ -109,6 +109,7 @@ Exit codes: 0 nothing failing at or above --fail-on; 3 failing results at or abo
 		newFixCmd(g),
 		newDoctorCmd(g),
 		newVersionCmd(g),
+		newBenchCmd(g),
 	)
 	return root
 }
