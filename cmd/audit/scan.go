@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/spf13/cobra"
 
+	"github.com/work365/audit/internal/config"
 	"github.com/work365/audit/internal/fix"
 )
 
@@ -30,7 +32,7 @@ func addReportFlags(cmd *cobra.Command, o *reportOptions) {
 func addCollectFlags(cmd *cobra.Command, configPath *string, envs *[]string, concurrency *int) {
 	cmd.Flags().StringVarP(configPath, "config", "c", "", "config file (tenants, credentials, settings); default: the AZURE_* variables")
 	cmd.Flags().StringSliceVar(envs, "env", nil, "only environments whose name or ID matches this glob (repeatable)")
-	cmd.Flags().IntVar(concurrency, "concurrency", 0, "requests in flight across all environments (default: collect.concurrency, 64)")
+	cmd.Flags().IntVar(concurrency, "concurrency", 0, fmt.Sprintf("requests in flight across all environments (default: collect.concurrency, %d)", config.DefaultConcurrency))
 }
 
 func newScanCmd(g *globals) *cobra.Command {

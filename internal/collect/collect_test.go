@@ -4,13 +4,16 @@ import (
 	"context"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/work365/audit/internal/api"
 	"github.com/work365/audit/internal/auth"
+	"github.com/work365/audit/internal/bench"
 	"github.com/work365/audit/internal/emulator"
 	"github.com/work365/audit/internal/snapshot"
 )
@@ -26,6 +29,11 @@ func startDemo(t *testing.T, opts emulator.Options) (*emulator.Server, Target) {
 	t.Helper()
 	fx, err := emulator.LoadFixture(filepath.Join("..", "..", "testdata", "tenants", "demo.yaml"))
 	require.NoError(t, err)
+	return startFixture(t, fx, opts)
+}
+
+func startFixture(t *testing.T, fx *emulator.Fixture, opts emulator.Options) (*emulator.Server, Target) {
+	t.Helper()
 	opts.Now = func() time.Time { return now }
 	srv, err := emulator.New(fx, opts)
 	require.NoError(t, err)
@@ -147,17 +155,79 @@ func TestCollectReadsWhatTheRulesNeedAndNothingElse(t *testing.T) {
 
 func TestCollectNeverExceedsItsConcurrencyBounds(t *testing.T) {
 	t.Parallel()
-	srv, target := startDemo(t, emulator.Options{Latency: 20 * time.Millisecond})
-	opts := options()
-	opts.Concurrency, opts.PerEnvironment = 5, 2
-	_, err := New(opts).Collect(context.Background(), []Target{target})
-	require.NoError(t, err)
-	st := srv.Stats()
-	assert.LessOrEqual(t, st.MaxInFlight, 5)
-	assert.Greater(t, st.MaxInFlight, 1, "requests did run concurrently")
-	for id, e := range st.ByEnvironment {
-		assert.LessOrEqual(t, e.MaxInFlight, 2, id)
+	generated := bench.Tenant(bench.Spec{Environments: 40, Users: 20, AppUsers: 5})
+	cases := []struct {
+		name                string
+		fixture             *emulator.Fixture // nil: the demo tenant
+		global, perEnv      int
+		environments, reads int // environments in scope, environments read from Dataverse
+	}{
+		{"demo tenant, both bounds tight", nil, 5, 2, 9, 8},
+		{"many environments, the global bound binds", generated, 16, 10, 40, 40},
+		{"many environments, the per-environment bound binds", generated, 64, 3, 40, 40},
 	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var srv *emulator.Server
+			var target Target
+			if tc.fixture == nil {
+				srv, target = startDemo(t, emulator.Options{Latency: 20 * time.Millisecond})
+			} else {
+				srv, target = startFixture(t, tc.fixture, emulator.Options{Latency: 20 * time.Millisecond})
+			}
+			opts := options()
+			opts.Concurrency, opts.PerEnvironment = tc.global, tc.perEnv
+			var mu sync.Mutex
+			inProgress, maxInProgress := 0, 0
+			opts.Progress = func(e Event) {
+				mu.Lock()
+				defer mu.Unlock()
+				if e.Done {
+					inProgress--
+				} else {
+					inProgress++
+					maxInProgress = max(maxInProgress, inProgress)
+				}
+			}
+			snap, err := New(opts).Collect(context.Background(), []Target{target})
+			require.NoError(t, err)
+			require.Len(t, snap.Tenants[0].Environments, tc.environments)
+			st := srv.Stats()
+			assert.LessOrEqual(t, st.MaxInFlight, tc.global, "requests in flight overall")
+			assert.Greater(t, st.MaxInFlight, 1, "requests did run concurrently")
+			assert.Len(t, st.ByEnvironment, tc.reads)
+			for id, e := range st.ByEnvironment {
+				assert.LessOrEqual(t, e.MaxInFlight, tc.perEnv, "requests in flight in %s", id)
+				assert.Zero(t, e.Throttled, id)
+			}
+			assert.LessOrEqual(t, maxInProgress, tc.global, "environments read at once")
+		})
+	}
+}
+
+// Dataverse answers 429 beyond its concurrent-request limit; the collector waits Retry-After and reads
+// everything anyway.
+func TestCollectWaitsOutThrottling(t *testing.T) {
+	t.Parallel()
+	srv, target := startDemo(t, emulator.Options{Latency: 20 * time.Millisecond, ConcurrencyLimit: 2})
+	opts := options()
+	opts.PerEnvironment = 6
+	target.Client = &api.Client{HTTP: target.HTTP, Tokens: target.Tokens}
+	snap, err := New(opts).Collect(context.Background(), []Target{target})
+	require.NoError(t, err)
+	throttled := 0
+	for _, e := range srv.Stats().ByEnvironment {
+		throttled += e.Throttled
+	}
+	assert.Positive(t, throttled, "the limit was hit")
+	for _, e := range snap.Tenants[0].Environments {
+		if e.Name == "Contoso Partner Portal" {
+			continue // no access: 403
+		}
+		assert.NotEqual(t, snapshot.StatusError, e.Status, "%s: %v", e.Name, e.Error)
+	}
+	assert.Positive(t, target.Client.Stats().Retries)
 }
 
 func TestTokensAreRequestedOncePerAudience(t *testing.T) {

@@ -106,8 +106,8 @@ type Waiver struct {
 
 // Defaults applied to zero values.
 const (
-	DefaultConcurrency     = 64
-	DefaultPerEnvironment  = 8
+	DefaultConcurrency     = 128 // requests in flight; docs/performance.md says why
+	DefaultPerEnvironment  = 10  // the collector's widest step sends 9 requests at once
 	DefaultRequestTimeout  = 2 * time.Minute
 	DefaultMaxAttempts     = 6
 	DefaultRetryDelay      = 500 * time.Millisecond
