@@ -11,7 +11,7 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/audit ./cmd/audit
 
-# Scan the bundled demo tenants, served by the built-in emulator: prints the table, writes ./audit-report/report.json.
+# Scan the bundled demo tenants, served by the built-in emulator: prints the table, writes ./audit-report/report.{json,html}.
 demo:
 	$(GO) run ./cmd/audit demo
 

@@ -37,7 +37,7 @@ func newDemoCmd(g *globals) *cobra.Command {
 		Short: "Scan the bundled demo tenants, served by the built-in emulator",
 		Long: `demo starts the emulator (Entra, BAP and Dataverse over loopback HTTPS, with its own CA) on the
 bundled demo tenants, scans them exactly as 'audit scan' scans a real tenant, prints the table and writes
-./` + defaultReportDir + `/report.json. It exits 0 when the demo ran; the exit code a real scan would have
+./` + defaultReportDir + `/report.json and report.html. It exits 0 when the demo ran; the exit code a real scan would have
 given is printed at the end.`,
 		Args: cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, _ []string) error { return runDemo(cmd.Context(), g, o) }),
@@ -45,6 +45,9 @@ given is printed at the end.`,
 	cmd.Flags().StringSliceVar(&o.tenants, "tenant", defaultDemoTenants, "tenant fixtures to serve, one emulator each (repeatable)")
 	cmd.Flags().StringVarP(&o.configPath, "config", "c", defaultDemoConfig, "settings, policy data and waivers for the demo (tenants come from the fixtures)")
 	addReportFlags(cmd, &o.report)
+	// The demo shows what a report looks like, so it writes the HTML report too.
+	cmd.Flags().Lookup("format").DefValue = "table,json,html"
+	_ = cmd.Flags().Set("format", "table,json,html")
 	return cmd
 }
 
