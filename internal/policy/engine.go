@@ -289,7 +289,11 @@ func (e *Engine) Evaluate(ctx context.Context, snap *snapshot.Snapshot, adjust f
 			refs = append(refs, &envRef{tenant: t, env: &t.Environments[ei]})
 		}
 	}
-	first, err := e.evalAll(ctx, refs, ScopeEnvironment, e.envQ, tenantValues(snap, nil))
+	tenants, err := tenantValues(snap, nil)
+	if err != nil {
+		return nil, err
+	}
+	first, err := e.evalAll(ctx, refs, ScopeEnvironment, e.envQ, tenants)
 	if err != nil {
 		return nil, err
 	}
@@ -300,7 +304,10 @@ func (e *Engine) Evaluate(ctx context.Context, snap *snapshot.Snapshot, adjust f
 		sortResults(first)
 		return first, nil
 	}
-	second, err := e.evalAll(ctx, refs, ScopeTenant, e.tenantQ, tenantValues(snap, first))
+	if tenants, err = tenantValues(snap, first); err != nil {
+		return nil, err
+	}
+	second, err := e.evalAll(ctx, refs, ScopeTenant, e.tenantQ, tenants)
 	if err != nil {
 		return nil, err
 	}
@@ -348,17 +355,16 @@ func tenantDocs(snap *snapshot.Snapshot, results []Result) map[*snapshot.Tenant]
 }
 
 // tenantValues converts tenantDocs to Rego values, once for all the environments that share them.
-func tenantValues(snap *snapshot.Snapshot, results []Result) map[*snapshot.Tenant]ast.Value {
+func tenantValues(snap *snapshot.Snapshot, results []Result) (map[*snapshot.Tenant]ast.Value, error) {
 	out := map[*snapshot.Tenant]ast.Value{}
 	for t, doc := range tenantDocs(snap, results) {
 		v, err := ast.InterfaceToValue(doc)
 		if err != nil {
-			// The documents are built above from strings, booleans and maps: this cannot fail.
-			panic(fmt.Sprintf("tenant input: %v", err))
+			return nil, fmt.Errorf("tenant %s: input: %w", t.Name, err)
 		}
 		out[t] = v
 	}
-	return out
+	return out, nil
 }
 
 func summary(env *snapshot.Environment) map[string]any {
