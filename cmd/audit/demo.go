@@ -152,6 +152,7 @@ func runDemo(ctx context.Context, g *globals, o demoOptions) error {
 	if err != nil {
 		return err
 	}
+	o.report.source = sarifSource(cfg)
 	if err := writeReports(dg, ev, o.report); err != nil {
 		return err
 	}

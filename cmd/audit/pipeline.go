@@ -222,6 +222,7 @@ type reportOptions struct {
 	output  string // directory, "-" for stdout, "" for the default directory
 	failOn  string
 	quiet   bool
+	source  *report.SourceFile // where SARIF results are located: the config file, when there is one
 }
 
 func (o reportOptions) validate() error {
@@ -293,7 +294,7 @@ func writeReports(g *globals, ev *evaluation, o reportOptions) error {
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
-	ropts := report.Options{Color: g.stdoutTTY && g.getenv("NO_COLOR") == "", Width: g.termWidth}
+	ropts := report.Options{Color: g.stdoutTTY && g.getenv("NO_COLOR") == "", Width: g.termWidth, Source: o.source}
 	if o.output == "-" {
 		return fs[0].New(ropts).Write(g.stdout, ev.report)
 	}
@@ -313,7 +314,7 @@ func writeReports(g *globals, ev *evaluation, o reportOptions) error {
 			continue
 		}
 		var buf bytes.Buffer
-		if err := f.New(report.Options{}).Write(&buf, ev.report); err != nil {
+		if err := f.New(report.Options{Source: o.source}).Write(&buf, ev.report); err != nil {
 			return fmt.Errorf("render %s report: %w", f.Name, err)
 		}
 		if err := os.MkdirAll(dir, 0o700); err != nil {

@@ -108,6 +108,10 @@ Exit codes: 0 nothing failing at or above --fail-on; 3 failing results at or abo
 		newPoliciesCmd(g),
 		newFixCmd(g),
 		newDoctorCmd(g),
+		newDiffCmd(g),
+		newHistoryCmd(g),
+		newMergeCmd(g),
+		newScheduleCmd(g),
 		newVersionCmd(g),
 		newBenchCmd(g),
 	)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/work365/audit/internal/config"
 	"github.com/work365/audit/internal/fix"
+	"github.com/work365/audit/internal/policy"
 )
 
 // scanOptions are the flags of audit scan.
@@ -20,6 +21,8 @@ type scanOptions struct {
 	report      reportOptions
 	fix         bool
 	fixOpts     fixOptions
+	history     historyOptions // --history, --keep: record the run, compare it with the previous one, notify
+	shard       shard          // --shard i/n: only this part of the tenants
 }
 
 func addReportFlags(cmd *cobra.Command, o *reportOptions) {
@@ -58,42 +61,94 @@ the fix outcome included. A failed fix step makes the exit code 5.`,
 	cmd.Flags().StringVar(&o.snapshotOut, "snapshot", "", "also save the collected snapshot to this file")
 	cmd.Flags().BoolVar(&o.fix, "fix", false, "after the scan, apply the automatic remediations (same confirmation and safety rules as audit fix --apply), verify, and report the final state")
 	addFixFlags(cmd, &o.fixOpts)
+	addScaleFlags(cmd, &o.history, &o.shard)
 	return cmd
 }
 
 func runScan(ctx context.Context, g *globals, o scanOptions) error {
-	if err := o.report.validate(); err != nil {
+	p, err := prepareScan(ctx, g, o)
+	if err != nil {
 		return err
+	}
+	return p.run(ctx, p.o.report, "scan")
+}
+
+// preparedScan is a scan ready to run: its config (cut to its shard), compiled policies and session. audit
+// schedule prepares one and runs it at every scheduled time, so each run is exactly a scan.
+type preparedScan struct {
+	g   *globals
+	o   scanOptions
+	cfg *config.Config
+	eng *policy.Engine
+	s   *session
+}
+
+func prepareScan(ctx context.Context, g *globals, o scanOptions) (*preparedScan, error) {
+	if err := o.report.validate(); err != nil {
+		return nil, err
+	}
+	if err := o.validateScale(); err != nil {
+		return nil, err
 	}
 	cfg, err := loadConfig(g, o.configPath)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	if err := o.history.resolve(cfg, o.fix, o.shard.count > 0); err != nil {
+		return nil, err
+	}
+	o.shard.apply(g, cfg, o.report.quiet)
 	eng, err := loadEngine(ctx, cfg, o.policyDirs)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	s, err := newSession(g, cfg, eng, o.envs, o.concurrency)
 	if err != nil {
+		return nil, err
+	}
+	o.report.source = sarifSource(cfg)
+	return &preparedScan{g: g, o: o, cfg: cfg, eng: eng, s: s}, nil
+}
+
+// run collects, evaluates and writes the reports once; with a history it also compares the run with the
+// previous one, records it and sends the notifications. trigger names what started it (scan, schedule).
+func (p *preparedScan) run(ctx context.Context, ro reportOptions, trigger string) error {
+	g, o, cfg, eng, s := p.g, p.o, p.cfg, p.eng, p.s
+	rec, err := openRecorder(ctx, g, o, eng.Digest(), ro.failOn, trigger)
+	if err != nil {
 		return err
 	}
-	snap, err := s.collect(ctx, o.report.quiet)
+	defer rec.close()
+	snap, err := s.collect(ctx, ro.quiet)
+	if err == nil && rec.watchesInterrupts(trigger) && ctx.Err() != nil {
+		err = errInterrupted
+	}
 	if err != nil {
+		rec.abandon(err)
 		return err
 	}
 	if o.snapshotOut != "" {
 		if err := saveSnapshot(o.snapshotOut, snap); err != nil {
+			rec.abandon(err)
 			return err
 		}
 	}
-	ev, err := evaluate(ctx, g, eng, cfg, snap, o.report.failOn, sources(o.policyDirs))
+	ev, err := evaluate(ctx, g, eng, cfg, snap, ro.failOn, sources(o.policyDirs))
 	if err != nil {
+		rec.abandon(err)
 		return err
 	}
 	if !o.fix {
-		if err := writeReports(g, ev, o.report); err != nil {
+		o.shard.mark(ev.report)
+		rec.compare(ctx, ev, ro.quiet)
+		if err := writeReports(g, ev, ro); err != nil {
+			rec.abandon(err)
 			return err
 		}
+		if err := rec.record(ctx, ev, ro); err != nil {
+			return err
+		}
+		rec.notify(ctx, g, cfg, ev, ro.quiet)
 		return exitFor(ev.report)
 	}
 	fo := o.fixOpts

@@ -1,14 +1,18 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io/fs"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,6 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/work365/audit/internal/emulator"
+	"github.com/work365/audit/internal/history"
 	"github.com/work365/audit/internal/report"
 )
 
@@ -131,4 +136,84 @@ func mustRead(t *testing.T, p string) string {
 	b, err := os.ReadFile(p)
 	require.NoError(t, err)
 	return string(b)
+}
+
+// Webhook URLs are secrets: with notifications sent, refused, unreachable and misconfigured, and --debug on,
+// no URL (nor the secret part of its path) is in any report, in the history store (its stored reports,
+// snapshots and notification records included), in the output or in an error.
+func TestNoWebhookURLInAnyArtifactOfScansWithNotifications(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, emulator.Options{})
+	ok, refusing := newHookReceiver(t), newHookReceiver(t)
+	refusing.status = http.StatusInternalServerError
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close()
+	const secret = "WEBHOOKSECRET"
+	urls := map[string]string{
+		"OK_URL":      ok.srv.URL + "/services/T01/B01/" + secret + "ok?sig=" + secret + "sig",
+		"REFUSED_URL": refusing.srv.URL + "/webhookb2/" + secret + "refused",
+		"GONE_URL":    gone.URL + "/hooks/" + secret + "gone",
+		"PLAIN_URL":   "http://hooks.example.com/services/" + secret + "plain",
+	}
+	withEnv(h, urls)
+	appendConfig(t, h, `notify:
+  - {name: ok, type: slack, url_env: OK_URL}
+  - {name: refused, type: teams, url_env: REFUSED_URL, retries: 0}
+  - {name: gone, type: webhook, url_env: GONE_URL, retries: 0}
+  - {name: plain, type: webhook, url_env: PLAIN_URL}
+  - {name: unset, type: webhook, url_env: NOT_SET_URL}
+`)
+	runs := filepath.Join(h.dir, "runs")
+	hist := filepath.Join(runs, "history.db")
+	var outputs []string
+	scan := func() int {
+		code := h.run("--debug", "scan", "--config", h.cfgPath, "--format", strings.Join(report.Names(), ","), "--output", filepath.Join(runs, "reports"),
+			"--history", hist, "--snapshot", filepath.Join(runs, "snapshot.json"))
+		outputs = append(outputs, h.stdout.String(), h.stderr.String())
+		return code
+	}
+	assert.Equal(t, exitUnaudited, scan())
+	removeRole(t, h, "Contoso Production", "Work 365 Portal Service")
+	assert.Equal(t, exitUnaudited, scan(), "failed notifications never change the scan's result")
+	stderr := outputs[len(outputs)-1]
+	assert.Contains(t, stderr, "notify: sent new_failures to ok (slack)")
+	assert.Contains(t, stderr, "audit: notify refused (teams): after 1 attempt: HTTP 500 (url_env REFUSED_URL); the scan's result is unchanged")
+	assert.Contains(t, stderr, "audit: notify gone (webhook): after 1 attempt: ")
+	assert.Contains(t, stderr, "audit: notify plain (webhook): the URL is not https")
+	assert.Contains(t, stderr, "audit: notify unset (webhook): the variable is empty or not set (url_env NOT_SET_URL)")
+	assert.Equal(t, map[string]int{"/services/T01/B01/" + secret + "ok": 1}, ok.counts())
+
+	// What the store holds, readable.
+	st, err := history.Open(context.Background(), hist)
+	require.NoError(t, err)
+	defer st.Close()
+	stored := map[string]string{}
+	for _, id := range []int64{1, 2} {
+		rep, err := st.Report(context.Background(), id)
+		require.NoError(t, err)
+		raw, err := json.Marshal(rep)
+		require.NoError(t, err)
+		stored[fmt.Sprintf("stored report %d", id)] = string(raw)
+		snap, err := st.Snapshot(context.Background(), id)
+		require.NoError(t, err)
+		raw, err = json.Marshal(snap)
+		require.NoError(t, err)
+		stored[fmt.Sprintf("stored snapshot %d", id)] = string(raw)
+		ns, err := st.Notifications(context.Background(), id)
+		require.NoError(t, err)
+		raw, err = json.Marshal(ns)
+		require.NoError(t, err)
+		stored[fmt.Sprintf("stored notifications %d", id)] = string(raw)
+	}
+	assert.Contains(t, stored["stored notifications 2"], "HTTP 500")
+
+	arts := artifacts(t, runs, outputs...)
+	for k, v := range stored {
+		arts[k] = v
+	}
+	leaks := []string{secret, "demo-secret-not-a-real-credential"}
+	for _, u := range urls {
+		leaks = append(leaks, u)
+	}
+	assertNoSecret(t, arts, leaks...)
 }

@@ -28,6 +28,8 @@ type Config struct {
 	Work365    Work365        `yaml:"work365"`
 	PolicyData map[string]any `yaml:"policy_data"`
 	Waivers    []Waiver       `yaml:"waivers"`
+	History    History        `yaml:"history"`
+	Notify     []Notify       `yaml:"notify"`
 
 	// Path is the file the configuration came from ("" for the zero-config form).
 	Path string `yaml:"-"`
@@ -278,7 +280,7 @@ func lineError(path, msg string) *Error {
 func sectionName(goType string) string {
 	switch goType {
 	case "Config":
-		return "the top level (known: tenants, collect, work365, policy_data, waivers)"
+		return "the top level (known: tenants, collect, work365, policy_data, waivers, history, notify)"
 	case "Tenant":
 		return "a tenant"
 	case "Filter":
@@ -287,6 +289,8 @@ func sectionName(goType string) string {
 		return "collect"
 	case "Work365":
 		return "work365"
+	case "History", "Notify":
+		return notifySection(goType)
 	case "Waiver":
 		return "a waiver"
 	}
@@ -303,6 +307,9 @@ func (c *Config) recordLines(data []byte) {
 	root := doc.Content[0]
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		key, val := root.Content[i].Value, root.Content[i+1]
+		if key == "history" {
+			c.History.Line = root.Content[i].Line
+		}
 		if val.Kind != yaml.SequenceNode {
 			continue
 		}
@@ -312,6 +319,8 @@ func (c *Config) recordLines(data []byte) {
 				c.Tenants[j].Line = item.Line
 			case key == "waivers" && j < len(c.Waivers):
 				c.Waivers[j].Line = item.Line
+			case key == "notify" && j < len(c.Notify):
+				c.Notify[j].Line = item.Line
 			}
 		}
 	}
@@ -416,6 +425,7 @@ func (c *Config) validate(requireTenants bool) Errors {
 			}
 		}
 	}
+	c.validateNotify(add)
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
 	return errs
 }

@@ -37,6 +37,7 @@ var (
 		"lower":    strings.ToLower,
 		"fixLabel": FixStatusLabel,
 		"fixClass": fixClass,
+		"age":      Age,
 	}).ParseFS(templates, "templates/report.html.tmpl"))
 	htmlCSS    = mustRead("templates/report.css")
 	htmlScript = mustRead("templates/report.js")

@@ -74,6 +74,7 @@ func (markdownReporter) Write(w io.Writer, r *Report) error {
 		}
 		b.WriteString("\n")
 	}
+	writeDriftMarkdown(&b, r)
 	for _, t := range tenantErrors(r) {
 		fmt.Fprintf(&b, "> [!WARNING]\n> Tenant %s: its environments could not be listed. %s\n\n", mdText(t.Name), mdText(oneLine(t.Error)))
 	}

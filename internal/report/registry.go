@@ -17,6 +17,8 @@ type Reporter interface {
 type Options struct {
 	Color bool // ANSI colour (terminal only, never with NO_COLOR)
 	Width int  // terminal width for the table; 0 means 100
+	// Source is the file SARIF results are located in, for dashboards that need a physical location.
+	Source *SourceFile
 }
 
 // Format is a registered output format.

@@ -30,6 +30,10 @@ type Report struct {
 	Summary       Summary         `json:"summary"`
 	// Fix is the outcome of audit fix --apply or audit scan --fix, when the report describes the state after it.
 	Fix *Fix `json:"fix,omitempty"`
+	// Drift is what changed since the previous scan of the same scope in the history (scan --history).
+	Drift *Drift `json:"drift,omitempty"`
+	// Shard is set on the report of one part of a sharded scan (scan --shard); audit merge removes it.
+	Shard *Shard `json:"shard,omitempty"`
 }
 
 // Tool names the program and version that wrote the report.

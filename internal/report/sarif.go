@@ -10,13 +10,24 @@ import (
 )
 
 func init() {
-	register(Format{Name: "sarif", Ext: "sarif", New: func(Options) Reporter { return sarifReporter{} }})
+	register(Format{Name: "sarif", Ext: "sarif", New: func(o Options) Reporter { return sarifReporter{source: o.Source} }})
 }
 
 // sarifReporter writes SARIF 2.1.0: one run, one reportingDescriptor per catalog rule, one result per failing
-// (environment, rule) pair, located by a logical location for the environment. Waived pairs are results with
-// an accepted external suppression; environments that could not be read are tool execution notifications.
-type sarifReporter struct{}
+// (environment, rule) pair, located by a logical location for the environment and, when the scan had a config
+// file, a physical location in it (the tenant's entry). Waived pairs are results with an accepted external
+// suppression; environments that could not be read are tool execution notifications.
+type sarifReporter struct {
+	source *SourceFile
+}
+
+// SourceFile is the file SARIF results are located in: code-scanning dashboards such as GitHub's accept a
+// result only with a physical location, a file of the repository. No file is analysed, so the honest choice
+// is the config file the scan was given, at the line of the tenant's entry when it has one.
+type SourceFile struct {
+	URI   string         // relative to the repository root, with forward slashes
+	Lines map[string]int // the line of each tenant's entry, by tenant name
+}
 
 const (
 	sarifSchema  = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -112,7 +123,22 @@ type sarifResult struct {
 }
 
 type sarifLocation struct {
+	PhysicalLocation *sarifPhysicalLocation `json:"physicalLocation,omitempty"`
 	LogicalLocations []sarifLogicalLocation `json:"logicalLocations"`
+}
+
+type sarifPhysicalLocation struct {
+	ArtifactLocation sarifArtifactLocation `json:"artifactLocation"`
+	Region           *sarifRegion          `json:"region,omitempty"`
+}
+
+type sarifArtifactLocation struct {
+	URI       string `json:"uri"`
+	URIBaseID string `json:"uriBaseId"`
+}
+
+type sarifRegion struct {
+	StartLine int `json:"startLine"`
 }
 
 type sarifLogicalLocation struct {
@@ -128,7 +154,7 @@ type sarifSuppress struct {
 	Properties    map[string]any `json:"properties,omitempty"`
 }
 
-func (sarifReporter) Write(w io.Writer, r *Report) error {
+func (s sarifReporter) Write(w io.Writer, r *Report) error {
 	ruleIndex := map[string]int{}
 	driver := sarifDriver{Name: "audit", FullName: "audit: Work 365 environment compliance auditor", Version: r.Tool.Version,
 		InformationURI: sarifInfoURI, Rules: []sarifRule{}}
@@ -192,7 +218,7 @@ func (sarifReporter) Write(w io.Writer, r *Report) error {
 		sr := sarifResult{
 			RuleID: res.RuleID, RuleIndex: idx, Kind: "fail", Level: sarifLevels[res.Severity],
 			Message:             sarifText{Text: res.Message},
-			Locations:           []sarifLocation{{LogicalLocations: []sarifLogicalLocation{logicalLocation(e)}}},
+			Locations:           []sarifLocation{{PhysicalLocation: s.physical(res.Tenant), LogicalLocations: []sarifLogicalLocation{logicalLocation(e)}}},
 			PartialFingerprints: map[string]string{"environmentRule/v1": res.EnvironmentID + ":" + res.RuleID},
 			Properties:          map[string]any{"severity": res.Severity, "tenant": res.Tenant, "environment_id": res.EnvironmentID, "environment": res.EnvironmentName},
 		}
@@ -288,6 +314,18 @@ func orText(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// physical locates a tenant's results in the source file, or nowhere without one.
+func (s sarifReporter) physical(tenant string) *sarifPhysicalLocation {
+	if s.source == nil || s.source.URI == "" {
+		return nil
+	}
+	loc := &sarifPhysicalLocation{ArtifactLocation: sarifArtifactLocation{URI: s.source.URI, URIBaseID: "%SRCROOT%"}}
+	if line := s.source.Lines[tenant]; line > 0 {
+		loc.Region = &sarifRegion{StartLine: line}
+	}
+	return loc
 }
 
 func logicalLocation(e Environment) sarifLogicalLocation {

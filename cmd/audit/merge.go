@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/work365/audit/internal/config"
+	"github.com/work365/audit/internal/report"
+)
+
+// mergeOptions are the flags of audit merge.
+type mergeOptions struct {
+	configPath string
+	report     reportOptions
+	history    historyOptions
+}
+
+func newMergeCmd(g *globals) *cobra.Command {
+	var o mergeOptions
+	cmd := &cobra.Command{
+		Use:   "merge REPORT.json...",
+		Short: "Combine the JSON reports of the parts of a sharded scan into the report of the whole scan",
+		Long: `merge reads the JSON reports of every part of a scan split with 'audit scan --shard INDEX/COUNT'
+(one per CI matrix job or Kubernetes job) and writes the report of the whole scan in every format asked for:
+the same report an unsharded scan gives. Parts hold whole tenants, so every rule (GOV.1 too, which judges a
+tenant by all its environments) was evaluated on complete tenants; merge recounts the summary and merges the
+waiver warnings (a waiver used in any part is not stale). It refuses parts of different scans, a missing
+part, or a part given twice.
+
+The exit code is the whole scan's: 0, 3 (failing at or above the parts' --fail-on) or 4 (not everything
+could be audited). With --history, the merged run is recorded, compared with the previous one and the
+config's notifications are sent, as 'audit scan --history' does; --config also locates SARIF results in
+the config file.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: runE(func(cmd *cobra.Command, args []string) error { return runMerge(cmd.Context(), g, args, o) }),
+	}
+	cmd.Flags().StringVarP(&o.configPath, "config", "c", "", "the scan's config file: notifications, history.path, SARIF locations")
+	cmd.Flags().StringVar(&o.report.formats, "format", "table,json", "comma-separated report formats (table, json, …)")
+	cmd.Flags().StringVarP(&o.report.output, "output", "o", "", "directory for report.<ext> files (default ./"+defaultReportDir+"); - writes a single format to standard output")
+	cmd.Flags().BoolVarP(&o.report.quiet, "quiet", "q", false, "no table, no notes: only files and the exit code")
+	cmd.Flags().StringVar(&o.history.path, "history", "", "record the merged run in this history file, compare it with the previous one and notify")
+	cmd.Flags().StringVar(&o.history.keep, "keep", "", "with a history: keep the newest N runs, or those of the last N days with Nd")
+	return cmd
+}
+
+func runMerge(ctx context.Context, g *globals, paths []string, o mergeOptions) error {
+	o.report.failOn = "high" // validated here; the merged report keeps its parts' threshold
+	if err := o.report.validate(); err != nil {
+		return err
+	}
+	if o.history.keep != "" {
+		if _, err := parseKeep(o.history.keep); err != nil {
+			return err
+		}
+	}
+	var cfg *config.Config
+	if o.configPath != "" {
+		var err error
+		if cfg, err = config.LoadSettings(o.configPath); err != nil {
+			return withCode(exitUsage, err)
+		}
+	}
+	if err := o.history.resolve(cfg, false, false); err != nil {
+		return err
+	}
+	parts := make([]report.Part, 0, len(paths))
+	for _, p := range paths {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			return withCode(exitUsage, fmt.Errorf("read report: %w", err))
+		}
+		if err := report.ValidateJSON(raw); err != nil {
+			return usageError("%s is not a JSON report of audit scan: %v", p, err)
+		}
+		var r report.Report
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return usageError("%s: %v", p, err)
+		}
+		parts = append(parts, report.Part{Name: p, Report: &r})
+	}
+	merged, err := report.Merge(parts, g.now())
+	if err != nil {
+		return withCode(exitUsage, fmt.Errorf("merge: %w", err))
+	}
+	o.report.failOn = merged.FailOn
+	o.report.source = sarifSource(cfg)
+	ev := &evaluation{report: merged}
+	rec, err := openRecorder(ctx, g, scanOptions{history: o.history}, merged.Policy.Digest, merged.FailOn, "merge")
+	if err != nil {
+		return err
+	}
+	defer rec.close()
+	rec.compare(ctx, ev, o.report.quiet)
+	if err := writeReports(g, ev, o.report); err != nil {
+		rec.abandon(err)
+		return err
+	}
+	if err := rec.record(ctx, ev, o.report); err != nil {
+		return err
+	}
+	rec.notify(ctx, g, cfg, ev, o.report.quiet)
+	return exitFor(merged)
+}

@@ -1,0 +1,46 @@
+package history
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// ErrBusy is wrapped by the error of Acquire when another run holds the store.
+var ErrBusy = errors.New("the history is in use by another run")
+
+// lockFile takes an exclusive advisory lock on path (created owner-only), without waiting, and writes who
+// holds it there for the next one to read.
+func lockFile(path string, now time.Time) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock history: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		holder, _ := os.ReadFile(path)
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			who := strings.TrimSpace(string(holder))
+			if who == "" {
+				who = "another process"
+			}
+			return nil, fmt.Errorf("%w (%s): runs on one history never interleave; wait for it to finish, or give this run another --history file",
+				ErrBusy, who)
+		}
+		return nil, fmt.Errorf("lock history: %w", err)
+	}
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(fmt.Sprintf("pid %d since %s", os.Getpid(), now.UTC().Format(time.RFC3339))), 0)
+	return f, nil
+}
+
+func unlock(f *os.File) {
+	if f == nil {
+		return
+	}
+	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	f.Close()
+}
