@@ -57,9 +57,10 @@ in one run:
   - 'audit fix --apply' over generated environments that each need a few fixes, against its own bound.
 
 The results go to --output as bench-<time>.json (the schema is in docs/performance.md) and a Markdown
-table, which is also printed; 'audit bench compare OLD.json NEW.json' sets two runs side by side. Each measured command runs in its own process, so the memory reported is
-that command's alone. 'opa eval' is built from the OPA module this binary uses (go build), unless --opa
-names a binary or is "none".`,
+table, which is also printed; 'audit bench compare OLD.json NEW.json' sets two runs side by side.
+Each measured command runs in its own process, so the memory reported is that command's alone.
+'opa eval' is built from the OPA module this binary uses (go build), unless --opa names a binary or
+is "none". Run it from the repository root: 'make bench'.`,
 		Args: cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, _ []string) error { return runBench(cmd.Context(), g, o) }),
 	}
