@@ -127,6 +127,15 @@ type pageInfo struct {
 // decodePage reads one page of an OData collection, {"value": [rows…], "@odata.nextLink": "…", …}, appending
 // its rows to rows. Other keys are skipped; "value": null counts as an empty collection.
 func decodePage[T any](r io.Reader, rows *[]T) (pageInfo, error) {
+	p, err := decodePageBody(r, rows)
+	if err == io.EOF {
+		// The document ended early (or never began): say so, as json.Unmarshal would.
+		err = io.ErrUnexpectedEOF
+	}
+	return p, err
+}
+
+func decodePageBody[T any](r io.Reader, rows *[]T) (pageInfo, error) {
 	var p pageInfo
 	dec := json.NewDecoder(r)
 	if err := expectDelim(dec, '{', "an OData page"); err != nil {
@@ -174,8 +183,18 @@ func decodePage[T any](r io.Reader, rows *[]T) (pageInfo, error) {
 			}
 		}
 	}
-	_, err := dec.Token()
-	return p, err
+	if _, err := dec.Token(); err != nil {
+		return p, err
+	}
+	// As json.Unmarshal does, refuse anything but space after the document.
+	switch tok, err := dec.Token(); {
+	case err == io.EOF:
+		return p, nil
+	case err != nil:
+		return p, err
+	default:
+		return p, fmt.Errorf("json: unexpected %s after the OData page", tokenKind(tok))
+	}
 }
 
 func expectDelim(dec *json.Decoder, want json.Delim, what string) error {
