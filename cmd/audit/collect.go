@@ -39,15 +39,11 @@ func runCollect(ctx context.Context, g *globals, o collectCmdOptions) error {
 	if o.out == "" {
 		return usageError("collect needs --output FILE for the snapshot")
 	}
-	cfg, err := loadConfig(g, o.configPath)
+	s, err := openSession(ctx, g, o.configPath, nil, o.envs, o.concurrency)
 	if err != nil {
 		return err
 	}
-	eng, err := loadEngine(ctx, cfg, nil)
-	if err != nil {
-		return err
-	}
-	snap, err := collectSnapshot(ctx, g, cfg, eng, o.envs, o.concurrency, o.quiet)
+	snap, err := s.collect(ctx, o.quiet)
 	if err != nil {
 		return err
 	}

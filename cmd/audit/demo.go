@@ -144,7 +144,11 @@ func runDemo(ctx context.Context, g *globals, o demoOptions) error {
 	if err != nil {
 		return err
 	}
-	snap, err := collectSnapshot(ctx, dg, cfg, eng, nil, 0, o.report.quiet)
+	s, err := newSession(dg, cfg, eng, nil, 0)
+	if err != nil {
+		return err
+	}
+	snap, err := s.collect(ctx, o.report.quiet)
 	if err != nil {
 		return err
 	}

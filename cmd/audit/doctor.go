@@ -68,18 +68,11 @@ func (d *doctorState) warn(fix string, format string, args ...any) {
 }
 
 func runDoctor(ctx context.Context, g *globals, o doctorOptions) error {
-	cfg, err := loadConfig(g, o.configPath)
+	s, err := openSession(ctx, g, o.configPath, nil, o.envs, 0)
 	if err != nil {
 		return err
 	}
-	eng, err := loadEngine(ctx, cfg, nil)
-	if err != nil {
-		return err
-	}
-	s, err := newSession(g, cfg, eng, o.envs, 0)
-	if err != nil {
-		return err
-	}
+	cfg := s.cfg
 	d := &doctorState{g: g}
 	settingsEntity := strings.TrimSuffix(cfg.Work365.SettingsTable, "s")
 	clientIDs := map[string]string{}

@@ -98,18 +98,11 @@ func fixSession(ctx context.Context, g *globals, o fixOptions) (*session, *evalu
 	if err := o.report.validate(); err != nil {
 		return nil, nil, err
 	}
-	cfg, err := loadConfig(g, o.configPath)
+	s, err := openSession(ctx, g, o.configPath, o.policyDirs, o.envs, o.concurrency)
 	if err != nil {
 		return nil, nil, err
 	}
-	eng, err := loadEngine(ctx, cfg, o.policyDirs)
-	if err != nil {
-		return nil, nil, err
-	}
-	s, err := newSession(g, cfg, eng, o.envs, o.concurrency)
-	if err != nil {
-		return nil, nil, err
-	}
+	cfg, eng := s.cfg, s.eng
 	snap, err := s.collect(ctx, o.report.quiet)
 	if err != nil {
 		return nil, nil, err
@@ -194,7 +187,7 @@ func applyPlan(ctx context.Context, g *globals, s *session, ev *evaluation, plan
 		fmt.Fprintf(g.stderr, "journal: %s\n", journalPath)
 	}
 	res, err := fix.Apply(ctx, plan, fix.ApplyOptions{
-		Clients: s.clients(), Settings: settingsOf(s.cfg), Journal: journal, Concurrency: s.cfg.Collect.Concurrency,
+		Clients: s.clients(), Settings: settingsOf(s.cfg), Journal: journal, Concurrency: s.opts.Concurrency,
 		PageSize: s.cfg.Collect.PageSize,
 		VerifySandboxes: func(ctx context.Context, tenant string, ids []string) ([]string, error) {
 			return verifySandboxes(ctx, g, s, ev, tenant, ids, o)
@@ -355,18 +348,11 @@ func runUndo(ctx context.Context, g *globals, o fixOptions) error {
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
-	cfg, err := loadConfig(g, o.configPath)
+	s, err := openSession(ctx, g, o.configPath, o.policyDirs, nil, o.concurrency)
 	if err != nil {
 		return err
 	}
-	eng, err := loadEngine(ctx, cfg, o.policyDirs)
-	if err != nil {
-		return err
-	}
-	s, err := newSession(g, cfg, eng, nil, o.concurrency)
-	if err != nil {
-		return err
-	}
+	cfg := s.cfg
 	printUndoPlan(g, plan, o.undo)
 	if len(plan.Steps) == 0 {
 		return nil

@@ -207,15 +207,6 @@ func targets(g *globals, cfg *config.Config, envGlobs []string) ([]collect.Targe
 	return out, nil
 }
 
-// collectSnapshot reads every tenant of the config.
-func collectSnapshot(ctx context.Context, g *globals, cfg *config.Config, eng *policy.Engine, envGlobs []string, concurrency int, quiet bool) (*snapshot.Snapshot, error) {
-	s, err := newSession(g, cfg, eng, envGlobs, concurrency)
-	if err != nil {
-		return nil, err
-	}
-	return s.collect(ctx, quiet)
-}
-
 // reportOptions say what to write after an evaluation.
 type reportOptions struct {
 	formats string

@@ -22,6 +22,20 @@ type session struct {
 	opts    collect.Options
 }
 
+// openSession reads the config (or the AZURE_* variables), compiles the policies with its policy data and
+// the given directories, and prepares the targets: the common start of every command that reaches tenants.
+func openSession(ctx context.Context, g *globals, configPath string, policyDirs, envGlobs []string, concurrency int) (*session, error) {
+	cfg, err := loadConfig(g, configPath)
+	if err != nil {
+		return nil, err
+	}
+	eng, err := loadEngine(ctx, cfg, policyDirs)
+	if err != nil {
+		return nil, err
+	}
+	return newSession(g, cfg, eng, envGlobs, concurrency)
+}
+
 func newSession(g *globals, cfg *config.Config, eng *policy.Engine, envGlobs []string, concurrency int) (*session, error) {
 	opts, err := collectOptions(g, cfg, eng)
 	if err != nil {
