@@ -20,6 +20,7 @@ test: vet rego gotest
 
 vet:
 	$(GO) vet ./...
+	$(GO) mod tidy -diff
 	@test -z "$$(gofmt -l cmd internal policies)" || (echo "gofmt needed:"; gofmt -l cmd internal policies; exit 1)
 
 gotest:
