@@ -159,8 +159,11 @@ func runFix(ctx context.Context, g *globals, o fixOptions) error {
 // environments again. It returns the evaluation of the state after the run.
 func applyPlan(ctx context.Context, g *globals, s *session, ev *evaluation, plan *fix.Plan, o fixOptions) (*evaluation, *fix.Result, string, error) {
 	if plan.Automatic() == 0 {
+		// Nothing will be written: no confirmation, lock or journal, but the outcome still lists the manual
+		// steps and what was left out, and why.
 		fmt.Fprintln(g.stdout, "\nNothing to apply automatically.")
-		return ev, &fix.Result{}, "", nil
+		res, err := fix.Apply(ctx, plan, fix.ApplyOptions{Clients: s.clients(), Settings: settingsOf(s.cfg)})
+		return ev, res, "", err
 	}
 	if err := confirm(g, o.yes, fmt.Sprintf("Apply %d automatic steps in %d environments?", plan.Automatic(), countEnvs(plan))); err != nil {
 		return nil, nil, "", err

@@ -353,3 +353,34 @@ func TestDemoFixPlanSample(t *testing.T) {
 	require.NoError(t, err, "run go test ./cmd/audit -run TestDemoFixPlanSample -update")
 	assert.Equal(t, string(want), h.stdout.String(), "docs/fix-plan.txt is out of date: run go test ./cmd/audit -run TestDemoFixPlanSample -update")
 }
+
+// Least privilege is applied only on request: --fix-privileges removes the extra role, and undo gives it back.
+func TestFixPrivilegesRemovesExtraRolesAndUndoRestoresThem(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, emulator.Options{}, demoFixtures[0])
+	out := filepath.Join(h.dir, "out")
+	journal := filepath.Join(h.dir, "journal.jsonl")
+	require.Equal(t, exitOK, h.run("fix", "--config", h.cfgPath, "--env", "Contoso Sandbox", "--rule", "W365.ROLES.3",
+		"--apply", "--yes", "--format", "json", "--output", out, "--quiet"))
+	rep := readReport(t, out)
+	require.Len(t, rep.Fix.Outcomes, 1)
+	assert.Equal(t, fix.OutcomeNotApplied, rep.Fix.Outcomes[0].Status)
+	assert.Contains(t, rep.Fix.Outcomes[0].Reason, "needs --fix-privileges")
+	assert.Empty(t, h.server("contoso").Writes())
+
+	require.Equal(t, exitOK, h.run("fix", "--config", h.cfgPath, "--env", "Contoso Sandbox", "--rule", "W365.ROLES.3",
+		"--fix-privileges", "--apply", "--yes", "--journal", journal, "--format", "json", "--output", out, "--quiet"))
+	rep = readReport(t, out)
+	require.Len(t, rep.Fix.Outcomes, 1)
+	assert.Equal(t, fix.OutcomeApplied, rep.Fix.Outcomes[0].Status)
+	assert.Equal(t, `Remove the role "System Administrator" from "# Work 365"`, rep.Fix.Outcomes[0].Description)
+	assert.Equal(t, policy.StatusPass, byName(rep)["Contoso Sandbox"]["W365.ROLES.3"])
+	writes := emulatorWrites(h.server("contoso"))[envID(t, rep, "Contoso Sandbox")]
+	require.Len(t, writes, 1)
+	assert.Regexp(t, `^DELETE systemusers\([0-9a-f-]+\)/systemuserroles_association\([0-9a-f-]+\)/\$ref$`, writes[0])
+
+	require.Equal(t, exitOK, h.run("fix", "--config", h.cfgPath, "--undo", journal, "--yes"), h.stdout.String())
+	assert.Contains(t, h.stdout.String(), `Give the role "System Administrator" back to "# Work 365"`)
+	require.Equal(t, exitUnaudited, h.run("scan", "--config", h.cfgPath, "--format", "json", "--output", out, "--quiet"))
+	assert.Equal(t, policy.StatusFail, byName(readReport(t, out))["Contoso Sandbox"]["W365.ROLES.3"], "undo gave the role back")
+}
