@@ -307,7 +307,7 @@ func (e *Engine) Evaluate(ctx context.Context, snap *snapshot.Snapshot, adjust f
 	if tenants, err = tenantValues(snap, first); err != nil {
 		return nil, err
 	}
-	second, err := e.evalAll(ctx, refs, ScopeTenant, e.tenantQ, tenants)
+	second, err := e.evalTenants(ctx, snap, tenants)
 	if err != nil {
 		return nil, err
 	}
@@ -369,12 +369,143 @@ func tenantValues(snap *snapshot.Snapshot, results []Result) (map[*snapshot.Tena
 
 func summary(env *snapshot.Environment) map[string]any {
 	s := map[string]any{"id": env.ID, "name": env.Name, "type": env.Type, "region": env.Region, "status": env.Status,
-		"work365_installed": false, "work365_version": ""}
+		"has_dataverse": env.HasDataverse, "work365_installed": false, "work365_version": ""}
+	if env.SkipReason != "" {
+		s["skip_reason"] = env.SkipReason
+	}
 	if env.Dataverse != nil {
 		s["work365_installed"] = env.Dataverse.Work365.Installed
 		s["work365_version"] = env.Dataverse.Work365.Version
 	}
 	return s
+}
+
+// evalTenants evaluates the tenant-scoped rules once per tenant, on input.tenant (the summaries of its
+// environments with the first phase's results), and turns their decisions — each naming the environment it is
+// about — into one result per (environment, rule). A decision without an environment_id concerns every
+// environment of the tenant.
+func (e *Engine) evalTenants(ctx context.Context, snap *snapshot.Snapshot, tenants map[*snapshot.Tenant]ast.Value) ([]Result, error) {
+	var rules []Rule
+	for _, r := range e.rules {
+		if r.Scope == ScopeTenant {
+			rules = append(rules, r)
+		}
+	}
+	out := make([][]Result, len(snap.Tenants))
+	errs := make([]error, len(snap.Tenants))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < min(e.workers, len(snap.Tenants)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(snap.Tenants) {
+					return
+				}
+				t := &snap.Tenants[i]
+				out[i], errs[i] = e.evalTenant(ctx, t, rules, tenants[t])
+			}
+		}()
+	}
+	wg.Wait()
+	var all []Result
+	for i := range out {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		all = append(all, out[i]...)
+	}
+	return all, nil
+}
+
+func (e *Engine) evalTenant(ctx context.Context, t *snapshot.Tenant, rules []Rule, tenant ast.Value) ([]Result, error) {
+	if len(t.Environments) == 0 {
+		return nil, nil
+	}
+	input := ast.NewObject([2]*ast.Term{keyTenant, ast.NewTerm(tenant)})
+	rs, err := e.tenantQ.Eval(ctx, rego.EvalParsedInput(input))
+	if err != nil {
+		return nil, fmt.Errorf("evaluate tenant %s: %w", t.Name, err)
+	}
+	var decisions ast.Object
+	if len(rs) > 0 && len(rs[0].Bindings) > 0 {
+		decisions, _ = rs[0].Bindings["result"].(ast.Object)
+	}
+	out := make([]Result, 0, len(t.Environments)*len(rules))
+	for _, r := range rules {
+		var d ast.Object
+		if decisions != nil {
+			if term := decisions.Get(ast.StringTerm(r.ID)); term != nil {
+				d, _ = term.Value.(ast.Object)
+			}
+		}
+		var na, deny []any
+		if d != nil {
+			if na, err = members(d, "na"); err != nil {
+				return nil, fmt.Errorf("evaluate tenant %s: %s: %w", t.Name, r.ID, err)
+			}
+			if deny, err = members(d, "deny"); err != nil {
+				return nil, fmt.Errorf("evaluate tenant %s: %s: %w", t.Name, r.ID, err)
+			}
+		}
+		naBy, denyBy := byEnvironment(na), byEnvironment(deny)
+		for ei := range t.Environments {
+			env := &t.Environments[ei]
+			res := Result{Tenant: t.Name, EnvironmentID: env.ID, EnvironmentName: env.Name, RuleID: r.ID, Title: r.Title, Severity: r.Severity}
+			reasons := append(append([]any{}, naBy[""]...), naBy[env.ID]...)
+			denials := append(append([]any{}, denyBy[""]...), denyBy[env.ID]...)
+			switch {
+			case env.Status == snapshot.StatusError:
+				res.Status, res.Message = StatusError, errorMessage(env)
+			case d == nil:
+				res.Status, res.Message = StatusError, "the rule produced no decision (undefined): check its package for errors"
+			case len(reasons) > 0:
+				res.Status, res.Message = StatusNotApplicable, strings.Join(strs(reasons), "; ")
+			case len(denials) > 0:
+				res.Status = StatusFail
+				res.Message, res.Evidence, res.Remediation = denial(r, denials)
+			default:
+				res.Status = StatusPass
+			}
+			out = append(out, res)
+		}
+	}
+	return out, nil
+}
+
+// byEnvironment groups a tenant rule's decisions by the environment they name ("" for the whole tenant),
+// leaving the reason of a not-applicable decision and dropping environment_id from a denial.
+func byEnvironment(items []any) map[string][]any {
+	out := map[string][]any{}
+	for _, it := range items {
+		m, ok := it.(map[string]any)
+		if !ok {
+			out[""] = append(out[""], it)
+			continue
+		}
+		id, _ := m["environment_id"].(string)
+		if reason, ok := m["reason"]; ok && len(m) <= 2 {
+			out[id] = append(out[id], reason)
+			continue
+		}
+		cp := make(map[string]any, len(m))
+		for k, v := range m {
+			if k != "environment_id" {
+				cp[k] = v
+			}
+		}
+		out[id] = append(out[id], cp)
+	}
+	return out
+}
+
+func errorMessage(env *snapshot.Environment) string {
+	if env.Error != nil {
+		return "could not collect " + env.Error.Stage + ": " + env.Error.Message
+	}
+	return "the environment could not be read completely"
 }
 
 // evalAll evaluates one scope's rules on every environment, in parallel.
@@ -429,10 +560,7 @@ func (e *Engine) evalOne(ctx context.Context, ref *envRef, rules []Rule, q *rego
 	}
 	out := make([]Result, 0, len(rules))
 	if env.Status == snapshot.StatusError {
-		msg := "the environment could not be read completely"
-		if env.Error != nil {
-			msg = "could not collect " + env.Error.Stage + ": " + env.Error.Message
-		}
+		msg := errorMessage(env)
 		for _, r := range rules {
 			res := base(r)
 			res.Status, res.Message = StatusError, msg

@@ -230,3 +230,33 @@ func TestPolicyDataOverridesExtendTheRegionMap(t *testing.T) {
 	assert.Equal(t, StatusFail, statuses(rs)["UK/W365.APPUSER.2"], "a UK environment now expects the EU App ID")
 	assert.NotEqual(t, load(t, Options{}).Digest(), "", "the bundle has a digest")
 }
+
+// Tenant-scoped rules run once per tenant and decide for each of its environments.
+func TestTenantRulesDecideForEachEnvironmentOfTheTenant(t *testing.T) {
+	t.Parallel()
+	e := load(t, Options{})
+	unread := snapshot.Environment{ID: "e4", Name: "Unread", Type: "Production", HasDataverse: true, Status: snapshot.StatusError,
+		Error: &snapshot.Error{Stage: "solutions", Message: "HTTP 403"}}
+	snap := &snapshot.Snapshot{SchemaVersion: 1, Tenants: []snapshot.Tenant{
+		{Name: "a", Environments: []snapshot.Environment{compliantEnv("e1", "Prod 1", "Production"), compliantEnv("e2", "Prod 2", "Production"),
+			compliantEnv("e3", "Trial", "Trial"), unread}},
+		{Name: "b", Environments: []snapshot.Environment{compliantEnv("e5", "Prod B", "Production"), compliantEnv("e6", "Sandbox B", "Sandbox")}},
+	}}
+	rs, err := e.Evaluate(context.Background(), snap, nil)
+	require.NoError(t, err)
+	st := statuses(rs)
+	assert.Equal(t, StatusFail, st["Prod 1/W365.GOV.1"], "tenant a has no sandbox")
+	assert.Equal(t, StatusFail, st["Prod 2/W365.GOV.1"])
+	assert.Equal(t, StatusNotApplicable, st["Trial/W365.GOV.1"])
+	assert.Equal(t, StatusError, st["Unread/W365.GOV.1"])
+	assert.Equal(t, StatusPass, st["Prod B/W365.GOV.1"], "tenant b's sandbox passes")
+	assert.Equal(t, StatusNotApplicable, st["Sandbox B/W365.GOV.1"])
+	for _, r := range rs {
+		if r.EnvironmentName == "Prod 2" && r.RuleID == "W365.GOV.1" {
+			assert.Contains(t, r.Message, `Tenant "a" runs Work 365 in production but has no sandbox environment`)
+			assert.NotContains(t, r.Evidence, "environment_id")
+			require.NotNil(t, r.Remediation)
+			assert.Contains(t, r.Remediation.Actions[0]["steps"].([]any)[0], `or copy "Prod 2" into one`)
+		}
+	}
+}

@@ -6,8 +6,8 @@
 #   applicable), so that the switch to the application user and later changes are validated
 #   there before production. The guide advises to validate the change in a sandbox before
 #   production where feasible, and to generate a test invoice in a sandbox. Environment types
-#   come from the policy data (production_types, sandbox_types). This rule is evaluated per
-#   environment after all environment-scoped rules, from the tenant's environment summaries and
+#   come from the policy data (production_types, sandbox_types). This rule is evaluated once per
+#   tenant after all environment-scoped rules, from the tenant's environment summaries and
 #   their results. Fails when the tenant has no such sandbox; the message names the sandboxes
 #   found and why none qualifies. Not applicable for environments that are not production, and
 #   when the environment has no Dataverse database, was skipped, or does not have Work 365
@@ -31,30 +31,48 @@ package w365.gov.sandbox_first
 
 import data.w365.lib
 
-not_applicable contains reason if some reason in lib.base_not_applicable
+# A tenant-scoped rule is evaluated once per tenant, after the environment-scoped rules, on input.tenant
+# alone: the summaries of all its environments with their results. Its decisions name the environment they
+# are about (environment_id), so the work of judging the tenant's sandboxes is done once, not once per
+# production environment.
 
-not_applicable contains sprintf("The environment type %q is not a production type (policy data production_types).", [object.get(lib.env, "type", "")]) if {
-	lib.applicable
-	not production
-}
+summaries := lib.list(input.tenant, "environments")
 
-production if lib.env.type in lib.config.production_types
+tenant_name := object.get(input.tenant, "name", "")
 
 # passing statuses of a critical rule in a qualifying sandbox.
 passing := {"pass", "not_applicable", "waived"}
 
-summaries := lib.list(input.tenant, "environments")
-
-# tenant_phase holds once the engine has added the environment-scoped results to the summaries.
-tenant_phase if {
-	some summary in summaries
-	is_object(summary.results)
+not_applicable contains {"environment_id": s.id, "reason": reason} if {
+	some s in summaries
+	reason := not_applicable_reason(s)
 }
 
-sandboxes := lib.sort_by(
-	[s | some s in summaries; s.type in lib.config.sandbox_types; s.id != lib.env.id],
-	"name",
-)
+# not_applicable_reason gives the reasons the environment-scoped rules give, and production's own; environments
+# that could not be read are reported as errors by the engine.
+not_applicable_reason(s) := "The environment has no Dataverse database." if {
+	not s.has_dataverse
+} else := object.get(s, "skip_reason", "The environment was skipped during collection.") if {
+	s.status == "skipped"
+} else := "Work 365 is not installed." if {
+	s.status == "ok"
+	not s.work365_installed == true
+} else := sprintf("The environment type %q is not a production type (policy data production_types).", [object.get(s, "type", "")]) if {
+	s.status == "ok"
+	not s.type in lib.config.production_types
+}
+
+# judged holds for the production environments that run Work 365 and were read.
+judged(s) if {
+	s.has_dataverse
+	s.status == "ok"
+	s.work365_installed == true
+	s.type in lib.config.production_types
+}
+
+sandboxes := lib.sort_by([s | some s in summaries; s.type in lib.config.sandbox_types], "name")
+
+qualifying := {s.id | some s in sandboxes; qualifies(s)}
 
 failing_critical(sandbox) := lib.sort_by(
 	[{"rule": id, "status": object.get(r, "status", "")} |
@@ -73,8 +91,6 @@ results_of(sandbox) := sandbox.results if {
 	evaluated(sandbox)
 } else := {}
 
-tenant_name := object.get(input.tenant, "name", "")
-
 # problem says why a sandbox does not qualify; undefined when it does.
 problem(sandbox) := "Work 365 not installed" if {
 	not sandbox.work365_installed == true
@@ -90,38 +106,30 @@ problem(sandbox) := "Work 365 not installed" if {
 qualifies(sandbox) if not problem(sandbox)
 
 deny contains result if {
-	lib.applicable
-	production
-	tenant_phase
-	not any_qualifying
+	some s in summaries
+	judged(s)
+	count(qualifying - {s.id}) == 0
+	others := [x | some x in sandboxes; x.id != s.id]
 	result := {
-		"message": message,
+		"environment_id": s.id,
+		"message": message(others),
 		"evidence": {
-			"tenant": {"id": object.get(input.tenant, "id", ""), "name": object.get(input.tenant, "name", "")},
+			"tenant": {"id": object.get(input.tenant, "id", ""), "name": tenant_name},
 			"sandbox_types": lib.config.sandbox_types,
-			"sandboxes": [sandbox_evidence(s) | some s in sandboxes],
+			"sandboxes": [sandbox_evidence(x) | some x in others],
 		},
-		"actions": [sandbox_action],
+		"actions": [sandbox_action(s, others)],
 	}
 }
 
-# any_qualifying looks through the summaries rather than the sorted sandboxes: it stops at the first
-# sandbox that qualifies, where sorting would visit every environment of the tenant for each production one.
-any_qualifying if {
-	some s in summaries
-	s.type in lib.config.sandbox_types
-	s.id != lib.env.id
-	qualifies(s)
-}
-
-message := sprintf(
+message(others) := sprintf(
 	"Tenant %q runs Work 365 in production but has no sandbox environment (types: %s) in which to validate changes first.",
 	[tenant_name, concat(", ", lib.config.sandbox_types)],
 ) if {
-	count(sandboxes) == 0
+	count(others) == 0
 } else := sprintf(
 	"Tenant %q runs Work 365 in production but none of its sandboxes qualifies to validate changes first: %s.",
-	[tenant_name, concat("; ", [sprintf("%q (%s)", [name_of(s), problem(s)]) | some s in sandboxes])],
+	[tenant_name, concat("; ", [sprintf("%q (%s)", [name_of(x), problem(x)]) | some x in others])],
 )
 
 name_of(summary) := object.get(summary, "name", object.get(summary, "id", ""))
@@ -136,18 +144,16 @@ sandbox_evidence(sandbox) := {
 	"failing_critical": failing_critical(sandbox),
 }
 
-sandbox_action := lib.action_manual(
+sandbox_action(env, others) := lib.action_manual(
 	"Validate Work 365 changes in a sandbox first",
 	[
-		sprintf("Choose a sandbox of tenant %q for Work 365 (%s), or create one in the Power Platform admin center (https://admin.powerplatform.microsoft.com) → Environments → + New with type Sandbox, or copy %q into one (Environments → %q → Copy).", [tenant_name, existing_text, lib.env.name, lib.env.name]),
+		sprintf("Choose a sandbox of tenant %q for Work 365 (%s), or create one in the Power Platform admin center (https://admin.powerplatform.microsoft.com) → Environments → + New with type Sandbox, or copy %q into one (Environments → %q → Copy).", [tenant_name, existing_text(others), name_of(env), name_of(env)]),
 		sprintf("Install Work 365 %s or later there and configure its application user as the guide describes.", [lib.config.min_version]),
 		"Run the audit on the sandbox and fix it until its critical rules pass; generate a test invoice there to confirm end-to-end execution.",
-		sprintf("Apply the change to %q afterwards: audit fix changes production only after a sandbox of the tenant passes, or with --allow-production.", [lib.env.name]),
+		sprintf("Apply the change to %q afterwards: audit fix changes production only after a sandbox of the tenant passes, or with --allow-production.", [name_of(env)]),
 	],
 )
 
-default existing_text := "none exists yet"
-
-existing_text := sprintf("existing: %s", [lib.quoted_list([name_of(s) | some s in sandboxes])]) if {
-	count(sandboxes) > 0
-}
+existing_text(others) := sprintf("existing: %s", [lib.quoted_list([name_of(x) | some x in others])]) if {
+	count(others) > 0
+} else := "none exists yet"

@@ -1,7 +1,6 @@
 package w365.gov.sandbox_first_test
 
 import data.w365.gov.sandbox_first
-import data.w365.lib.testing as t
 
 results(statuses) := {id: {"status": status, "severity": severity} |
 	some id, status in statuses
@@ -23,6 +22,7 @@ all_passing := results({
 })
 
 production_summary := {
+	"has_dataverse": true,
 	"id": "env-prod",
 	"name": "Contoso Production",
 	"type": "Production",
@@ -34,6 +34,7 @@ production_summary := {
 }
 
 sandbox(id, name, installed, res) := {
+	"has_dataverse": true,
 	"id": id,
 	"name": name,
 	"type": "Sandbox",
@@ -44,16 +45,21 @@ sandbox(id, name, installed, res) := {
 	"results": res,
 }
 
-tenant_input(summaries) := object.union(t.compliant, {"tenant": {
+tenant_input(summaries) := {"tenant": {
 	"name": "Contoso",
 	"id": "tenant-1",
 	"environments": array.concat([production_summary], summaries),
-}})
+}}
+
+# decisions_for keeps the decisions about one environment.
+denials_for(id) := {d | some d in sandbox_first.deny; d.environment_id == id}
+
+reasons_for(id) := {n.reason | some n in sandbox_first.not_applicable; n.environment_id == id}
 
 test_pass_with_a_sandbox_passing_its_critical_rules if {
 	inp := tenant_input([sandbox("env-uat", "Contoso UAT", true, all_passing)])
 	count(sandbox_first.deny) == 0 with input as inp
-	count(sandbox_first.not_applicable) == 0 with input as inp
+	count(reasons_for("env-prod")) == 0 with input as inp
 }
 
 test_pass_when_the_sandboxs_failing_critical_rule_is_waived if {
@@ -72,6 +78,7 @@ test_pass_when_one_of_several_sandboxes_qualifies if {
 test_fail_without_any_sandbox if {
 	inp := tenant_input([])
 	sandbox_first.deny == {{
+		"environment_id": "env-prod",
 		"message": "Tenant \"Contoso\" runs Work 365 in production but has no sandbox environment (types: Sandbox) in which to validate changes first.",
 		"evidence": {
 			"tenant": {"id": "tenant-1", "name": "Contoso"},
@@ -99,7 +106,7 @@ test_fail_names_each_sandbox_and_why_it_does_not_qualify if {
 		sandbox("env-dev", "Contoso Dev", false, all_passing),
 		broken,
 	])
-	some result in sandbox_first.deny with input as inp
+	some result in denials_for("env-prod") with input as inp
 	result.message == "Tenant \"Contoso\" runs Work 365 in production but none of its sandboxes qualifies to validate changes first: \"Contoso Dev\" (Work 365 not installed); \"Contoso Test\" (could not be audited: status error); \"Contoso UAT\" (critical rules not passing: W365.SERVICE.1 fail, W365.SERVICE.3 error)."
 	[s.name | some s in result.evidence.sandboxes] == ["Contoso Dev", "Contoso Test", "Contoso UAT"]
 	result.evidence.sandboxes[2].failing_critical == [
@@ -111,7 +118,7 @@ test_fail_names_each_sandbox_and_why_it_does_not_qualify if {
 
 test_fail_when_a_sandbox_was_not_evaluated if {
 	unevaluated := object.remove(sandbox("env-uat", "Contoso UAT", true, {}), {"results"})
-	some result in sandbox_first.deny with input as tenant_input([unevaluated])
+	some result in denials_for("env-prod") with input as tenant_input([unevaluated])
 	endswith(result.message, "\"Contoso UAT\" (not evaluated).")
 	result.evidence.sandboxes[0].failing_critical == []
 }
@@ -123,30 +130,45 @@ test_sandbox_types_come_from_policy_data if {
 	count(sandbox_first.deny) == 0 with input as tenant_input([dev]) with data.w365.config as cfg
 }
 
-test_quiet_in_the_environment_phase if {
-	inp := object.union(t.compliant, {"tenant": {
-		"name": "Contoso",
-		"id": "tenant-1",
-		"environments": [object.remove(production_summary, {"results"})],
-	}})
-	count(sandbox_first.deny) == 0 with input as inp
-	count(sandbox_first.deny) == 0 with input as t.compliant
+test_each_production_environment_gets_its_own_decision if {
+	second := object.union(production_summary, {"id": "env-prod-2", "name": "Contoso Production 2"})
+	inp := tenant_input([second])
+	{d.environment_id | some d in sandbox_first.deny} == {"env-prod", "env-prod-2"} with input as inp
+	some d in denials_for("env-prod-2") with input as inp
+	contains(d.actions[0].steps[0], "or copy \"Contoso Production 2\" into one")
+}
+
+test_a_production_environment_is_not_its_own_sandbox if {
+	both := object.union(production_summary, {"type": "Production"})
+	cfg := object.union(data.w365.config, {"sandbox_types": ["Sandbox", "Production"]})
+	inp := {"tenant": {"name": "Contoso", "id": "tenant-1", "environments": [both]}}
+	count(denials_for("env-prod")) == 1 with input as inp with data.w365.config as cfg
 }
 
 test_not_applicable_for_a_sandbox_environment if {
-	inp := object.union(tenant_input([]), {"environment": {"id": "env-uat", "name": "Contoso UAT", "type": "Sandbox"}})
-	sandbox_first.not_applicable == {"The environment type \"Sandbox\" is not a production type (policy data production_types)."} with input as inp
-	count(sandbox_first.deny) == 0 with input as inp
+	inp := tenant_input([sandbox("env-uat", "Contoso UAT", true, all_passing)])
+	reasons_for("env-uat") == {"The environment type \"Sandbox\" is not a production type (policy data production_types)."} with input as inp
+	count(denials_for("env-uat")) == 0 with input as inp
 }
 
 test_not_applicable_when_work365_not_installed if {
-	inp := object.union(t.not_installed, {"tenant": tenant_input([]).tenant})
-	sandbox_first.not_applicable == {"Work 365 is not installed."} with input as inp
-	count(sandbox_first.deny) == 0 with input as inp
+	inp := tenant_input([object.union(production_summary, {"id": "env-mkt", "work365_installed": false})])
+	reasons_for("env-mkt") == {"Work 365 is not installed."} with input as inp
+	count(denials_for("env-mkt")) == 0 with input as inp
+}
+
+test_not_applicable_without_dataverse_or_when_skipped if {
+	inp := tenant_input([
+		{"id": "env-default", "name": "Default", "type": "Production", "has_dataverse": false, "status": "skipped", "skip_reason": "the environment has no Dataverse database"},
+		{"id": "env-off", "name": "Off", "type": "Production", "has_dataverse": true, "status": "skipped", "skip_reason": "the environment is Disabled"},
+	])
+	reasons_for("env-default") == {"The environment has no Dataverse database."} with input as inp
+	reasons_for("env-off") == {"the environment is Disabled"} with input as inp
 }
 
 test_quiet_on_a_collection_error if {
-	inp := object.union(t.collection_error, {"tenant": tenant_input([]).tenant})
+	broken := object.union(production_summary, {"status": "error"})
+	inp := {"tenant": {"name": "Contoso", "id": "tenant-1", "environments": [broken]}}
 	count(sandbox_first.deny) == 0 with input as inp
 	count(sandbox_first.not_applicable) == 0 with input as inp
 }
