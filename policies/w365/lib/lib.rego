@@ -230,24 +230,25 @@ version_numbers(v) := [to_number(p) | some p in split(trim_space(v), ".")] if {
 }
 
 # version_at_least compares numerically per dotted component, missing components being 0:
-# "3.10.0.0" ≥ "3.5", "3.5.0.0" ≥ "3.5", "3.4.9" < "3.5".
+# "3.10.0.0" ≥ "3.5", "3.5.0.0" ≥ "3.5", "3.4.9" < "3.5". Both are padded with zeros to the same length,
+# then compared as arrays, which Rego orders element by element.
 version_at_least(v, minimum) if {
 	a := version_numbers(v)
 	b := version_numbers(minimum)
 	n := max([count(a), count(b)])
-	pa := [number_at(a, i) | some i in numbers.range(0, n - 1)]
-	pb := [number_at(b, i) | some i in numbers.range(0, n - 1)]
-	diffs := [i | some i in numbers.range(0, n - 1); pa[i] != pb[i]]
-	not_lower_at_first_difference(pa, pb, diffs)
+	padded(a, n) >= padded(b, n)
 }
 
-not_lower_at_first_difference(_, _, diffs) if count(diffs) == 0
+padded(a, n) := array.slice(array.concat(a, zeros), 0, n)
 
-not_lower_at_first_difference(a, b, diffs) if a[diffs[0]] > b[diffs[0]]
+zeros := [0, 0, 0, 0, 0, 0, 0, 0]
 
-number_at(a, i) := a[i] if {
-	i < count(a)
-} else := 0
+# installed_version is the version of the Work 365 solution ("" when it has none).
+installed_version := object.get(dv.work365, "version", "")
+
+# installed_version_ok holds when the installed version is at least the policy's minimum; computed once per
+# evaluation for every rule that asks.
+installed_version_ok if version_at_least(installed_version, config.min_version)
 
 # ---------------------------------------------------------------------------------------
 # Lists and messages
@@ -255,8 +256,11 @@ number_at(a, i) := a[i] if {
 # quoted_list renders names as `"a", "b"`.
 quoted_list(names) := concat(", ", [sprintf("%q", [n]) | some n in names])
 
-# sort_by orders objects by one key, then by id, so that evidence is deterministic.
-sort_by(objs, key) := [objs[i] | some pair in sorted; i := pair[2]] if {
+# sort_by orders objects by one key, then by id, so that evidence is deterministic. Lists of one or none
+# (the usual case) are returned as they are.
+sort_by(objs, key) := objs if {
+	count(objs) < 2
+} else := [objs[i] | some pair in sorted; i := pair[2]] if {
 	sorted := sort([[object.get(o, key, ""), object.get(o, "id", ""), j] | some j, o in objs])
 }
 

@@ -34,8 +34,8 @@ minimum := lib.config.min_version
 
 deny contains result if {
 	lib.applicable
-	version := object.get(lib.dv.work365, "version", "")
-	not lib.version_at_least(version, minimum)
+	version := lib.installed_version
+	not lib.installed_version_ok
 	result := {
 		"message": message(version),
 		"evidence": {"version": version, "minimum": minimum},
