@@ -191,7 +191,7 @@ type Batch struct {
 	// Input holds "environments" ({"tenant": index, "environment": …}) and "tenants" ({"first": input.tenant of
 	// the first phase, "second": of the second}).
 	Input map[string]any
-	// Query binds environment_scope and tenant_scope to the decisions of each environment, in order.
+	// Query binds environment_scope and tenant_scope to the decisions of each environment.
 	Query string
 	// Data is the effective policy data.
 	Data map[string]any
@@ -226,18 +226,21 @@ func (e *Engine) Batch(snap *snapshot.Snapshot, results []Result) (*Batch, error
 		}
 	}
 	b := &Batch{Input: map[string]any{"tenants": tenants, "environments": envs}, Data: e.data, Environments: len(envs)}
-	var parts []string
-	for _, sc := range []struct{ name, scope, phase string }{
-		{"environment_scope", ScopeEnvironment, "first"}, {"tenant_scope", ScopeTenant, "second"},
-	} {
-		q := strings.TrimPrefix(e.query(sc.scope), "result := ")
-		if q == "" {
-			q = "{}"
+	query := func(scope string) string {
+		if q := strings.TrimPrefix(e.query(scope), "result := "); q != "" {
+			return q
 		}
-		parts = append(parts, fmt.Sprintf("%s := [r | some x in input.environments; t := input.tenants[x.tenant].%s; env := x.environment; r := %s with input as {\"environment\": env, \"tenant\": t}]",
-			sc.name, sc.phase, q))
+		return "{}"
 	}
-	b.Query = strings.Join(parts, "; ")
+	// Environment-scoped rules run once per environment; tenant-scoped ones once per tenant, their decisions
+	// then sorted to the environments they name, as Evaluate does. The tenant document is bound to a variable
+	// first: a reference into a variable (t.second) inside a with value does not see the outer input.
+	b.Query = fmt.Sprintf("environment_scope := [r | some x in input.environments; t := input.tenants[x.tenant].first; "+
+		"env := x.environment; r := %s with input as {\"environment\": env, \"tenant\": t}]; "+
+		"tenant_scope := [r | some t in input.tenants; second := t.second; d := %s with input as {\"tenant\": second}; "+
+		"some s in second.environments; s.status != \"error\"; "+
+		"r := {id: {\"deny\": [x | some x in v.deny; x.environment_id == s.id], \"na\": [x | some x in v.na; x.environment_id == s.id]} | some id, v in d}]",
+		query(ScopeEnvironment), query(ScopeTenant))
 	return b, nil
 }
 
