@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/work365/audit/internal/api"
 	"github.com/work365/audit/internal/policy"
 	"github.com/work365/audit/internal/report"
 )
@@ -193,7 +194,7 @@ func (s *Sender) post(ctx context.Context, t Target, body []byte) (int, error) {
 	}
 	sleep := s.Sleep
 	if sleep == nil {
-		sleep = wait
+		sleep = api.SleepContext
 	}
 	timeout := t.Timeout
 	if timeout <= 0 {
@@ -285,15 +286,4 @@ func scrub(s, raw string) string {
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
-}
-
-func wait(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
