@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/work365/audit/internal/config"
 	"github.com/work365/audit/internal/fix"
 	"github.com/work365/audit/internal/policy"
+	"github.com/work365/audit/internal/report"
 )
 
 // scanOptions are the flags of audit scan.
@@ -26,7 +28,7 @@ type scanOptions struct {
 }
 
 func addReportFlags(cmd *cobra.Command, o *reportOptions) {
-	cmd.Flags().StringVar(&o.formats, "format", "table,json", "comma-separated report formats (table, json, …)")
+	cmd.Flags().StringVar(&o.formats, "format", "table,json", "comma-separated report formats: "+strings.Join(report.Names(), ", "))
 	cmd.Flags().StringVarP(&o.output, "output", "o", "", "directory for report.<ext> files (default ./"+defaultReportDir+"); - writes a single format to standard output")
 	cmd.Flags().StringVar(&o.failOn, "fail-on", "high", "lowest severity that makes the exit code 3: critical, high, medium or low")
 	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "no progress, no table, no notes: only files and the exit code")
