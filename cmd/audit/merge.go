@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -39,7 +40,7 @@ the config file.`,
 		RunE: runE(func(cmd *cobra.Command, args []string) error { return runMerge(cmd.Context(), g, args, o) }),
 	}
 	cmd.Flags().StringVarP(&o.configPath, "config", "c", "", "the scan's config file: notifications, history.path, SARIF locations")
-	cmd.Flags().StringVar(&o.report.formats, "format", "table,json", "comma-separated report formats (table, json, …)")
+	cmd.Flags().StringVar(&o.report.formats, "format", "table,json", "comma-separated report formats: "+strings.Join(report.Names(), ", "))
 	cmd.Flags().StringVarP(&o.report.output, "output", "o", "", "directory for report.<ext> files (default ./"+defaultReportDir+"); - writes a single format to standard output")
 	cmd.Flags().BoolVarP(&o.report.quiet, "quiet", "q", false, "no table, no notes: only files and the exit code")
 	cmd.Flags().StringVar(&o.history.path, "history", "", "record the merged run in this history file, compare it with the previous one and notify")
