@@ -7,6 +7,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	// audit schedule --tz must work in minimal containers without a system time zone database.
+	_ "time/tzdata"
 )
 
 func main() {
