@@ -127,7 +127,7 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 	if compiler.Failed() {
 		return nil, fmt.Errorf("compile policies: %w", compiler.Errors)
 	}
-	store := inmem.NewFromObject(b.data)
+	store := inmem.NewFromObjectWithOpts(b.data, inmem.OptReturnASTValuesOnRead(true))
 	for _, scope := range []string{ScopeEnvironment, ScopeTenant} {
 		q := e.query(scope)
 		if q == "" {
@@ -285,6 +285,7 @@ type envRef struct {
 // and each tenant's document (the summaries of all its environments) once per phase and shared by all of its
 // environments. Evaluation thus grows with the number of environments, not with its square.
 func (e *Engine) Evaluate(ctx context.Context, snap *snapshot.Snapshot, adjust func([]Result)) ([]Result, error) {
+	defer relaxGC()()
 	var refs []*envRef
 	for ti := range snap.Tenants {
 		t := &snap.Tenants[ti]

@@ -1,0 +1,75 @@
+package policy
+
+import (
+	"os"
+	"runtime/debug"
+	"testing"
+)
+
+func TestGCPercentForGivesAFixedHeadroom(t *testing.T) {
+	cases := []struct {
+		live uint64
+		want int
+	}{
+		{0, gcMaxPercent},
+		{1 << 20, gcMaxPercent},
+		{16 << 20, 500},
+		{64 << 20, 200},
+		{256 << 20, 125},
+		{4 << 30, 101},
+	}
+	for _, c := range cases {
+		if got := gcPercentFor(c.live); got != c.want {
+			t.Errorf("gcPercentFor(%d MiB) = %d, want %d", c.live>>20, got, c.want)
+		}
+	}
+}
+
+func TestRelaxGCRaisesThePercentageWhileEvaluationsRun(t *testing.T) {
+	if v, set := os.LookupEnv("GOGC"); set {
+		t.Cleanup(func() { os.Setenv("GOGC", v) })
+		os.Unsetenv("GOGC")
+	}
+	old := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(old)
+	current := func() int {
+		p := debug.SetGCPercent(100)
+		debug.SetGCPercent(p)
+		return p
+	}
+	first := relaxGC()
+	second := relaxGC()
+	if p := current(); p <= 100 {
+		t.Fatalf("during an evaluation the percentage is %d, want more than 100", p)
+	}
+	first()
+	if p := current(); p <= 100 {
+		t.Errorf("with one evaluation still running the percentage is %d, want more than 100", p)
+	}
+	second()
+	if p := current(); p != 100 {
+		t.Errorf("after the last evaluation the percentage is %d, want 100", p)
+	}
+}
+
+func TestRelaxGCLeavesGOGCAlone(t *testing.T) {
+	t.Setenv("GOGC", "100")
+	restore := relaxGC()
+	if p := debug.SetGCPercent(100); p != 100 {
+		t.Errorf("with GOGC set the percentage changed to %d", p)
+	}
+	restore()
+}
+
+func TestRelaxGCLeavesAChosenPercentageAlone(t *testing.T) {
+	old := debug.SetGCPercent(300)
+	defer debug.SetGCPercent(old)
+	restore := relaxGC()
+	if p := debug.SetGCPercent(300); p != 300 {
+		t.Errorf("a chosen percentage of 300 was changed to %d", p)
+	}
+	restore()
+	if p := debug.SetGCPercent(300); p != 300 {
+		t.Errorf("after the evaluation the percentage is %d, want 300", p)
+	}
+}
