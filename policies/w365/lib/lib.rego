@@ -131,10 +131,12 @@ disabled(user) if user.is_disabled == true
 
 # app_users are the application users of the environment whose App ID is a Work 365 App ID,
 # soft-deleted ones included.
-app_users := sort_by([u | some u in list(dv, "application_users"); app_id(u) in work365_app_ids], "full_name")
+app_users := sort_by([u | some u in dv.application_users; app_id(u) in work365_app_ids], "full_name")
 
 # first_by_id picks the user with the smallest id, so that a choice among several is stable.
-first_by_id(users) := users[i] if {
+first_by_id(users) := users[0] if {
+	count(users) == 1
+} else := users[i] if {
 	pairs := sort([[u.id, j] | some j, u in users])
 	i := pairs[0][1]
 }
@@ -198,18 +200,18 @@ user_label(user) := sprintf("%q (App ID %s)", [user.full_name, app_id(user)]) if
 
 # ---------------------------------------------------------------------------------------
 # Roles
-
-roles_of(user) := list(user, "roles")
+#
+# A user's roles are read as user.roles: iterating over null (an empty list as Go writes it) yields nothing.
 
 # holds_role holds when the user holds a role of that name, from any business unit.
 holds_role(user, name) if {
-	some role in roles_of(user)
+	some role in user.roles
 	role.name == name
 }
 
 # holds_role_in_own_bu holds when the user holds the role from its own business unit.
 holds_role_in_own_bu(user, name) if {
-	some role in roles_of(user)
+	some role in user.roles
 	role.name == name
 	role.business_unit_id == user.business_unit.id
 }
@@ -236,12 +238,8 @@ version_at_least(v, minimum) if {
 	a := version_numbers(v)
 	b := version_numbers(minimum)
 	n := max([count(a), count(b)])
-	padded(a, n) >= padded(b, n)
+	array.slice(array.concat(a, [0, 0, 0, 0, 0, 0, 0, 0]), 0, n) >= array.slice(array.concat(b, [0, 0, 0, 0, 0, 0, 0, 0]), 0, n)
 }
-
-padded(a, n) := array.slice(array.concat(a, zeros), 0, n)
-
-zeros := [0, 0, 0, 0, 0, 0, 0, 0]
 
 # installed_version is the version of the Work 365 solution ("" when it has none).
 installed_version := object.get(dv.work365, "version", "")

@@ -40,7 +40,7 @@ not_applicable contains "The Work 365 service user is not yet a Work 365 applica
 
 holders := lib.sort_by(
 	[u |
-		some u in lib.list(lib.dv, "service_role_holders")
+		some u in lib.dv.service_role_holders
 		not lib.is_application(u)
 		lib.holds_role(u, lib.service_role)
 	],
@@ -69,7 +69,7 @@ holder_labels := [lib.user_label(u) | some u in holders]
 
 remove_actions := [lib.action_remove_role(u, r) | some u in holders; some r in service_roles(u)]
 
-service_roles(user) := lib.sort_by([r | some r in lib.roles_of(user); r.name == lib.service_role], "business_unit_id")
+service_roles(user) := lib.sort_by([r | some r in user.roles; r.name == lib.service_role], "business_unit_id")
 
 holder_evidence(user) := object.union(
 	object.filter(user, {"id", "full_name", "domain_name", "is_disabled", "is_licensed"}),

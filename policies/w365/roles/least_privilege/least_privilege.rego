@@ -43,7 +43,7 @@ system_administrator := "System Administrator"
 deny contains result if {
 	lib.applicable
 	user := lib.app_user
-	extra := [r | some r in lib.roles_of(user); not r.name in lib.required_roles]
+	extra := [r | some r in user.roles; not r.name in lib.required_roles]
 	count(extra) > 0
 	ordered := admin_first(extra)
 	result := {

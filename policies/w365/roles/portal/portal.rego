@@ -46,7 +46,7 @@ deny contains result if {
 			"full_name": object.get(user, "full_name", ""),
 			"app_id": lib.app_id(user),
 			"role": role,
-			"roles": sort([r.name | some r in lib.roles_of(user)]),
+			"roles": sort([r.name | some r in user.roles]),
 		},
 		"actions": [lib.action_assign_role(lib.app_id(user), role)],
 	}

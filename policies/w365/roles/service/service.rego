@@ -43,7 +43,7 @@ deny contains result if {
 	user := lib.app_user
 	role := lib.service_role
 	not lib.holds_role_in_own_bu(user, role)
-	other_units := sort({r.business_unit_id | some r in lib.roles_of(user); r.name == role})
+	other_units := sort({r.business_unit_id | some r in user.roles; r.name == role})
 	result := {
 		"message": message(user, role, other_units),
 		"evidence": {

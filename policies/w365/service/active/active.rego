@@ -40,8 +40,9 @@ not_applicable contains lib.not_configured_reason if {
 deny contains result if {
 	lib.applicable
 	lib.service_user_configured
+	message := problem
 	result := {
-		"message": problem,
+		"message": message,
 		"evidence": lib.service_user_evidence,
 		"actions": lib.switch_service_user_actions,
 	}
