@@ -358,17 +358,87 @@ func tenantDocs(snap *snapshot.Snapshot, results []Result) map[*snapshot.Tenant]
 	return out
 }
 
-// tenantValues converts tenantDocs to Rego values, once for all the environments that share them.
+// tenantValues builds the documents of tenantDocs directly in Rego's form, once for all the environments that
+// share them: the second phase's carries a result per (environment, rule), and converting Go maps of them cost
+// more than evaluating the tenant rules.
 func tenantValues(snap *snapshot.Snapshot, results []Result) (map[*snapshot.Tenant]ast.Value, error) {
-	out := map[*snapshot.Tenant]ast.Value{}
-	for t, doc := range tenantDocs(snap, results) {
-		v, err := ast.InterfaceToValue(doc)
-		if err != nil {
-			return nil, fmt.Errorf("tenant %s: input: %w", t.Name, err)
+	var byEnv map[string][][2]*ast.Term
+	if results != nil {
+		byEnv = map[string][][2]*ast.Term{}
+		// Rule IDs and the few (status, severity) pairs are shared by every environment: one term each.
+		ids := map[string]*ast.Term{}
+		pairs := map[[2]string]*ast.Term{}
+		for _, r := range results {
+			id := ids[r.RuleID]
+			if id == nil {
+				id = ast.StringTerm(r.RuleID)
+				ids[r.RuleID] = id
+			}
+			pair := pairs[[2]string{r.Status, r.Severity}]
+			if pair == nil {
+				pair = ast.ObjectTerm([2]*ast.Term{keyStatus, ast.StringTerm(r.Status)}, [2]*ast.Term{keySeverity, ast.StringTerm(r.Severity)})
+				pairs[[2]string{r.Status, r.Severity}] = pair
+			}
+			byEnv[r.EnvironmentID] = append(byEnv[r.EnvironmentID], [2]*ast.Term{id, pair})
 		}
-		out[t] = v
+	}
+	out := map[*snapshot.Tenant]ast.Value{}
+	for ti := range snap.Tenants {
+		t := &snap.Tenants[ti]
+		sums := make([]*ast.Term, 0, len(t.Environments))
+		for ei := range t.Environments {
+			env := &t.Environments[ei]
+			items := summaryItems(env)
+			if byEnv != nil {
+				items = append(items, [2]*ast.Term{keyResults, ast.NewTerm(ast.NewObject(byEnv[env.ID]...))})
+			}
+			sums = append(sums, ast.NewTerm(ast.NewObject(items...)))
+		}
+		out[t] = ast.NewObject(
+			[2]*ast.Term{keyName, ast.StringTerm(t.Name)},
+			[2]*ast.Term{keyID, ast.StringTerm(t.ID)},
+			[2]*ast.Term{keyEnvironments, ast.ArrayTerm(sums...)},
+		)
 	}
 	return out, nil
+}
+
+var (
+	keyID               = ast.StringTerm("id")
+	keyName             = ast.StringTerm("name")
+	keyEnvironments     = ast.StringTerm("environments")
+	keyResults          = ast.StringTerm("results")
+	keyStatus           = ast.StringTerm("status")
+	keySeverity         = ast.StringTerm("severity")
+	keyType             = ast.StringTerm("type")
+	keyRegion           = ast.StringTerm("region")
+	keyHasDataverse     = ast.StringTerm("has_dataverse")
+	keyWork365Installed = ast.StringTerm("work365_installed")
+	keyWork365Version   = ast.StringTerm("work365_version")
+	keySkipReason       = ast.StringTerm("skip_reason")
+)
+
+// summaryItems is summary in Rego's form.
+func summaryItems(env *snapshot.Environment) [][2]*ast.Term {
+	installed, version := false, ""
+	if env.Dataverse != nil {
+		installed, version = env.Dataverse.Work365.Installed, env.Dataverse.Work365.Version
+	}
+	items := make([][2]*ast.Term, 0, 10)
+	items = append(items,
+		[2]*ast.Term{keyID, ast.StringTerm(env.ID)},
+		[2]*ast.Term{keyName, ast.StringTerm(env.Name)},
+		[2]*ast.Term{keyType, ast.StringTerm(env.Type)},
+		[2]*ast.Term{keyRegion, ast.StringTerm(env.Region)},
+		[2]*ast.Term{keyStatus, ast.StringTerm(env.Status)},
+		[2]*ast.Term{keyHasDataverse, ast.BooleanTerm(env.HasDataverse)},
+		[2]*ast.Term{keyWork365Installed, ast.BooleanTerm(installed)},
+		[2]*ast.Term{keyWork365Version, ast.StringTerm(version)},
+	)
+	if env.SkipReason != "" {
+		items = append(items, [2]*ast.Term{keySkipReason, ast.StringTerm(env.SkipReason)})
+	}
+	return items
 }
 
 func summary(env *snapshot.Environment) map[string]any {

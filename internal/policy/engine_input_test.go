@@ -57,3 +57,28 @@ func TestJSONDecoderRefusesMalformedInput(t *testing.T) {
 		assert.Error(t, err, in)
 	}
 }
+
+func TestTenantValuesAreTheTenantDocuments(t *testing.T) {
+	t.Parallel()
+	snap := benchSnapshot(12)
+	envs := snap.Tenants[0].Environments
+	envs[1].Status, envs[1].SkipReason, envs[1].Dataverse = snapshot.StatusSkipped, "The environment is disabled.", nil
+	envs[2].HasDataverse, envs[2].Dataverse = false, nil
+	snap.Tenants = append(snap.Tenants, snapshot.Tenant{Name: "empty", ID: "none"})
+	eng, err := Load(t.Context(), Options{})
+	require.NoError(t, err)
+	results, err := eng.Evaluate(t.Context(), snap, nil)
+	require.NoError(t, err)
+	results[0].Status = StatusWaived
+	for _, res := range [][]Result{nil, results} {
+		got, err := tenantValues(snap, res)
+		require.NoError(t, err)
+		docs := tenantDocs(snap, res)
+		require.Len(t, got, len(docs))
+		for tenant, doc := range docs {
+			want, err := ast.InterfaceToValue(doc)
+			require.NoError(t, err)
+			assert.Equal(t, 0, ast.Compare(want, got[tenant]), "tenant %q with results %t:\nwant %v\ngot  %v", tenant.Name, res != nil, want, got[tenant])
+		}
+	}
+}
