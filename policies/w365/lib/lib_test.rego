@@ -38,6 +38,24 @@ test_unparsable_versions_are_never_at_least_the_minimum if {
 
 test_version_numbers_parse_dotted_versions if {
 	lib.version_numbers("3.05.1.0") == [3, 5, 1, 0]
+	lib.version_numbers(" 10.0.100.0 ") == [10, 0, 100, 0]
+	lib.version_numbers("0.0") == [0, 0]
+}
+
+test_version_keys_drop_trailing_zero_components if {
+	lib.version_key("3.5.0.0") == [3, 5]
+	lib.version_key("3.05.10.00") == [3, 5, 10]
+	lib.version_key(" 3.0.1.0 ") == [3, 0, 1]
+	lib.version_key("0.0") == [0]
+	lib.version_key("100") == [100]
+}
+
+test_zero_components_compare_as_numbers if {
+	lib.version_at_least("3.5.0.1", "3.5")
+	lib.version_at_least("3.0", "3")
+	lib.version_at_least("3", "3.0.0")
+	not lib.version_at_least("3.0.0", "3.0.1")
+	lib.version_at_least("0.0", "0")
 }
 
 # ---------------------------------------------------------------------------------------

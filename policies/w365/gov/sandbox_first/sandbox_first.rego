@@ -43,8 +43,20 @@ tenant_name := object.get(input.tenant, "name", "")
 # passing statuses of a critical rule in a qualifying sandbox.
 passing := {"pass", "not_applicable", "waived"}
 
+# judged are the IDs of the production environments that run Work 365 and were read: the environments
+# this rule decides on. One pass over the summaries finds them, so that the rest of the rule looks at each
+# environment once.
+judged contains s.id if {
+	some s in summaries
+	s.has_dataverse == true
+	s.status == "ok"
+	s.work365_installed == true
+	s.type in lib.config.production_types
+}
+
 not_applicable contains {"environment_id": s.id, "reason": reason} if {
 	some s in summaries
+	not s.id in judged
 	reason := not_applicable_reason(s)
 }
 
@@ -62,17 +74,11 @@ not_applicable_reason(s) := "The environment has no Dataverse database." if {
 	not s.type in lib.config.production_types
 }
 
-# judged holds for the production environments that run Work 365 and were read.
-judged(s) if {
-	s.has_dataverse
-	s.status == "ok"
-	s.work365_installed == true
-	s.type in lib.config.production_types
-}
-
+# sandboxes lists the sandbox environments by name, for the findings.
 sandboxes := lib.sort_by([s | some s in summaries; s.type in lib.config.sandbox_types], "name")
 
-qualifying := {s.id | some s in sandboxes; qualifies(s)}
+# qualifying are the IDs of the sandboxes in which changes can be validated.
+qualifying := {s.id | some s in summaries; s.type in lib.config.sandbox_types; qualifies(s)}
 
 failing_critical(sandbox) := lib.sort_by(
 	[{"rule": id, "status": object.get(r, "status", "")} |
@@ -103,12 +109,32 @@ problem(sandbox) := "Work 365 not installed" if {
 	count(failing) > 0
 }
 
-qualifies(sandbox) if not problem(sandbox)
+# qualifies holds when a sandbox has no problem: it runs Work 365, was read and evaluated, and its critical
+# rules pass. It is problem's negation, checked without building problem's text for every sandbox.
+qualifies(sandbox) if {
+	sandbox.work365_installed == true
+	object.get(sandbox, "status", "ok") == "ok"
+	evaluated(sandbox)
+	not failing_a_critical_rule(sandbox)
+}
+
+# qualifying_other_than holds when a sandbox other than the environment qualifies (production and sandbox
+# types may overlap in the policy data); it stops at the first one.
+qualifying_other_than(id) if {
+	some q in qualifying
+	q != id
+}
+
+failing_a_critical_rule(sandbox) if {
+	some r in sandbox.results
+	r.severity == "critical"
+	not object.get(r, "status", "") in passing
+}
 
 deny contains result if {
 	some s in summaries
-	judged(s)
-	count(qualifying - {s.id}) == 0
+	s.id in judged
+	not qualifying_other_than(s.id)
 	others := [x | some x in sandboxes; x.id != s.id]
 	result := {
 		"environment_id": s.id,

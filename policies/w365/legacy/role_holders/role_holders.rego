@@ -51,30 +51,29 @@ deny contains result if {
 	lib.applicable
 	lib.service_user_is_app_user
 	count(holders) > 0
+	role := lib.service_role
+
+	# Each holder with the copies of the role it holds (one per business unit), built once for the
+	# evidence and the actions.
+	entries := [[u, lib.sort_by([r | some r in u.roles; r.name == role], "business_unit_id")] | some u in holders]
 	result := {
 		"message": sprintf(
 			"%d person(s) still hold %q although the application user %s is the Work 365 service user: %s.",
-			[count(holders), lib.service_role, lib.app_user_label(lib.app_user), concat(", ", holder_labels)],
+			[count(holders), role, lib.app_user_label(lib.app_user), concat(", ", [lib.user_label(u) | some u in holders])],
 		),
 		"evidence": {
 			"service_user_id": lib.service_user_id,
-			"role": lib.service_role,
-			"holders": [holder_evidence(u) | some u in holders],
+			"role": role,
+			"holders": [object.union(
+				object.filter(u, {"id", "full_name", "domain_name", "is_disabled", "is_licensed"}),
+				{"roles": [object.filter(r, {"id", "name", "business_unit_id"}) | some r in roles]},
+			) |
+				some [u, roles] in entries
+			],
 		},
-		"actions": array.concat([manual_action], remove_actions),
+		"actions": array.concat([manual_action], [lib.action_remove_role(u, r) | some [u, roles] in entries; some r in roles]),
 	}
 }
-
-holder_labels := [lib.user_label(u) | some u in holders]
-
-remove_actions := [lib.action_remove_role(u, r) | some u in holders; some r in service_roles(u)]
-
-service_roles(user) := lib.sort_by([r | some r in user.roles; r.name == lib.service_role], "business_unit_id")
-
-holder_evidence(user) := object.union(
-	object.filter(user, {"id", "full_name", "domain_name", "is_disabled", "is_licensed"}),
-	{"roles": [object.filter(r, {"id", "name", "business_unit_id"}) | some r in service_roles(user)]},
-)
 
 manual_action := lib.action_manual(
 	sprintf("Remove the %s role from people", [lib.service_role]),
