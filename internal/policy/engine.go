@@ -1,10 +1,8 @@
 package policy
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -737,129 +735,6 @@ func environmentValue(env *snapshot.Environment) (ast.Value, error) {
 		return nil, fmt.Errorf("decode environment JSON at byte %d: %w", d.i, err)
 	}
 	return v, nil
-}
-
-// jsonDecoder turns a JSON document written by encoding/json (so valid and without insignificant space) into
-// an ast.Value.
-type jsonDecoder struct {
-	b []byte
-	i int
-}
-
-var errJSON = errors.New("malformed JSON")
-
-func (d *jsonDecoder) value() (ast.Value, error) {
-	if d.i >= len(d.b) {
-		return nil, errJSON
-	}
-	switch c := d.b[d.i]; {
-	case c == '{':
-		d.i++
-		var items [][2]*ast.Term
-		if d.i < len(d.b) && d.b[d.i] == '}' {
-			d.i++
-			return ast.NewObject(), nil
-		}
-		for {
-			k, err := d.str()
-			if err != nil {
-				return nil, err
-			}
-			if d.i >= len(d.b) || d.b[d.i] != ':' {
-				return nil, errJSON
-			}
-			d.i++
-			v, err := d.value()
-			if err != nil {
-				return nil, err
-			}
-			items = append(items, [2]*ast.Term{ast.InternedTerm(k), ast.NewTerm(v)})
-			if d.i >= len(d.b) {
-				return nil, errJSON
-			}
-			d.i++
-			if d.b[d.i-1] == '}' {
-				return ast.NewObject(items...), nil
-			}
-			if d.b[d.i-1] != ',' {
-				return nil, errJSON
-			}
-		}
-	case c == '[':
-		d.i++
-		var elems []*ast.Term
-		if d.i < len(d.b) && d.b[d.i] == ']' {
-			d.i++
-			return ast.NewArray(), nil
-		}
-		for {
-			v, err := d.value()
-			if err != nil {
-				return nil, err
-			}
-			elems = append(elems, ast.NewTerm(v))
-			if d.i >= len(d.b) {
-				return nil, errJSON
-			}
-			d.i++
-			if d.b[d.i-1] == ']' {
-				return ast.NewArray(elems...), nil
-			}
-			if d.b[d.i-1] != ',' {
-				return nil, errJSON
-			}
-		}
-	case c == '"':
-		s, err := d.str()
-		if err != nil {
-			return nil, err
-		}
-		return ast.String(s), nil
-	case c == 't' && bytes.HasPrefix(d.b[d.i:], []byte("true")):
-		d.i += 4
-		return ast.Boolean(true), nil
-	case c == 'f' && bytes.HasPrefix(d.b[d.i:], []byte("false")):
-		d.i += 5
-		return ast.Boolean(false), nil
-	case c == 'n' && bytes.HasPrefix(d.b[d.i:], []byte("null")):
-		d.i += 4
-		return ast.Null{}, nil
-	case c == '-' || (c >= '0' && c <= '9'):
-		start := d.i
-		for d.i < len(d.b) && strings.IndexByte("+-.0123456789eE", d.b[d.i]) >= 0 {
-			d.i++
-		}
-		return ast.Number(d.b[start:d.i]), nil
-	}
-	return nil, errJSON
-}
-
-// str reads a JSON string; escapes (rare in snapshots: encoding/json writes <, > and & as \u escapes) are
-// left to encoding/json.
-func (d *jsonDecoder) str() (string, error) {
-	if d.i >= len(d.b) || d.b[d.i] != '"' {
-		return "", errJSON
-	}
-	start := d.i
-	escaped := false
-	for d.i++; d.i < len(d.b); d.i++ {
-		switch d.b[d.i] {
-		case '\\':
-			escaped = true
-			d.i++
-		case '"':
-			d.i++
-			if !escaped {
-				return string(d.b[start+1 : d.i-1]), nil
-			}
-			var s string
-			if err := json.Unmarshal(d.b[start:d.i], &s); err != nil {
-				return "", err
-			}
-			return s, nil
-		}
-	}
-	return "", errJSON
 }
 
 func strs(arr []any) []string {
