@@ -80,6 +80,7 @@ type Engine struct {
 	bundle  *bundle
 	envQ    *rego.PreparedEvalQuery
 	tenantQ *rego.PreparedEvalQuery
+	consts  *constants
 	workers int
 }
 
@@ -126,6 +127,9 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("compile policies: %w", compiler.Errors)
 	}
 	store := inmem.NewFromObjectWithOpts(b.data, inmem.OptReturnASTValuesOnRead(true))
+	if e.consts, err = findConstants(ctx, compiler, store); err != nil {
+		return nil, fmt.Errorf("policies: %w", err)
+	}
 	for _, scope := range []string{ScopeEnvironment, ScopeTenant} {
 		q := e.query(scope)
 		if q == "" {
@@ -497,7 +501,7 @@ func (e *Engine) evalTenant(ctx context.Context, t *snapshot.Tenant, rules []Rul
 		return nil, nil
 	}
 	input := ast.NewObject([2]*ast.Term{keyTenant, ast.NewTerm(tenant)})
-	rs, err := e.tenantQ.Eval(ctx, rego.EvalParsedInput(input))
+	rs, err := e.tenantQ.Eval(ctx, rego.EvalParsedInput(input), rego.EvalVirtualCache(newConstantCache(e.consts)))
 	if err != nil {
 		return nil, fmt.Errorf("evaluate tenant %s: %w", t.Name, err)
 	}
@@ -648,7 +652,7 @@ func (e *Engine) evalOne(ctx context.Context, ref *envRef, rules []Rule, q *rego
 		ref.value = v
 	}
 	input := ast.NewObject([2]*ast.Term{keyEnvironment, ast.NewTerm(ref.value)}, [2]*ast.Term{keyTenant, ast.NewTerm(tenant)})
-	rs, err := q.Eval(ctx, rego.EvalParsedInput(input))
+	rs, err := q.Eval(ctx, rego.EvalParsedInput(input), rego.EvalVirtualCache(newConstantCache(e.consts)))
 	if err != nil {
 		return nil, fmt.Errorf("evaluate environment %s (%s): %w", env.Name, env.ID, err)
 	}

@@ -78,7 +78,7 @@ expected_app_id := lower(config.app_ids[geo])
 region_mapped if expected_app_id
 
 # work365_app_ids are all configured Work 365 App IDs (lower case).
-work365_app_ids contains lower(id) if some id in config.app_ids
+work365_app_ids := {lower(id) | some id in config.app_ids}
 
 # geo_of_app_id names the geo(s) an App ID belongs to ("US", "EU", or "unknown").
 geo_of_app_id(id) := concat("/", geos) if {
@@ -248,7 +248,10 @@ installed_version := object.get(dv.work365, "version", "")
 
 # installed_version_ok holds when the installed version is at least the policy's minimum; computed once per
 # evaluation for every rule that asks.
-installed_version_ok if version_key(installed_version) >= version_key(config.min_version)
+installed_version_ok if version_key(installed_version) >= minimum_version_key
+
+# minimum_version_key is the policy's minimum version as a version key.
+minimum_version_key := version_key(config.min_version)
 
 # ---------------------------------------------------------------------------------------
 # Lists and messages
