@@ -81,10 +81,15 @@ region_mapped if expected_app_id
 work365_app_ids := {lower(id) | some id in config.app_ids}
 
 # geo_of_app_id names the geo(s) an App ID belongs to ("US", "EU", or "unknown").
-geo_of_app_id(id) := concat("/", geos) if {
-	geos := sort([g | some g, v in config.app_ids; lower(v) == lower(id)])
-	count(geos) > 0
+geo_of_app_id(id) := geo if {
+	geo := app_id_geos[lower(id)]
 } else := "unknown"
+
+# app_id_geos maps each configured App ID (lower case) to its geo(s): "US", or "EU/UK" when geos share one.
+app_id_geos := {id: concat("/", sort([g | some g, v in config.app_ids; lower(v) == id])) |
+	some w in config.app_ids
+	id := lower(w)
+}
 
 # region_label describes the environment's region for messages: `"europe" (EU)`.
 region_label := sprintf("%q (%s)", [env.region, geo]) if {

@@ -62,16 +62,20 @@ not_applicable contains {"environment_id": s.id, "reason": reason} if {
 
 # not_applicable_reason gives the reasons the environment-scoped rules give, and production's own; environments
 # that could not be read are reported as errors by the engine.
-not_applicable_reason(s) := "The environment has no Dataverse database." if {
+not_applicable_reason(s) := sprintf("The environment type %q is not a production type (policy data production_types).", [object.get(s, "type", "")]) if {
+	# The usual case first: a sandbox, trial or developer environment that was read and runs Work 365
+	# (so none of the reasons below applies).
+	s.has_dataverse
+	s.status == "ok"
+	s.work365_installed == true
+	not s.type in lib.config.production_types
+} else := "The environment has no Dataverse database." if {
 	not s.has_dataverse
 } else := object.get(s, "skip_reason", "The environment was skipped during collection.") if {
 	s.status == "skipped"
 } else := "Work 365 is not installed." if {
 	s.status == "ok"
 	not s.work365_installed == true
-} else := sprintf("The environment type %q is not a production type (policy data production_types).", [object.get(s, "type", "")]) if {
-	s.status == "ok"
-	not s.type in lib.config.production_types
 }
 
 # sandboxes lists the sandbox environments by name, for the findings.
@@ -118,6 +122,18 @@ qualifies(sandbox) if {
 	not failing_a_critical_rule(sandbox)
 }
 
+# two_qualify holds when at least two sandboxes qualify; it stops at the second, where qualifying judges
+# every sandbox.
+two_qualify if {
+	some a in summaries
+	a.type in lib.config.sandbox_types
+	qualifies(a)
+	some b in summaries
+	b.id != a.id
+	b.type in lib.config.sandbox_types
+	qualifies(b)
+}
+
 # qualifying_other_than holds when a sandbox other than the environment qualifies (production and sandbox
 # types may overlap in the policy data); it stops at the first one.
 qualifying_other_than(id) if {
@@ -132,6 +148,8 @@ failing_a_critical_rule(sandbox) if {
 }
 
 deny contains result if {
+	# With two qualifying sandboxes every production environment has another one: no need to look.
+	not two_qualify
 	some s in summaries
 	s.id in judged
 	not qualifying_other_than(s.id)

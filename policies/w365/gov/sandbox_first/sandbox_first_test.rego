@@ -75,6 +75,15 @@ test_pass_when_one_of_several_sandboxes_qualifies if {
 	count(sandbox_first.deny) == 0 with input as inp
 }
 
+test_pass_when_two_sandboxes_qualify if {
+	inp := tenant_input([
+		sandbox("env-uat", "Contoso UAT", true, all_passing),
+		sandbox("env-test", "Contoso Test", true, all_passing),
+	])
+	sandbox_first.two_qualify with input as inp
+	count(sandbox_first.deny) == 0 with input as inp
+}
+
 test_fail_without_any_sandbox if {
 	inp := tenant_input([])
 	sandbox_first.deny == {{
