@@ -208,9 +208,15 @@ func (a *constAnalysis) ref(ref ast.Ref) bool {
 }
 
 // flatCache is a VirtualCache keyed by the hash of the whole reference: one map lookup per access where
-// OPA's walks a tree of maps, one per element of the reference.
+// OPA's walks a tree of maps, one per element of the reference. References whose hashes collide with
+// another's go to a short list.
 type flatCache struct {
-	frames []map[int][]flatEntry
+	frames []flatFrame
+}
+
+type flatFrame struct {
+	byHash   map[int]flatEntry
+	collided []flatEntry
 }
 
 type flatEntry struct {
@@ -219,16 +225,27 @@ type flatEntry struct {
 	undefined bool
 }
 
+// An evaluation of the embedded rules caches a couple of hundred references; the map grows from this size.
+const flatCacheSize = 64
+
 func newFlatCache() *flatCache {
-	return &flatCache{frames: []map[int][]flatEntry{{}}}
+	c := &flatCache{}
+	c.Push()
+	return c
 }
 
-func (c *flatCache) Push() { c.frames = append(c.frames, map[int][]flatEntry{}) }
+func (c *flatCache) Push() {
+	c.frames = append(c.frames, flatFrame{byHash: make(map[int]flatEntry, flatCacheSize)})
+}
 
 func (c *flatCache) Pop() { c.frames = c.frames[:len(c.frames)-1] }
 
 func (c *flatCache) Get(ref ast.Ref) (*ast.Term, bool) {
-	for _, e := range c.frames[len(c.frames)-1][ref.Hash()] {
+	f := &c.frames[len(c.frames)-1]
+	if e, ok := f.byHash[ref.Hash()]; ok && e.ref.Equal(ref) {
+		return e.value, e.undefined
+	}
+	for _, e := range f.collided {
 		if e.ref.Equal(ref) {
 			return e.value, e.undefined
 		}
@@ -237,25 +254,35 @@ func (c *flatCache) Get(ref ast.Ref) (*ast.Term, bool) {
 }
 
 func (c *flatCache) Put(ref ast.Ref, value *ast.Term) {
-	frame := c.frames[len(c.frames)-1]
+	f := &c.frames[len(c.frames)-1]
 	h := ref.Hash()
-	entries := frame[h]
-	for i := range entries {
-		if entries[i].ref.Equal(ref) {
-			entries[i].value, entries[i].undefined = value, value == nil
-			return
+	e, ok := f.byHash[h]
+	switch {
+	case !ok || e.ref.Equal(ref):
+		// The evaluator reuses the slice of a function's cache key: keep a copy of it.
+		f.byHash[h] = flatEntry{ref: append(ast.Ref(nil), ref...), value: value, undefined: value == nil}
+	default:
+		for i := range f.collided {
+			if f.collided[i].ref.Equal(ref) {
+				f.collided[i].value, f.collided[i].undefined = value, value == nil
+				return
+			}
 		}
+		f.collided = append(f.collided, flatEntry{ref: append(ast.Ref(nil), ref...), value: value, undefined: value == nil})
 	}
-	frame[h] = append(entries, flatEntry{ref: append(ast.Ref(nil), ref...), value: value, undefined: value == nil})
 }
 
 func (c *flatCache) Keys() []ast.Ref {
+	f := &c.frames[len(c.frames)-1]
 	var keys []ast.Ref
-	for _, entries := range c.frames[len(c.frames)-1] {
-		for _, e := range entries {
-			if !e.undefined {
-				keys = append(keys, e.ref)
-			}
+	for _, e := range f.byHash {
+		if !e.undefined {
+			keys = append(keys, e.ref)
+		}
+	}
+	for _, e := range f.collided {
+		if !e.undefined {
+			keys = append(keys, e.ref)
 		}
 	}
 	return keys
