@@ -73,15 +73,18 @@ type Options struct {
 
 // Engine evaluates snapshots with compiled rules. It is safe for concurrent use.
 type Engine struct {
-	rules   []Rule
-	byID    map[string]*Rule
-	data    map[string]any
-	digest  string
-	bundle  *bundle
-	envQ    *rego.PreparedEvalQuery
-	tenantQ *rego.PreparedEvalQuery
-	consts  *constants
-	workers int
+	rules  []Rule
+	byID   map[string]*Rule
+	data   map[string]any
+	digest string
+	bundle *bundle
+	envQ   *rego.PreparedEvalQuery
+	// envEachQ is envQ with each decision collected in an array: defined even when a rule's is not, so that
+	// such a rule can be told apart from the others (envQ is then undefined as a whole).
+	envEachQ *rego.PreparedEvalQuery
+	tenantQ  *rego.PreparedEvalQuery
+	consts   *constants
+	workers  int
 }
 
 // Load reads, checks and compiles the embedded policies and those of opts.Dirs.
@@ -130,21 +133,22 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 	if e.consts, err = findConstants(ctx, compiler, store); err != nil {
 		return nil, fmt.Errorf("policies: %w", err)
 	}
-	for _, scope := range []string{ScopeEnvironment, ScopeTenant} {
-		q := e.query(scope)
+	prepare := func(q string) (*rego.PreparedEvalQuery, error) {
 		if q == "" {
-			continue
+			return nil, nil
 		}
 		// Results stay in Rego's form: evalOne converts only the sets that hold something.
 		pq, err := rego.New(rego.Query(q), rego.Compiler(compiler), rego.Store(store), rego.GenerateJSON(keepValue)).PrepareForEval(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("prepare %s rules: %w", scope, err)
-		}
-		if scope == ScopeEnvironment {
-			e.envQ = &pq
-		} else {
-			e.tenantQ = &pq
-		}
+		return &pq, err
+	}
+	if e.envQ, err = prepare(e.environmentQuery(false)); err != nil {
+		return nil, fmt.Errorf("prepare environment rules: %w", err)
+	}
+	if e.envEachQ, err = prepare(e.environmentQuery(true)); err != nil {
+		return nil, fmt.Errorf("prepare environment rules: %w", err)
+	}
+	if e.tenantQ, err = prepare(e.query(ScopeTenant)); err != nil {
+		return nil, fmt.Errorf("prepare tenant rules: %w", err)
 	}
 	return e, nil
 }
@@ -182,6 +186,37 @@ func (e *Engine) query(scope string) string {
 	}
 	return "result := {" + strings.Join(parts, ", ") + "}"
 }
+
+// environmentQuery evaluates every environment-scoped rule at once, each decision bound to its own variable
+// (d0 := data.….deny; n0 := data.….not_applicable; …): the results come back as they are, without an object
+// built around them for every environment.
+// With each, every decision is collected in an array of none or one value instead.
+func (e *Engine) environmentQuery(each bool) string {
+	var parts []string
+	bind := func(v, ref string) {
+		if each {
+			parts = append(parts, fmt.Sprintf("%s := [x | x := %s]", v, ref))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s := %s", v, ref))
+		}
+	}
+	i := 0
+	for _, r := range e.rules {
+		if r.Scope != ScopeEnvironment {
+			continue
+		}
+		bind(denyVar(i), "data."+r.Package+".deny")
+		if r.hasNotApplicable {
+			bind(naVar(i), "data."+r.Package+".not_applicable")
+		}
+		i++
+	}
+	return strings.Join(parts, "; ")
+}
+
+// denyVar and naVar name the variables of the i-th environment-scoped rule's decisions.
+func denyVar(i int) string { return "d" + strconv.Itoa(i) }
+func naVar(i int) string   { return "n" + strconv.Itoa(i) }
 
 // Workers returns how many environments are evaluated at once.
 func (e *Engine) Workers() int { return e.workers }
@@ -656,30 +691,46 @@ func (e *Engine) evalOne(ctx context.Context, ref *envRef, rules []Rule, q *rego
 	if err != nil {
 		return nil, fmt.Errorf("evaluate environment %s (%s): %w", env.Name, env.ID, err)
 	}
-	var decisions ast.Object
-	if len(rs) > 0 && len(rs[0].Bindings) > 0 {
-		decisions, _ = rs[0].Bindings["result"].(ast.Object)
+	var bindings rego.Vars
+	if len(rs) > 0 {
+		bindings = rs[0].Bindings
 	}
-	for _, r := range rules {
-		res := base(r)
-		var d ast.Object
-		if decisions != nil {
-			if t := decisions.Get(ast.StringTerm(r.ID)); t != nil {
-				d, _ = t.Value.(ast.Object)
-			}
+	value := func(name string) (ast.Value, bool) {
+		v, ok := bindings[name].(ast.Value)
+		return v, ok
+	}
+	if bindings == nil {
+		// Some rule has no decision: find out which, without losing the others'.
+		if rs, err = e.envEachQ.Eval(ctx, rego.EvalParsedInput(input), rego.EvalVirtualCache(newConstantCache(e.consts))); err != nil {
+			return nil, fmt.Errorf("evaluate environment %s (%s): %w", env.Name, env.ID, err)
 		}
-		if d == nil {
+		if len(rs) > 0 {
+			bindings = rs[0].Bindings
+		}
+		value = func(name string) (ast.Value, bool) {
+			if a, ok := bindings[name].(*ast.Array); ok && a.Len() == 1 {
+				return a.Elem(0).Value, true
+			}
+			return nil, false
+		}
+	}
+	for i, r := range rules {
+		res := base(r)
+		d, ok := value(denyVar(i))
+		if !ok {
 			res.Status, res.Message = StatusError, "the rule produced no decision (undefined): check its package for errors"
 			out = append(out, res)
 			continue
 		}
-		na, err := members(d, "na")
-		if err != nil {
-			return nil, fmt.Errorf("evaluate environment %s (%s): %s: %w", env.Name, env.ID, r.ID, err)
+		var na []any
+		if v, ok := value(naVar(i)); ok {
+			if na, err = setMembers(v); err != nil {
+				return nil, fmt.Errorf("evaluate environment %s (%s): %s: not_applicable %w", env.Name, env.ID, r.ID, err)
+			}
 		}
-		deny, err := members(d, "deny")
+		deny, err := setMembers(d)
 		if err != nil {
-			return nil, fmt.Errorf("evaluate environment %s (%s): %s: %w", env.Name, env.ID, r.ID, err)
+			return nil, fmt.Errorf("evaluate environment %s (%s): %s: deny %w", env.Name, env.ID, r.ID, err)
 		}
 		switch {
 		case len(na) > 0:
@@ -698,14 +749,23 @@ func (e *Engine) evalOne(ctx context.Context, ref *envRef, rules []Rule, q *rego
 // keepValue hands evaluation results over as they are, in Rego's form.
 func keepValue(t *ast.Term, _ *rego.EvalContext) (any, error) { return t.Value, nil }
 
-// members returns the elements of d[key] (a set, or an array) as JSON-shaped Go values; most sets are empty,
-// and those cost nothing to convert.
+// members returns the elements of d[key] (a set, or an array) as JSON-shaped Go values.
 func members(d ast.Object, key string) ([]any, error) {
 	t := d.Get(ast.StringTerm(key))
 	if t == nil {
 		return nil, nil
 	}
-	switch v := t.Value.(type) {
+	arr, err := setMembers(t.Value)
+	if err != nil {
+		return nil, fmt.Errorf("%s %w", key, err)
+	}
+	return arr, nil
+}
+
+// setMembers returns the elements of a set (or an array) as JSON-shaped Go values; most sets are empty, and
+// those cost nothing to convert.
+func setMembers(v ast.Value) ([]any, error) {
+	switch v := v.(type) {
 	case ast.Set:
 		if v.Len() == 0 {
 			return nil, nil
@@ -715,9 +775,9 @@ func members(d ast.Object, key string) ([]any, error) {
 			return nil, nil
 		}
 	default:
-		return nil, fmt.Errorf("%s is a %s, not a set", key, ast.ValueName(t.Value))
+		return nil, fmt.Errorf("is a %s, not a set", ast.ValueName(v))
 	}
-	x, err := ast.JSON(t.Value)
+	x, err := ast.JSON(v)
 	if err != nil {
 		return nil, err
 	}

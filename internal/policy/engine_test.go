@@ -260,3 +260,28 @@ func TestTenantRulesDecideForEachEnvironmentOfTheTenant(t *testing.T) {
 		}
 	}
 }
+
+func TestRulesWithoutASetOfDecisionsAreReported(t *testing.T) {
+	t.Parallel()
+	snap := &snapshot.Snapshot{SchemaVersion: snapshot.SchemaVersion, Tenants: []snapshot.Tenant{{Name: "t", Environments: []snapshot.Environment{compliantEnv("e1", "Prod", "Production")}}}}
+
+	e := load(t, Options{Dirs: []string{"testdata/custom/odd"}})
+	results, err := e.Evaluate(context.Background(), snap, nil)
+	require.NoError(t, err)
+	var found bool
+	for _, r := range results {
+		if r.RuleID == "ACME.UNDECIDED.1" {
+			found = true
+			assert.Equal(t, StatusError, r.Status)
+			assert.Contains(t, r.Message, "the rule produced no decision")
+		} else {
+			assert.NotEqual(t, StatusError, r.Status, r.RuleID)
+		}
+	}
+	assert.True(t, found)
+
+	e = load(t, Options{Dirs: []string{"testdata/custom/notaset"}})
+	_, err = e.Evaluate(context.Background(), snap, nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "ACME.NOTASET.1: deny is a string, not a set")
+}
