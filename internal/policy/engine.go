@@ -306,11 +306,10 @@ func (e *Engine) Config() map[string]any {
 	return c
 }
 
-// envRef is one environment to evaluate and, once converted, its input document in Rego's form.
+// envRef is one environment to evaluate.
 type envRef struct {
 	tenant *snapshot.Tenant
 	env    *snapshot.Environment
-	value  ast.Value // input.environment; set by the first phase and reused by the second
 }
 
 // Evaluate runs every rule on every environment of the snapshot: first the environment-scoped rules, then the
@@ -318,9 +317,9 @@ type envRef struct {
 // the first results (waivers), so tenant rules see what the report will show.
 //
 // The input documents are built in Rego's own form (ast.Value) rather than handed over as Go maps, which the
-// OPA API would copy and convert on every evaluation: each environment is converted once for both phases,
-// and each tenant's document (the summaries of all its environments) once per phase and shared by all of its
-// environments. Evaluation thus grows with the number of environments, not with its square.
+// OPA API would copy and convert on every evaluation: each environment is converted once, just before its
+// evaluation, and each tenant's document (the summaries of all its environments) once per phase, shared by
+// all of its environments. Evaluation thus grows with the number of environments, not with its square.
 func (e *Engine) Evaluate(ctx context.Context, snap *snapshot.Snapshot, adjust func([]Result)) ([]Result, error) {
 	defer relaxGC()()
 	var refs []*envRef
@@ -679,14 +678,13 @@ func (e *Engine) evalOne(ctx context.Context, ref *envRef, rules []Rule, q *rego
 		}
 		return out, nil
 	}
-	if ref.value == nil {
-		v, err := environmentValue(env)
-		if err != nil {
-			return nil, fmt.Errorf("environment %s (%s): input: %w", env.Name, env.ID, err)
-		}
-		ref.value = v
+	// The input document lives for this evaluation only: the tenant-scoped rules read input.tenant alone, so
+	// the heap the collector marks does not grow with the environments evaluated.
+	doc, err := environmentValue(env)
+	if err != nil {
+		return nil, fmt.Errorf("environment %s (%s): input: %w", env.Name, env.ID, err)
 	}
-	input := ast.NewObject([2]*ast.Term{keyEnvironment, ast.NewTerm(ref.value)}, [2]*ast.Term{keyTenant, ast.NewTerm(tenant)})
+	input := ast.NewObject([2]*ast.Term{keyEnvironment, ast.NewTerm(doc)}, [2]*ast.Term{keyTenant, ast.NewTerm(tenant)})
 	rs, err := q.Eval(ctx, rego.EvalParsedInput(input), rego.EvalVirtualCache(newConstantCache(e.consts)))
 	if err != nil {
 		return nil, fmt.Errorf("evaluate environment %s (%s): %w", env.Name, env.ID, err)
