@@ -117,12 +117,14 @@ func (c *constantCache) Pop() {
 }
 
 func (c *constantCache) Get(ref ast.Ref) (*ast.Term, bool) {
-	if c.depth == 0 {
-		if k, ok := c.consts.get(ref); ok {
-			return k.value, k.undefined
-		}
+	// Most lookups are of references evaluated before in this evaluation: ask the cache first.
+	if v, undefined := c.VirtualCache.Get(ref); v != nil || undefined || c.depth > 0 {
+		return v, undefined
 	}
-	return c.VirtualCache.Get(ref)
+	if k, ok := c.consts.get(ref); ok {
+		return k.value, k.undefined
+	}
+	return nil, false
 }
 
 // constAnalysis decides which rules are constant.

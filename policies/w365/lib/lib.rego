@@ -196,9 +196,9 @@ service_user_is_app_user if {
 }
 
 # user_label names a user for messages: `"Jane Doe" (jane@contoso.com)` or `"# Work 365" (App ID …)`.
-user_label(user) := sprintf("%q (App ID %s)", [user.full_name, app_id(user)]) if {
-	is_application(user)
-	app_id(user) != ""
+user_label(user) := sprintf("%q (App ID %s)", [user.full_name, id]) if {
+	id := app_id(user)
+	id != ""
 } else := sprintf("%q (%s)", [user.full_name, user.domain_name]) if {
 	user.domain_name != ""
 } else := sprintf("%q", [object.get(user, "full_name", object.get(user, "id", ""))])
@@ -432,18 +432,10 @@ flagged_owner(owner) if {
 	not owner.is_application == true
 }
 
-owner_reasons(owner) := [reason |
-	some [flagged, reason] in [
-		[object.get(owner, "is_disabled", false) == true, "disabled"],
-		[retired_service_account(owner), "human account holding a Work 365 role"],
-	]
-	flagged == true
-]
-
-retired_service_account(owner) if {
-	owner.holds_service_role == true
-	not owner.is_application == true
-} else := false
+owner_reasons(owner) := array.concat(
+	["disabled" | owner.is_disabled == true],
+	["human account holding a Work 365 role" | owner.holds_service_role == true; not owner.is_application == true],
+)
 
 # owner_label names an owner with why it is flagged: `"Jane Doe" (jane@contoso.com; disabled)`.
 owner_label(owner) := sprintf("%q (%s)", [owner.name, concat("; ", array.concat(domain, owner_reasons(owner)))]) if {
