@@ -48,23 +48,42 @@ var devtoolsLine = regexp.MustCompile(`DevTools listening on (ws://\S+)`)
 // startChromium starts a headless Chromium with a fresh profile and returns once DevTools listens.
 func startChromium(t *testing.T, bin string) (*browser, error) {
 	t.Helper()
-	profile := t.TempDir()
+	// The profile is removed once the browser and its helpers are gone, not by t.TempDir's cleanup, which
+	// could run while a helper still writes to it.
+	profile, err := os.MkdirTemp("", "audit-chromium-")
+	if err != nil {
+		return nil, err
+	}
 	cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--no-default-browser-check",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-extensions",
 		"--disable-dev-shm-usage", "--hide-scrollbars", "--mute-audio", "--user-data-dir="+profile,
 		"--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "--window-size=1280,900", "about:blank")
 	cmd.Env = append(os.Environ(), "HOME="+profile)
+	ownProcessGroup(cmd)
+	removeProfile := func() {
+		// Helpers killed with the group may take a moment to go.
+		for range 50 {
+			if os.RemoveAll(profile) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Errorf("remove the browser profile %s: %v", profile, os.RemoveAll(profile))
+	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
+		removeProfile()
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
+		removeProfile()
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
 	b := &browser{cmd: cmd}
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
+		killGroup(cmd)
 		_ = cmd.Wait()
+		removeProfile()
 	})
 	found := make(chan string, 1)
 	var log strings.Builder
