@@ -8,8 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/work365/audit/internal/filelock"
 )
 
 // Lock keeps two applies (or undos) from changing the same tenant at once. It is an advisory lock on a file
@@ -29,10 +30,10 @@ func AcquireLock(tenantID, endpoint string, now time.Time) (*Lock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock tenant %s: %w", tenantID, err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := filelock.TryLock(f); err != nil {
 		holder, _ := os.ReadFile(p)
 		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+		if errors.Is(err, filelock.ErrLocked) {
 			return nil, fmt.Errorf("another audit fix is changing tenant %s right now (%s): wait for it to finish; two runs must not interleave their writes",
 				tenantID, strings.TrimSpace(string(holder)))
 		}
@@ -48,7 +49,7 @@ func (l *Lock) Release() {
 	if l == nil || l.f == nil {
 		return
 	}
-	_ = syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
+	_ = filelock.Unlock(l.f)
 	l.f.Close()
 	l.f = nil
 }

@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/work365/audit/internal/filelock"
 )
 
 // ErrBusy is wrapped by the error of Acquire when another run holds the store.
@@ -19,10 +20,10 @@ func lockFile(path string, now time.Time) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock history: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := filelock.TryLock(f); err != nil {
 		holder, _ := os.ReadFile(path)
 		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+		if errors.Is(err, filelock.ErrLocked) {
 			who := strings.TrimSpace(string(holder))
 			if who == "" {
 				who = "another process"
@@ -41,6 +42,6 @@ func unlock(f *os.File) {
 	if f == nil {
 		return
 	}
-	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	_ = filelock.Unlock(f)
 	f.Close()
 }
