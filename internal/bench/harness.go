@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -403,10 +402,7 @@ func (h *harness) child(ctx context.Context, name string, args []string, emu Rea
 	err = cmd.Run()
 	ps := procStats{wall: time.Since(start)}
 	if cmd.ProcessState != nil {
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			ps.maxRSS = ru.Maxrss << 10 // kilobytes on Linux
-			ps.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-		}
+		ps.maxRSS, ps.cpu = childUsage(cmd.ProcessState)
 	}
 	if err != nil {
 		tail, _ := os.ReadFile(logf.Name())
