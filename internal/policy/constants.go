@@ -20,12 +20,15 @@ import (
 // `with`. Only complete rules with a simple name are cached; within a `with` (which may replace data) the
 // values are not used.
 
-// constant is the value of one constant rule; undefined when the rule has none.
+// constant is the value of one constant rule; undefined when the rule has none. The evaluation cache keeps
+// its entries in the same form.
 type constant struct {
 	ref       ast.Ref
 	value     *ast.Term
 	undefined bool
 }
+
+type flatEntry = constant
 
 // constants are the constant rules of a compiled policy set, by the last element of their reference.
 type constants struct {
@@ -45,13 +48,15 @@ func findConstants(ctx context.Context, compiler *ast.Compiler, store storage.St
 		}
 		if len(node.Values) > 0 {
 			if ref, ok := a.constantPath(node); ok {
-				var c constant
-				if c, err = evalConstant(ctx, compiler, store, ref); err != nil {
-					return
+				// A rule that cannot be evaluated (conflicting values, say) is left to each evaluation, which
+				// reports the error only when a rule reads it, as without this cache.
+				if c, cerr := evalConstant(ctx, compiler, store, ref); cerr == nil {
+					name := string(ref[len(ref)-1].Value.(ast.String))
+					out.byName[name] = append(out.byName[name], c)
+					out.count++
+				} else if ctx.Err() != nil {
+					err = ctx.Err()
 				}
-				name := string(ref[len(ref)-1].Value.(ast.String))
-				out.byName[name] = append(out.byName[name], c)
-				out.count++
 			}
 		}
 		for _, child := range node.Sorted {
@@ -219,12 +224,6 @@ type flatCache struct {
 type flatFrame struct {
 	byHash   map[int]flatEntry
 	collided []flatEntry
-}
-
-type flatEntry struct {
-	ref       ast.Ref
-	value     *ast.Term
-	undefined bool
 }
 
 // An evaluation of the embedded rules caches a couple of hundred references; the map grows from this size.

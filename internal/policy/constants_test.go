@@ -65,6 +65,17 @@ g(x) := x
 	}, got)
 }
 
+func TestAConstantRuleThatCannotBeEvaluatedIsLeftToEachEvaluation(t *testing.T) {
+	t.Parallel()
+	got := constantsOf(t, `package p
+
+limit := 3
+conflict := 1
+conflict := 2
+`, nil)
+	assert.Equal(t, map[string]string{"data.p.limit": "3"}, got)
+}
+
 func TestTheEmbeddedPoliciesConstantsComeFromThePolicyData(t *testing.T) {
 	t.Parallel()
 	eng, err := Load(t.Context(), Options{Data: map[string]any{"roles": map[string]any{"service": "Billing Service"}, "min_version": "4.1.0"}})
