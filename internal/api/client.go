@@ -26,8 +26,13 @@ type TokenSource interface {
 const (
 	DefaultMaxAttempts  = 6
 	DefaultMaxBodyBytes = 32 << 20
-	DefaultMaxWait      = 2 * time.Minute
-	userAgent           = "work365-audit"
+	// DefaultMaxWait bounds the waiting of one request across its retries; it leaves room for two waits at the
+	// ceiling below.
+	DefaultMaxWait = 10 * time.Minute
+	// DefaultMaxRetryAfter is the longest single wait a service may ask for with Retry-After. Dataverse's service
+	// protection asks for minutes under sustained load; a longer wait is refused, never slept through.
+	DefaultMaxRetryAfter = 5 * time.Minute
+	userAgent            = "work365-audit"
 )
 
 // Client sends authenticated requests to one API family. It is safe for concurrent use.
@@ -40,6 +45,8 @@ type Client struct {
 	MaxBodyBytes int64
 	// MaxWait bounds the total time one request may spend waiting between attempts.
 	MaxWait time.Duration
+	// MaxRetryAfter is the longest single Retry-After honoured; a longer one ends the request with a *WaitError.
+	MaxRetryAfter time.Duration
 	// BaseBackoff is the first wait when the service gives no Retry-After; it doubles per attempt.
 	BaseBackoff time.Duration
 	// Sleep waits for d or until ctx is done; tests replace it.
@@ -108,10 +115,6 @@ func (c *Client) do(ctx context.Context, r Request, decode func(io.Reader) error
 	if !r.Retry {
 		maxAttempts = 1
 	}
-	maxWait := c.MaxWait
-	if maxWait <= 0 {
-		maxWait = DefaultMaxWait
-	}
 	var waited time.Duration
 	reauthenticated := false
 	for attempt := 1; ; attempt++ {
@@ -130,9 +133,9 @@ func (c *Client) do(ctx context.Context, r Request, decode func(io.Reader) error
 		if ctx.Err() != nil || attempt >= maxAttempts || !retryable(err) {
 			return nil, err
 		}
-		wait := c.backoff(attempt, err)
-		if waited+wait > maxWait {
-			return nil, fmt.Errorf("%w (gave up after waiting %s in %d attempts)", err, waited.Round(time.Second), attempt)
+		wait, werr := c.RetryWait(ctx, err, attempt, waited)
+		if werr != nil {
+			return nil, werr
 		}
 		waited += wait
 		c.retries.Add(1)
@@ -140,6 +143,59 @@ func (c *Client) do(ctx context.Context, r Request, decode func(io.Reader) error
 			return nil, err
 		}
 	}
+}
+
+// WaitError is a retry the client will not wait for: the service asked for a longer wait than the ceiling, the
+// wait would exceed the request's budget, or it would end after the caller's deadline. It wraps the answer that
+// asked for the wait.
+type WaitError struct {
+	Wait   time.Duration // what the service asked for (or the backoff chose)
+	Reason string        // why it is not waited for, naming the setting that bounds it
+	Err    error
+}
+
+func (e *WaitError) Error() string {
+	return fmt.Sprintf("%v — a retry would wait %s, %s", e.Err, roundWait(e.Wait), e.Reason)
+}
+
+func (e *WaitError) Unwrap() error { return e.Err }
+
+func roundWait(d time.Duration) time.Duration {
+	if d >= time.Second {
+		return d.Round(time.Second)
+	}
+	return d.Round(time.Millisecond)
+}
+
+// RetryWait is how long to wait before trying again a request that failed with err, after attempt tries and
+// waited time spent waiting: Retry-After when the service sent one, else a doubling backoff with jitter. It
+// returns a *WaitError instead when the service asks for more than MaxRetryAfter, when the wait would take the
+// request's waiting beyond MaxWait, or when it would end after ctx's deadline: waits are always bounded, and a
+// wait that cannot complete is not started. Writes use it too, so their throttling obeys the same bounds.
+func (c *Client) RetryWait(ctx context.Context, err error, attempt int, waited time.Duration) (time.Duration, error) {
+	ceiling := c.MaxRetryAfter
+	if ceiling <= 0 {
+		ceiling = DefaultMaxRetryAfter
+	}
+	budget := c.MaxWait
+	if budget <= 0 {
+		budget = DefaultMaxWait
+	}
+	var e *Error
+	if errors.As(err, &e) && e.RetryAfter > ceiling {
+		return 0, &WaitError{Wait: e.RetryAfter, Err: err,
+			Reason: fmt.Sprintf("longer than the %s ceiling on Retry-After (collect.max_retry_after): stopping here instead", roundWait(ceiling))}
+	}
+	wait := c.backoff(attempt, err)
+	if waited+wait > budget {
+		return 0, &WaitError{Wait: wait, Err: err,
+			Reason: fmt.Sprintf("beyond the %s one request may wait in all (collect.max_retry_wait; %s waited already)", roundWait(budget), roundWait(waited))}
+	}
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
+		return 0, &WaitError{Wait: wait, Err: err,
+			Reason: fmt.Sprintf("past the deadline of this work (collect.timeout), %s from now", roundWait(time.Until(deadline)))}
+	}
+	return wait, nil
 }
 
 func (c *Client) once(ctx context.Context, r Request, body []byte, decode func(io.Reader) error) (*Response, error) {

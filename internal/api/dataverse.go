@@ -19,11 +19,12 @@ const maxPages = 10000
 
 // Dataverse is the Web API of one Dataverse organization.
 type Dataverse struct {
-	client   *Client
-	base     string // {instanceUrl}/api/data/v9.2/
-	origin   *url.URL
-	scope    string
-	pageSize int
+	client    *Client
+	base      string // {instanceUrl}/api/data/v9.2/
+	origin    *url.URL
+	scope     string
+	pageSize  int
+	formatted bool // ask for the formatted values of lookups (their referenced row's name)
 }
 
 // NewDataverse returns the Web API client of the organization at instanceURL (as BAP lists it).
@@ -53,6 +54,31 @@ func (d *Dataverse) Base() string { return d.base }
 // Scope returns the token scope of the organization.
 func (d *Dataverse) Scope() string { return d.scope }
 
+// PageSize is the page size asked with Prefer: odata.maxpagesize.
+func (d *Dataverse) PageSize() int { return d.pageSize }
+
+// FormattedValueSuffix ends the annotation that carries a value's formatted form, e.g. the name of the row a
+// lookup points to: "_businessunitid_value@OData.Community.Display.V1.FormattedValue".
+const FormattedValueSuffix = "@OData.Community.Display.V1.FormattedValue"
+
+// WithFormattedValues returns a client of the same organization whose reads ask for formatted values
+// (Prefer: odata.include-annotations="OData.Community.Display.V1.FormattedValue"), so that a lookup's display
+// name comes with its value instead of through a second navigation in $expand.
+func (d *Dataverse) WithFormattedValues() *Dataverse {
+	c := *d
+	c.formatted = true
+	return &c
+}
+
+// prefer is the Prefer header of a listing.
+func (d *Dataverse) prefer() string {
+	p := "odata.maxpagesize=" + strconv.Itoa(d.pageSize)
+	if d.formatted {
+		p += `,odata.include-annotations="OData.Community.Display.V1.FormattedValue"`
+	}
+	return p
+}
+
 func (d *Dataverse) header() http.Header {
 	h := http.Header{}
 	h.Set("Accept", "application/json")
@@ -65,7 +91,11 @@ func (d *Dataverse) header() http.Header {
 
 // Get reads a single JSON object (a row, or a function's answer such as WhoAmI) into v.
 func (d *Dataverse) Get(ctx context.Context, path string, v any) error {
-	_, err := d.client.GetJSON(ctx, d.base+path, d.scope, d.header(), v)
+	h := d.header()
+	if d.formatted {
+		h.Set("Prefer", `odata.include-annotations="OData.Community.Display.V1.FormattedValue"`)
+	}
+	_, err := d.client.GetJSON(ctx, d.base+path, d.scope, h, v)
 	return err
 }
 
@@ -75,14 +105,26 @@ func (d *Dataverse) Get(ctx context.Context, path string, v any) error {
 // and unknown keys (annotations, @odata.etag, <nav>@odata.nextLink) are skipped. fn sees a page's rows once the
 // page has arrived completely, so a page read again after a failure never delivers a row twice.
 func Each[T any](ctx context.Context, d *Dataverse, path string, fn func(T) error) error {
-	next := d.base + path
+	return each(ctx, d, d.base+path, trimQuery(path), fn)
+}
+
+// EachLink lists the collection an absolute link of the organization names (such as the @odata.nextLink of an
+// expanded collection) as Each does. A link outside the organization is refused: it would receive the token.
+func EachLink[T any](ctx context.Context, d *Dataverse, link string, fn func(T) error) error {
+	if err := d.checkLink(link); err != nil {
+		return err
+	}
+	return each(ctx, d, link, trimQuery(strings.TrimPrefix(link, d.base)), fn)
+}
+
+func each[T any](ctx context.Context, d *Dataverse, next, label string, fn func(T) error) error {
 	h := d.header()
-	h.Set("Prefer", "odata.maxpagesize="+strconv.Itoa(d.pageSize))
+	h.Set("Prefer", d.prefer())
 	seen := map[string]bool{}
 	var rows []T
 	for pages := 0; next != ""; pages++ {
 		if pages >= maxPages {
-			return fmt.Errorf("list %s: more than %d pages; stopping", trimQuery(path), maxPages)
+			return fmt.Errorf("list %s: more than %d pages; stopping", label, maxPages)
 		}
 		if seen[next] {
 			return &Error{Method: http.MethodGet, URL: redactURL(next),
@@ -246,8 +288,14 @@ func trimQuery(path string) string {
 
 // Write sends a write (POST, PATCH, DELETE) to a path relative to the Web API base. Writes are never retried
 // here: a caller that sees a 429 waits Retry-After and re-reads state before deciding to send it again.
+//
+// A PATCH carries If-Match: * unless extra sets If-Match: PATCH is an upsert, and without it a PATCH to a row
+// deleted in the meantime would create a new row instead of answering 404.
 func (d *Dataverse) Write(ctx context.Context, method, path string, body any, extra http.Header) (*Response, error) {
 	h := d.header()
+	if method == http.MethodPatch {
+		h.Set("If-Match", "*")
+	}
 	for k, vs := range extra {
 		h[k] = vs
 	}
