@@ -119,12 +119,12 @@ func New(opts Options) *Collector {
 // Settings returns what this collector looks for, as recorded in the snapshot.
 func (c *Collector) Settings() snapshot.Settings {
 	return snapshot.Settings{
-		SolutionName:    c.opts.SolutionName,
-		AppIDs:          c.opts.AppIDs,
-		RoleNames:       c.opts.RoleNames,
-		LookbackDays:    c.opts.LookbackDays,
-		SettingsTable:   c.opts.SettingsTable,
-		ServiceUserAttr: c.opts.ServiceUserAttribute,
+		SolutionName:      c.opts.SolutionName,
+		AppIDs:            c.opts.AppIDs,
+		RoleNames:         c.opts.RoleNames,
+		LookbackDays:      c.opts.LookbackDays,
+		SettingsEntitySet: c.opts.SettingsTable,
+		ServiceUserLookup: c.opts.ServiceUserAttribute,
 	}
 }
 

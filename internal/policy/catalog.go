@@ -45,6 +45,7 @@ type Rule struct {
 	Related     []Resource `json:"related_resources,omitempty"`
 
 	hasNotApplicable bool
+	hasPassInfo      bool
 }
 
 // Resource is a related link of a rule.
@@ -184,10 +185,10 @@ func deepMerge(dst, src map[string]any) {
 // catalog reads the rule entries from package METADATA and checks the contract.
 func catalog(modules map[string]*ast.Module, origin map[string]string) ([]Rule, error) {
 	type pkgInfo struct {
-		rule     *Rule
-		file     string
-		deny, na bool
-		files    []string
+		rule               *Rule
+		file               string
+		deny, na, passInfo bool
+		files              []string
 	}
 	pkgs := map[string]*pkgInfo{}
 	names := make([]string, 0, len(modules))
@@ -210,6 +211,8 @@ func catalog(modules map[string]*ast.Module, origin map[string]string) ([]Rule, 
 				info.deny = true
 			case "not_applicable":
 				info.na = true
+			case "pass_info":
+				info.passInfo = true
 			}
 		}
 		for _, a := range m.Annotations {
@@ -260,6 +263,7 @@ func catalog(modules map[string]*ast.Module, origin map[string]string) ([]Rule, 
 		}
 		byID[info.rule.ID] = info.file
 		info.rule.hasNotApplicable = info.na
+		info.rule.hasPassInfo = info.passInfo
 		rules = append(rules, *info.rule)
 	}
 	sort.Slice(rules, func(i, j int) bool { return rules[i].ID < rules[j].ID })

@@ -209,14 +209,18 @@ func (e *Engine) environmentQuery(each bool) string {
 		if r.hasNotApplicable {
 			bind(naVar(i), "data."+r.Package+".not_applicable")
 		}
+		if r.hasPassInfo {
+			bind(passVar(i), "data."+r.Package+".pass_info")
+		}
 		i++
 	}
 	return strings.Join(parts, "; ")
 }
 
-// denyVar and naVar name the variables of the i-th environment-scoped rule's decisions.
+// denyVar, naVar and passVar name the variables of the i-th environment-scoped rule's decisions.
 func denyVar(i int) string { return "d" + strconv.Itoa(i) }
 func naVar(i int) string   { return "n" + strconv.Itoa(i) }
+func passVar(i int) string { return "p" + strconv.Itoa(i) }
 
 // Workers returns how many environments are evaluated at once.
 func (e *Engine) Workers() int { return e.workers }
@@ -738,10 +742,29 @@ func (e *Engine) evalOne(ctx context.Context, ref *envRef, rules []Rule, q *rego
 			res.Message, res.Evidence, res.Remediation = denial(r, deny)
 		default:
 			res.Status = StatusPass
+			if v, ok := value(passVar(i)); ok {
+				info, err := setMembers(v)
+				if err != nil {
+					return nil, fmt.Errorf("evaluate environment %s (%s): %s: pass_info %w", env.Name, env.ID, r.ID, err)
+				}
+				res.Message, res.Evidence = passInfo(info)
+			}
 		}
 		out = append(out, res)
 	}
 	return out, nil
+}
+
+// passInfo is what a passing rule says about why it passes: the message and evidence of its pass_info
+// decision (the first, in the set's order, when there are several).
+func passInfo(info []any) (string, map[string]any) {
+	if len(info) == 0 {
+		return "", nil
+	}
+	m, _ := info[0].(map[string]any)
+	msg, _ := m["message"].(string)
+	ev, _ := m["evidence"].(map[string]any)
+	return msg, ev
 }
 
 // keepValue hands evaluation results over as they are, in Rego's form.

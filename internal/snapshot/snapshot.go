@@ -10,11 +10,16 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"time"
 )
 
-// SchemaVersion is the version of the snapshot format this build writes and reads.
-const SchemaVersion = 1
+// SchemaVersion is the version of the snapshot format this build writes. It reads version 1 too: see migrate.
+//
+// Version 2: roles held through teams (Role.Team), Work 365's schema as discovered per environment
+// (Dataverse.Schema), how the solution was found (Solution.MatchedBy, Tried), owners' Entra object IDs, and the
+// split of the settings names into logical names and configured overrides (Settings).
+const SchemaVersion = 2
 
 // Collection statuses of an environment.
 const (
@@ -41,12 +46,19 @@ type Tool struct {
 // Settings records the collection settings that shaped the snapshot, so that an offline evaluation
 // knows what was looked for.
 type Settings struct {
-	SolutionName    string            `json:"solution_name"`
-	AppIDs          map[string]string `json:"app_ids"` // Work 365 App ID by data-centre geo (US, EU, …)
-	RoleNames       []string          `json:"role_names"`
-	LookbackDays    int               `json:"lookback_days"`
-	SettingsTable   string            `json:"settings_table"`
-	ServiceUserAttr string            `json:"service_user_attribute"`
+	SolutionName         string            `json:"solution_name"`
+	SolutionFriendlyName string            `json:"solution_friendly_name,omitempty"`
+	Publisher            string            `json:"publisher,omitempty"`
+	TablePrefix          string            `json:"table_prefix,omitempty"`
+	AppIDs               map[string]string `json:"app_ids"` // Work 365 App ID by data-centre geo (US, EU, …)
+	RoleNames            []string          `json:"role_names"`
+	LookbackDays         int               `json:"lookback_days"`
+	// SettingsTable and ServiceUserLookup are logical names; SettingsEntitySet and ServiceUserNavigation are
+	// configured overrides of what is otherwise read from each environment's metadata (Dataverse.Schema).
+	SettingsTable         string `json:"settings_table"`
+	SettingsEntitySet     string `json:"settings_entity_set,omitempty"`
+	ServiceUserLookup     string `json:"service_user_lookup"`
+	ServiceUserNavigation string `json:"service_user_navigation,omitempty"`
 }
 
 // Tenant is one Entra tenant and the environments BAP listed for it.
@@ -91,6 +103,8 @@ type Dataverse struct {
 	Auditor          *Reference    `json:"auditor,omitempty"` // the auditor's own user (WhoAmI)
 	RootBusinessUnit *BusinessUnit `json:"root_business_unit,omitempty"`
 	Work365          Solution      `json:"work365"`
+	// Schema is where this environment keeps Work 365's service-user setting; nil where Work 365 is not installed.
+	Schema *Schema `json:"schema,omitempty"`
 	// ApplicationUsers are the users whose applicationid is one of the Work 365 App IDs,
 	// soft-deleted ones included.
 	ApplicationUsers     []User                `json:"application_users"`
@@ -122,12 +136,40 @@ type Solution struct {
 	Version      string `json:"version,omitempty"`
 	Managed      bool   `json:"managed,omitempty"`
 	InstalledOn  string `json:"installed_on,omitempty"`
+	Publisher    string `json:"publisher,omitempty"` // the publisher's unique name
+	// MatchedBy says how the solution was found: MatchUniqueName, MatchFriendlyName or MatchPublisher.
+	MatchedBy string `json:"matched_by,omitempty"`
+	// Tried lists what was looked for, in order ("unique name \"Work365\"", …).
+	Tried []string `json:"tried,omitempty"`
 }
 
-// Access modes of systemusers.accessmode.
+// How the Work 365 solution was found.
+const (
+	MatchUniqueName   = "unique_name"
+	MatchFriendlyName = "friendly_name"
+	MatchPublisher    = "publisher"
+)
+
+// Schema is where an environment keeps Work 365's service-user setting: the settings table and its lookup,
+// with the names Dataverse's metadata gave (or the configuration set).
+type Schema struct {
+	SettingsTable string `json:"settings_table"` // logical name
+	EntitySet     string `json:"entity_set"`
+	PrimaryID     string `json:"primary_id"` // the key column
+	Lookup        string `json:"lookup"`     // the lookup's logical name; its value is read as _<lookup>_value
+	Navigation    string `json:"navigation"` // the navigation property writes bind through (case-sensitive)
+	// Source says where the names came from: "metadata", "configuration", or "metadata and configuration".
+	Source string `json:"source"`
+}
+
+// ValueColumn is the read-only column that holds the lookup's value, e.g. "_w365_serviceuserid_value".
+func (s *Schema) ValueColumn() string { return "_" + s.Lookup + "_value" }
+
+// Access modes of systemusers.accessmode. Non-interactive is used by application users, and also by ordinary
+// Entra user accounts, so it does not tell an application user from a person: ApplicationID does.
 const (
 	AccessModeReadWrite      = 0
-	AccessModeNonInteractive = 4 // application users
+	AccessModeNonInteractive = 4
 )
 
 // User is a Dataverse systemuser with what the rules need to know about it.
@@ -145,17 +187,33 @@ type User struct {
 	Roles         []Role        `json:"roles"`
 }
 
-// IsApplication reports whether the user is an application user (a service principal).
-func (u User) IsApplication() bool {
-	return u.ApplicationID != "" || u.AccessMode == AccessModeNonInteractive
-}
+// IsApplication reports whether the user is an application user (a service principal): a systemusers row with
+// an application ID. Access mode 4 alone does not make one (Microsoft uses it for non-interactive people too).
+func (u User) IsApplication() bool { return u.ApplicationID != "" }
 
-// Role is a security role held by a user. Roles exist once per business unit.
+// Role is a security role held by a user: directly, or as a member of Team. Roles exist once per business unit.
 type Role struct {
 	ID             string `json:"id"`
 	Name           string `json:"name"`
 	BusinessUnitID string `json:"business_unit_id"`
+	Team           *Team  `json:"team,omitempty"`
 }
+
+// Team is a Dataverse team through which a user holds a role.
+type Team struct {
+	ID             string `json:"id"`
+	Name           string `json:"name"`
+	Type           int    `json:"type"` // TeamOwner, TeamAccess, TeamEntraSecurityGroup, TeamEntraOfficeGroup
+	BusinessUnitID string `json:"business_unit_id,omitempty"`
+}
+
+// Team types (team.teamtype). Access teams hold no roles.
+const (
+	TeamOwner              = 0
+	TeamAccess             = 1
+	TeamEntraSecurityGroup = 2
+	TeamEntraOfficeGroup   = 3
+)
 
 // ServiceUser is the Work 365 service-user setting and the user it points to.
 type ServiceUser struct {
@@ -192,6 +250,8 @@ type Owner struct {
 	Disabled         bool   `json:"is_disabled"`
 	Application      bool   `json:"is_application"`
 	HoldsServiceRole bool   `json:"holds_service_role"`
+	// ObjectID is the owner's Microsoft Entra object ID; system-managed users such as SYSTEM have none.
+	ObjectID string `json:"object_id,omitempty"`
 }
 
 // Flow is a cloud flow (workflows, category 5).
@@ -266,8 +326,20 @@ func sortUsers(us []User) {
 	}
 }
 
+// sortRoles orders roles by name and ID, direct ones before those held through teams (by team name and ID).
 func sortRoles(rs []Role) {
-	sort.SliceStable(rs, func(i, j int) bool { return less(rs[i].Name, rs[i].ID, rs[j].Name, rs[j].ID) })
+	sort.SliceStable(rs, func(i, j int) bool {
+		a, b := rs[i], rs[j]
+		if a.Name != b.Name || a.ID != b.ID {
+			return less(a.Name, a.ID, b.Name, b.ID)
+		}
+		switch {
+		case a.Team == nil || b.Team == nil:
+			return a.Team == nil && b.Team != nil
+		default:
+			return less(a.Team.Name, a.Team.ID, b.Team.Name, b.Team.ID)
+		}
+	})
 }
 
 func less(a, aID, b, bID string) bool {
@@ -301,9 +373,13 @@ func Decode(r io.Reader) (*Snapshot, error) {
 	case head.SchemaVersion == nil:
 		return nil, fmt.Errorf("%w: the file has no schema_version; is it a snapshot written by 'audit collect'?", ErrUnsupportedVersion)
 	case *head.SchemaVersion > SchemaVersion:
-		return nil, fmt.Errorf("%w %d: this build reads version %d; upgrade audit to read it", ErrUnsupportedVersion, *head.SchemaVersion, SchemaVersion)
+		return nil, fmt.Errorf("%w %d: this build reads versions 1 to %d; upgrade audit to read it", ErrUnsupportedVersion, *head.SchemaVersion, SchemaVersion)
 	case *head.SchemaVersion < 1:
 		return nil, fmt.Errorf("%w %d: unknown version", ErrUnsupportedVersion, *head.SchemaVersion)
+	case *head.SchemaVersion == 1:
+		if data, err = migrate(data); err != nil {
+			return nil, fmt.Errorf("read snapshot of version 1: %w", err)
+		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -312,6 +388,37 @@ func Decode(r io.Reader) (*Snapshot, error) {
 		return nil, fmt.Errorf("read snapshot: %w", err)
 	}
 	return &s, nil
+}
+
+// migrate rewrites a version 1 snapshot as version 2. Version 1 recorded the settings table's entity set as
+// settings_table and the lookup as service_user_attribute; its users and roles read the same in version 2 (it
+// had no team roles, and evaluation now tells application users by their application ID alone).
+func migrate(data []byte) ([]byte, error) {
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	var settings map[string]json.RawMessage
+	if raw, ok := doc["settings"]; ok {
+		if err := json.Unmarshal(raw, &settings); err != nil {
+			return nil, fmt.Errorf("settings: %w", err)
+		}
+		if v, ok := settings["settings_table"]; ok {
+			settings["settings_entity_set"] = v
+			delete(settings, "settings_table")
+		}
+		if v, ok := settings["service_user_attribute"]; ok {
+			settings["service_user_lookup"] = v
+			delete(settings, "service_user_attribute")
+		}
+		raw, err := json.Marshal(settings)
+		if err != nil {
+			return nil, err
+		}
+		doc["settings"] = raw
+	}
+	doc["schema_version"] = json.RawMessage(strconv.Itoa(SchemaVersion))
+	return json.Marshal(doc)
 }
 
 // Load reads a snapshot file.

@@ -33,7 +33,7 @@ func TestSaveAndLoadRoundTripWithOwnerOnlyPermissions(t *testing.T) {
 func TestDecodeRefusesWhatItCannotRead(t *testing.T) {
 	t.Parallel()
 	cases := map[string]string{
-		`{"schema_version": 2, "tenants": []}`:             "upgrade audit",
+		`{"schema_version": 3, "tenants": []}`:             "upgrade audit",
 		`{"schema_version": 0}`:                            "unknown version",
 		`{"tenants": []}`:                                  "no schema_version",
 		`{"schema_version": 1, "tenants": [], "extra": 1}`: "unknown field",
@@ -46,4 +46,37 @@ func TestDecodeRefusesWhatItCannotRead(t *testing.T) {
 			assert.True(t, errors.Is(err, ErrUnsupportedVersion), body)
 		}
 	}
+}
+
+// A version 1 snapshot is read as version 2: the settings table's entity set and the lookup move to their new
+// names, and nothing else changes.
+func TestVersionOneSnapshotsAreMigrated(t *testing.T) {
+	t.Parallel()
+	v1 := `{"schema_version": 1, "tool": {"name": "audit", "version": "v0.9"}, "collected_at": "2026-11-26T12:00:00Z",
+	  "settings": {"solution_name": "Work365", "app_ids": {"US": "e4b1a995-abe3-4350-a61c-65fccd32e8bd"}, "role_names": ["Work 365 Service"],
+	    "lookback_days": 7, "settings_table": "w365_configurations", "service_user_attribute": "w365_serviceuserid"},
+	  "tenants": [{"name": "contoso", "id": "t", "environments": [{"id": "e", "name": "Prod", "type": "Production", "region": "unitedstates",
+	    "has_dataverse": true, "status": "ok", "dataverse": {"work365": {"installed": true, "version": "3.6"}, "application_users": [],
+	    "service_user": {"configured": false}, "service_role_holders": [], "failed_jobs": {"lookback_days": 7, "since": "2026-11-19T12:00:00Z", "count": 0, "recent": []},
+	    "flows": [], "connection_references": [], "email_templates": []}}]}]}`
+	s, err := Decode(bytes.NewReader([]byte(v1)))
+	require.NoError(t, err)
+	assert.Equal(t, SchemaVersion, s.SchemaVersion)
+	assert.Equal(t, "w365_configurations", s.Settings.SettingsEntitySet)
+	assert.Equal(t, "w365_serviceuserid", s.Settings.ServiceUserLookup)
+	assert.Empty(t, s.Settings.SettingsTable)
+	require.NotNil(t, s.Tenants[0].Environments[0].Dataverse)
+	assert.Equal(t, "3.6", s.Tenants[0].Environments[0].Dataverse.Work365.Version)
+}
+
+// Roles sort by name and ID, a direct role before the same role held through a team.
+func TestRolesHeldThroughTeamsSortAfterDirectOnes(t *testing.T) {
+	t.Parallel()
+	team := &Team{ID: "t1", Name: "Ops"}
+	s := &Snapshot{Tenants: []Tenant{{Environments: []Environment{{Dataverse: &Dataverse{ApplicationUsers: []User{{ID: "u", Roles: []Role{
+		{ID: "r2", Name: "Work 365 Service", Team: team}, {ID: "r1", Name: "Basic User"}, {ID: "r2", Name: "Work 365 Service"},
+	}}}}}}}}}
+	s.Sort()
+	got := s.Tenants[0].Environments[0].Dataverse.ApplicationUsers[0].Roles
+	assert.Equal(t, []Role{{ID: "r1", Name: "Basic User"}, {ID: "r2", Name: "Work 365 Service"}, {ID: "r2", Name: "Work 365 Service", Team: team}}, got)
 }

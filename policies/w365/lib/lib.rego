@@ -126,9 +126,9 @@ app_id(user) := lower(user.application_id) if {
 	is_string(user.application_id)
 } else := ""
 
+# is_application holds for application users: users with an application ID. Access mode 4 (non-interactive)
+# alone does not make one: Microsoft uses it for ordinary people's accounts too.
 is_application(user) if app_id(user) != ""
-
-is_application(user) if user.access_mode == 4
 
 deleted(user) if object.get(user, "deleted_state", 0) != 0
 
@@ -208,11 +208,52 @@ user_label(user) := sprintf("%q (App ID %s)", [user.full_name, id]) if {
 #
 # A user's roles are read as user.roles: iterating over null (an empty list as Go writes it) yields nothing.
 
-# holds_role holds when the user holds a role of that name, from any business unit.
+# holds_role holds when the user holds a role of that name, from any business unit: directly, or as a member
+# of a team that holds it (roles held through a team carry it as role.team).
 holds_role(user, name) if {
 	some role in user.roles
 	role.name == name
 }
+
+# holds_directly holds when the user holds a role of that name itself, not only through a team.
+holds_directly(user, name) if {
+	some role in user.roles
+	role.name == name
+	not role.team
+}
+
+# teams_granting names the teams through which a user holds a role of that name, sorted.
+teams_granting(user, name) := sort({role.team.name | some role in user.roles; role.name == name; role.team})
+
+# held_through_teams is the pass_info of a rule about a role the application user holds, when it holds the
+# role only through teams: why the rule passes, naming the teams.
+held_through_teams(user, name) := {
+	"message": sprintf("The Work 365 application user %s holds %q through team %s.", [app_user_label(user), name, quoted_list(names)]),
+	"evidence": {
+		"user_id": user.id,
+		"app_id": app_id(user),
+		"role": name,
+		"teams": sort_by([t | some t in teams], "name"),
+	},
+} if {
+	not holds_directly(user, name)
+	teams := {object.filter(r.team, {"id", "name", "type"}) | some r in user.roles; r.name == name; r.team}
+	count(teams) > 0
+	names := sort({t.name | some t in teams})
+}
+
+# role_source describes where a role comes from for messages: "" when held directly, else ` through team "Ops"`.
+role_source(role) := sprintf(" through team %q", [role.team.name]) if {
+	role.team
+} else := ""
+
+# role_evidence describes a role in evidence, with the team it comes through when it is not held directly.
+role_evidence(role) := object.union(
+	object.filter(role, {"id", "name", "business_unit_id"}),
+	{"team": object.filter(role.team, {"id", "name", "type"})},
+) if {
+	role.team
+} else := object.filter(role, {"id", "name", "business_unit_id"})
 
 # holds_role_in_own_bu holds when the user holds the role from its own business unit.
 holds_role_in_own_bu(user, name) if {
@@ -281,12 +322,30 @@ default root_business_unit := {}
 
 root_business_unit := {"business_unit_id": dv.root_business_unit.id} if dv.root_business_unit.id
 
-action_purge_app_user(user) := {
-	"action": "purge_app_user",
-	"user_id": user.id,
-	"app_id": app_id(user),
-	"opt_in": "purge-deleted",
-}
+# purge_action is the manual removal of a soft-deleted application user. Permanent deletion of users is a
+# preview feature that needs an environment setting and the user's records reassigned first
+# (learn.microsoft.com/power-platform/admin/delete-users), so it is never automated.
+purge_action(user) := action_manual(
+	"Permanently delete the soft-deleted Work 365 application user",
+	[
+		sprintf("In the Power Platform admin center (https://admin.powerplatform.microsoft.com) open Environments → %q → Settings and allow the deletion of disabled users (a preview feature; see https://learn.microsoft.com/power-platform/admin/delete-users).", [env.name]),
+		sprintf("Reassign the records the application user %s still owns, then open Settings → Users + permissions → Users, select it among the disabled users and delete it permanently.", [app_user_label(user)]),
+		"Run audit fix again: it creates the application user anew, gives it both Work 365 roles and points the service user at it.",
+	],
+)
+
+# remove_from_team_action is the manual step for a role a user holds through a team: removing the role from the
+# team would take it from every member, so a person decides.
+remove_from_team_action(user, roles) := action_manual(
+	sprintf("Take away the roles %s holds through teams", [user_label(user)]),
+	[
+		sprintf("In the Power Platform admin center (https://admin.powerplatform.microsoft.com) open Environments → %q → Settings → Users + permissions → Teams.", [env.name]),
+		sprintf("For %s: remove %s from the team, or remove the role from the team if no other member needs it.", [
+			concat(", ", [sprintf("%q (team %q)", [r.name, r.team.name]) | some r in roles]),
+			user_label(user),
+		]),
+	],
+)
 
 action_enable_user(user) := {"action": "enable_user", "user_id": user.id, "app_id": app_id(user)}
 
@@ -314,14 +373,14 @@ create_actions(id) := [
 ]
 
 # provision_actions makes the application user of an App ID usable: enable it when it is
-# disabled, re-create it when only a soft-deleted leftover exists (purge needs the opt-in),
+# disabled, re-create it when only a soft-deleted leftover exists (after a person purges it),
 # create it when there is none.
 provision_actions(id) := [action_enable_user(u)] if {
 	u := live_app_user(id)
 	disabled(u)
 } else := [] if {
 	live_app_user(id)
-} else := array.concat([action_purge_app_user(u)], create_actions(id)) if {
+} else := array.concat([purge_action(u)], create_actions(id)) if {
 	u := deleted_app_user(id)
 } else := create_actions(id)
 
@@ -424,8 +483,24 @@ expected_app_id_or_null := expected_app_id if region_mapped
 # Owners of flows, connection references and email templates
 
 # flagged_owner holds when an owner is disabled, or is a person holding a Work 365 role
-# (a retired human "service account").
-flagged_owner(owner) if owner.is_disabled == true
+# (a retired human "service account"). System-managed users are disabled by design and own out-of-box
+# records; they are not flagged.
+flagged_owner(owner) if {
+	owner.is_disabled == true
+	not builtin_owner(owner)
+}
+
+# builtin_owner holds for the system-managed users every organization has, such as SYSTEM and INTEGRATION
+# (learn.microsoft.com/power-platform/admin/system-application-users): a name from policy data builtin_users,
+# no application ID and no Microsoft Entra object ID. Microsoft documents no column that marks them, so the
+# name alone is not enough (undocumented: our choice).
+builtin_owner(owner) if {
+	upper(owner.name) in builtin_user_names
+	not owner.is_application == true
+	object.get(owner, "object_id", "") == ""
+}
+
+builtin_user_names := {upper(n) | some n in config.builtin_users}
 
 flagged_owner(owner) if {
 	owner.holds_service_role == true

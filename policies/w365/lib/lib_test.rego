@@ -204,10 +204,12 @@ test_service_user_missing_when_its_user_does_not_exist if {
 	not lib.service_user_missing with input as t.compliant
 }
 
-test_is_application_by_app_id_or_access_mode if {
+test_is_application_by_app_id_only if {
 	lib.is_application(t.app_user)
-	lib.is_application({"access_mode": 4})
 	not lib.is_application(t.person)
+
+	# Microsoft gives people non-interactive access (mode 4) too: without an application ID it is a person.
+	not lib.is_application(t.shallow(t.person, {"access_mode": 4}))
 }
 
 test_user_label_names_people_and_applications if {
@@ -286,11 +288,12 @@ test_switch_creates_the_app_user_when_none_exists if {
 	] with input as inp
 }
 
-test_switch_purges_a_soft_deleted_leftover_before_creating if {
+test_switch_asks_a_person_to_purge_a_soft_deleted_leftover_before_creating if {
 	gone := t.shallow(t.app_user, {"deleted_state": 1, "is_disabled": true})
 	inp := t.with_dv({"application_users": [gone], "service_user": t.service_user_pointing_to(t.person)})
 	actions := lib.switch_service_user_actions with input as inp
-	actions[0] == {"action": "purge_app_user", "user_id": "user-app-us", "app_id": t.us_app_id, "opt_in": "purge-deleted"}
+	actions[0].action == "manual"
+	actions[0].title == "Permanently delete the soft-deleted Work 365 application user"
 	actions[1] == {"action": "create_app_user", "app_id": t.us_app_id, "business_unit_id": "bu-root"}
 	count(actions) == 6
 }
@@ -316,4 +319,23 @@ test_switch_is_manual_in_an_unmapped_region_without_app_user if {
 	actions[0].title == "Map the environment's region to a Work 365 App ID"
 	startswith(actions[0].steps[0], "Add the region \"brazil\" under policy data regions")
 	contains(actions[0].steps[1], "Environments → \"Contoso Production\" → Settings")
+}
+
+test_holds_directly_and_teams_granting if {
+	user := t.shallow(t.app_user, {"roles": [t.portal_role, t.via(t.service_role, t.ops_team), t.via(t.service_role, {"id": "team-b", "name": "Billing", "type": 2})]})
+	lib.holds_role(user, "Work 365 Service")
+	not lib.holds_directly(user, "Work 365 Service")
+	lib.holds_directly(user, "Work 365 Portal Service")
+	lib.teams_granting(user, "Work 365 Service") == ["Billing", "Work 365 Operators"]
+	lib.role_source(t.via(t.service_role, t.ops_team)) == " through team \"Work 365 Operators\""
+	lib.role_source(t.service_role) == ""
+}
+
+test_builtin_owners_need_the_name_and_no_identity if {
+	lib.builtin_owner({"name": "SYSTEM", "is_application": false})
+	lib.builtin_owner({"name": "integration", "is_application": false, "object_id": ""})
+	not lib.builtin_owner({"name": "SYSTEM", "is_application": false, "object_id": "11111111-2222-4333-8444-555555555555"})
+	not lib.builtin_owner({"name": "SYSTEM", "is_application": true})
+	not lib.builtin_owner({"name": "Jane Doe", "is_application": false})
+	not lib.flagged_owner({"name": "SYSTEM", "is_disabled": true, "is_application": false})
 }

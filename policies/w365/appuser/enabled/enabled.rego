@@ -6,8 +6,9 @@
 #   moves Work 365 to an application user so that background jobs and automations keep
 #   running; a disabled or deleted one stops them just as a departed employee's account would.
 #   Fails when the user is disabled (it can be enabled again) or soft-deleted (a leftover that
-#   must be purged before the user can be created again: the fixer does that only with the
-#   explicit purge-deleted opt-in). Not applicable when no Work 365 application user exists
+#   a person must delete permanently before the user can be created again: permanent deletion is
+#   a preview feature that needs an environment setting, so the fixer lists it as a manual step
+#   and re-creates the user once it is done). Not applicable when no Work 365 application user exists
 #   (W365.APPUSER.1 reports that), when the environment has no Dataverse database, was skipped,
 #   or does not have Work 365 installed.
 # related_resources:
@@ -51,10 +52,10 @@ deny contains result if {
 }
 
 finding(user) := {
-	"message": sprintf("The Work 365 application user %s is soft-deleted; it must be purged and created again, which audit fix does only with the explicit purge-deleted opt-in.", [lib.app_user_label(user)]),
+	"message": sprintf("The Work 365 application user %s is soft-deleted; it must be deleted permanently (a manual step) and created again.", [lib.app_user_label(user)]),
 	"evidence": lib.app_user_evidence(user),
 	"actions": array.flatten([
-		lib.action_purge_app_user(user),
+		lib.purge_action(user),
 		lib.create_actions(id),
 		lib.action_set_service_user(id),
 		lib.action_clear_cache,

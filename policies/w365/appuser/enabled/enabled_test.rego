@@ -29,10 +29,14 @@ test_fail_when_the_app_user_is_soft_deleted if {
 	gone := t.shallow(t.app_user, {"is_disabled": true, "deleted_state": 1})
 	inp := t.with_dv({"application_users": [gone], "service_user": t.service_user_pointing_to(t.person)})
 	some result in enabled.deny with input as inp
-	result.message == "The Work 365 application user \"# Work 365\" (US App ID e4b1a995-abe3-4350-a61c-65fccd32e8bd) is soft-deleted; it must be purged and created again, which audit fix does only with the explicit purge-deleted opt-in."
+	result.message == "The Work 365 application user \"# Work 365\" (US App ID e4b1a995-abe3-4350-a61c-65fccd32e8bd) is soft-deleted; it must be deleted permanently (a manual step) and created again."
 	result.evidence.deleted_state == 1
-	result.actions == [
-		{"action": "purge_app_user", "user_id": "user-app-us", "app_id": t.us_app_id, "opt_in": "purge-deleted"},
+	purge := result.actions[0]
+	purge.action == "manual"
+	purge.title == "Permanently delete the soft-deleted Work 365 application user"
+	contains(purge.steps[0], "allow the deletion of disabled users (a preview feature; see https://learn.microsoft.com/power-platform/admin/delete-users)")
+	contains(purge.steps[1], "Reassign the records the application user \"# Work 365\" (US App ID e4b1a995-abe3-4350-a61c-65fccd32e8bd) still owns")
+	array.slice(result.actions, 1, 6) == [
 		{"action": "create_app_user", "app_id": t.us_app_id, "business_unit_id": "bu-root"},
 		{"action": "assign_role", "app_id": t.us_app_id, "role": "Work 365 Service"},
 		{"action": "assign_role", "app_id": t.us_app_id, "role": "Work 365 Portal Service"},

@@ -61,7 +61,8 @@ test_fail_recreates_a_soft_deleted_regions_app_user if {
 	gone := t.shallow(t.eu_app_user, {"deleted_state": 1, "is_disabled": true})
 	inp := in_europe(t.with_dv({"application_users": [t.app_user, gone]}))
 	some result in region.deny with input as inp
-	result.actions[0] == {"action": "purge_app_user", "user_id": "user-app-eu", "app_id": t.eu_app_id, "opt_in": "purge-deleted"}
+	result.actions[0].action == "manual"
+	result.actions[0].title == "Permanently delete the soft-deleted Work 365 application user"
 	result.actions[1] == {"action": "create_app_user", "app_id": t.eu_app_id, "business_unit_id": "bu-root"}
 	count(result.actions) == 6
 }

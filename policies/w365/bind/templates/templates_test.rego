@@ -73,3 +73,21 @@ test_quiet_on_a_collection_error if {
 test_quiet_when_lists_are_null if {
 	count(templates.deny) == 0 with input as t.null_lists
 }
+
+# System-managed users (SYSTEM, INTEGRATION) are disabled by design and own out-of-box templates.
+test_pass_when_templates_are_owned_by_system_managed_users if {
+	system := {"id": "user-system", "name": "SYSTEM", "domain_name": "", "is_disabled": true, "is_application": false, "holds_service_role": false}
+	integration := t.shallow(system, {"id": "user-integration", "name": "INTEGRATION"})
+	inp := t.with_dv({"email_templates": [
+		{"id": "tpl-1", "title": "Case Created", "is_personal": false, "owner": system},
+		{"id": "tpl-2", "title": "Order Confirmation", "is_personal": false, "owner": integration},
+	]})
+	count(templates.deny) == 0 with input as inp
+}
+
+# A disabled person who happens to be called SYSTEM is still flagged: system-managed users have no Entra identity.
+test_fail_when_a_disabled_person_named_system_owns_a_template if {
+	impostor := {"id": "user-x", "name": "System", "domain_name": "system@contoso.com", "object_id": "11111111-2222-4333-8444-555555555555", "is_disabled": true, "is_application": false, "holds_service_role": false}
+	some result in templates.deny with input as t.with_dv({"email_templates": [{"id": "tpl-1", "title": "Welcome", "is_personal": false, "owner": impostor}]})
+	result.evidence.email_templates[0].owner.reasons == ["disabled"]
+}

@@ -5,8 +5,10 @@
 #   person still holds the Work 365 Service role. The legacy setup ran Work 365 under a licensed
 #   human "service account" with that role; after the switch the role only widens what those
 #   people can do, keeps a license in use, and leaves the old account ready to be selected
-#   again by mistake. Fails when people (users without an application ID and not in access
-#   mode 4) hold the role; the message names them. Not applicable while the service user is
+#   again by mistake. Fails when people (users without an application ID, including
+#   non-interactive accounts, which Microsoft also gives access mode 4) hold the role, directly or
+#   through a team; the message names them and the teams. audit fix removes a directly held role
+#   (with the fix-privileges opt-in); a role held through a team is a manual step. Not applicable while the service user is
 #   not yet the application user (W365.SERVICE.1 reports that), when the environment has no
 #   Dataverse database, was skipped, or does not have Work 365 installed.
 # related_resources:
@@ -53,27 +55,43 @@ deny contains result if {
 	count(holders) > 0
 	role := lib.service_role
 
-	# Each holder with the copies of the role it holds (one per business unit), built once for the
-	# evidence and the actions.
+	# Each holder with the copies of the role it holds (one per business unit, directly or through a team), built
+	# once for the evidence and the actions.
 	entries := [[u, lib.sort_by([r | some r in u.roles; r.name == role], "business_unit_id")] | some u in holders]
 	result := {
 		"message": sprintf(
 			"%d person(s) still hold %q although the application user %s is the Work 365 service user: %s.",
-			[count(holders), role, lib.app_user_label(lib.app_user), concat(", ", [lib.user_label(u) | some u in holders])],
+			[count(holders), role, lib.app_user_label(lib.app_user), concat(", ", [holder_label(u, roles) | some [u, roles] in entries])],
 		),
 		"evidence": {
 			"service_user_id": lib.service_user_id,
 			"role": role,
 			"holders": [object.union(
 				object.filter(u, {"id", "full_name", "domain_name", "is_disabled", "is_licensed"}),
-				{"roles": [object.filter(r, {"id", "name", "business_unit_id"}) | some r in roles]},
+				{"roles": [lib.role_evidence(r) | some r in roles]},
 			) |
 				some [u, roles] in entries
 			],
 		},
-		"actions": array.concat([manual_action], [lib.action_remove_role(u, r) | some [u, roles] in entries; some r in roles]),
+		"actions": array.concat(
+			array.concat(
+				[manual_action],
+				[lib.action_remove_role(u, r) | some [u, roles] in entries; some r in roles; not r.team],
+			),
+			[lib.remove_from_team_action(u, team_roles) |
+				some [u, roles] in entries
+				team_roles := [r | some r in roles; r.team]
+				count(team_roles) > 0
+			],
+		),
 	}
 }
+
+# holder_label names a holder, with the teams through which it holds the role.
+holder_label(user, roles) := sprintf("%s (through team %s)", [lib.user_label(user), lib.quoted_list(teams)]) if {
+	teams := sort({r.team.name | some r in roles; r.team})
+	count(teams) > 0
+} else := lib.user_label(user)
 
 manual_action := lib.action_manual(
 	sprintf("Remove the %s role from people", [lib.service_role]),

@@ -103,3 +103,22 @@ test_quiet_on_a_collection_error if {
 	count(role_holders.deny) == 0 with input as t.collection_error
 	count(role_holders.not_applicable) == 0 with input as t.collection_error
 }
+
+# People who hold Work 365 Service through a team are found too; their role is taken away by a person, not by a
+# removal from the user (which would not remove it).
+test_fail_names_people_holding_the_role_through_a_team if {
+	pat := t.shallow(t.person, {"id": "user-pat", "full_name": "Pat Ops", "domain_name": "pat@contoso.com", "roles": [t.via(t.service_role, t.ops_team)]})
+	some result in role_holders.deny with input as t.with_dv({"service_role_holders": [pat, jane]})
+	result.message == "2 person(s) still hold \"Work 365 Service\" although the application user \"# Work 365\" (US App ID e4b1a995-abe3-4350-a61c-65fccd32e8bd) is the Work 365 service user: \"Jane Doe\" (jane@contoso.com), \"Pat Ops\" (pat@contoso.com) (through team \"Work 365 Operators\")."
+	result.evidence.holders[1].roles == [object.union(t.service_role, {"team": t.ops_team})]
+	[a.action | some a in result.actions] == ["manual", "remove_role", "manual"]
+	result.actions[1].user_id == "user-jane"
+	result.actions[2].title == "Take away the roles \"Pat Ops\" (pat@contoso.com) holds through teams"
+}
+
+# A non-interactive person (access mode 4, no application ID) is a person.
+test_fail_when_a_non_interactive_person_holds_the_service_role if {
+	robot := t.shallow(t.person, {"id": "user-robot", "full_name": "Billing Robot", "domain_name": "billing@contoso.com", "access_mode": 4})
+	some result in role_holders.deny with input as t.with_dv({"service_role_holders": [robot]})
+	startswith(result.message, "1 person(s) still hold")
+}

@@ -19,6 +19,12 @@ sysadmin_role := {"id": "role-sysadmin-root", "name": "System Administrator", "b
 
 basic_role := {"id": "role-basic-root", "name": "Basic User", "business_unit_id": "bu-root"}
 
+# ops_team is an owner team of the root business unit through which members hold roles.
+ops_team := {"id": "team-ops", "name": "Work 365 Operators", "type": 0}
+
+# via(role, team) is a role held through a team.
+via(role, team) := object.union(role, {"team": team})
+
 # app_user is the compliant Work 365 application user of the US data centre.
 app_user := {
 	"id": "user-app-us",

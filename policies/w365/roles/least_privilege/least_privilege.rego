@@ -5,8 +5,11 @@
 #   Service. The guide asks for least privilege and a periodic review of assigned roles: the two
 #   Work 365 roles are all the service identity needs, and any other role, System
 #   Administrator above all, widens what a leaked credential of the Work 365 app registration
-#   could do in the environment. Fails when the application user holds any other role; the
-#   message names each one, System Administrator first. Not applicable when no Work 365
+#   could do in the environment. Roles held through teams count as much as direct ones. Fails
+#   when the application user holds any other role; the message names each one, System
+#   Administrator first, and the team it comes through. audit fix removes direct roles (with the
+#   fix-privileges opt-in); a role held through a team is a manual step, since taking it from the
+#   team takes it from every member. Not applicable when no Work 365
 #   application user exists (W365.APPUSER.1 reports that), when the environment has no Dataverse
 #   database, was skipped, or does not have Work 365 installed.
 # related_resources:
@@ -46,12 +49,13 @@ deny contains result if {
 	extra := [r | some r in user.roles; not r.name in lib.required_roles]
 	count(extra) > 0
 	ordered := admin_first(extra)
+	through_teams := [r | some r in ordered; r.team]
 	result := {
 		"message": sprintf(
 			"The Work 365 application user %s holds %d role(s) beyond %q and %q: %s.",
 			[
 				lib.app_user_label(user), count(extra), lib.service_role, lib.portal_role,
-				concat(", ", [role_label(r) | some r in ordered]),
+				concat(", ", [concat("", [role_label(r), lib.role_source(r)]) | some r in ordered]),
 			],
 		),
 		"evidence": {
@@ -59,15 +63,19 @@ deny contains result if {
 			"full_name": object.get(user, "full_name", ""),
 			"app_id": lib.app_id(user),
 			"system_administrator": system_administrator in {r.name | some r in extra},
-			"extra_roles": [object.filter(r, {"id", "name", "business_unit_id"}) | some r in lib.sort_by(extra, "name")],
+			"extra_roles": [lib.role_evidence(r) | some r in lib.sort_by(extra, "name")],
 		},
-		"actions": [lib.action_remove_role(user, r) | some r in ordered],
+		"actions": array.concat(
+			[lib.action_remove_role(user, r) | some r in ordered; not r.team],
+			[lib.remove_from_team_action(user, through_teams) | count(through_teams) > 0],
+		),
 	}
 }
 
-# admin_first orders roles by name, System Administrator first.
-admin_first(roles) := [roles[i] | some key in sorted; i := key[3]] if {
-	sorted := sort([[rank(r), r.name, object.get(r, "id", ""), j] | some j, r in roles])
+# admin_first orders roles by name, System Administrator first; a role held directly before the same role
+# held through a team.
+admin_first(roles) := [roles[i] | some key in sorted; i := key[4]] if {
+	sorted := sort([[rank(r), r.name, object.get(r, "id", ""), object.get(object.get(r, "team", {}), "name", ""), j] | some j, r in roles])
 }
 
 rank(role) := 0 if {

@@ -55,3 +55,23 @@ test_quiet_on_a_collection_error if {
 	count(least_privilege.deny) == 0 with input as t.collection_error
 	count(least_privilege.not_applicable) == 0 with input as t.collection_error
 }
+
+# An extra role held through a team counts; audit fix removes direct roles only, and the team's is a manual step.
+test_fail_names_the_team_of_an_extra_role_and_leaves_its_removal_to_a_person if {
+	roles := [t.portal_role, t.service_role, t.basic_role, t.via(t.sysadmin_role, t.ops_team)]
+	some result in least_privilege.deny with input as t.with_dv({"application_users": [t.shallow(t.app_user, {"roles": roles})]})
+	result.message == "The Work 365 application user \"# Work 365\" (US App ID e4b1a995-abe3-4350-a61c-65fccd32e8bd) holds 2 role(s) beyond \"Work 365 Service\" and \"Work 365 Portal Service\": \"System Administrator\" (full control of the environment) through team \"Work 365 Operators\", \"Basic User\"."
+	result.evidence.system_administrator == true
+	result.evidence.extra_roles == [
+		t.basic_role,
+		object.union(t.sysadmin_role, {"team": t.ops_team}),
+	]
+	result.actions[0] == {
+		"action": "remove_role", "user_id": "user-app-us", "role_id": "role-basic-root",
+		"role": "Basic User", "opt_in": "fix-privileges",
+	}
+	result.actions[1].action == "manual"
+	result.actions[1].title == "Take away the roles \"# Work 365\" (App ID e4b1a995-abe3-4350-a61c-65fccd32e8bd) holds through teams"
+	contains(result.actions[1].steps[1], "\"System Administrator\" (team \"Work 365 Operators\")")
+	count(result.actions) == 2
+}

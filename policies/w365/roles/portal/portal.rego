@@ -4,13 +4,16 @@
 #   Checks that the Work 365 application user holds the Work 365 Portal Service security role.
 #   The guide makes this role mandatory next to Work 365 Service (Step 3): it lets Work 365
 #   initialise and serve its customer portal without System Administrator rights; without it
-#   portal invitations and emails stop. Fails when the application user holds no role of that
-#   name. Not applicable when no Work 365 application user exists (W365.APPUSER.1 reports that),
+#   portal invitations and emails stop. The role may be held directly or through a team the user
+#   is a member of (an owner team or a Microsoft Entra group team); the result then names the
+#   team. Fails when the application user holds no role of that name. Not applicable when no Work 365 application user exists (W365.APPUSER.1 reports that),
 #   when the environment has no Dataverse database, was skipped, or does not have Work 365
 #   installed.
 # related_resources:
 #   - ref: https://learn.microsoft.com/power-platform/admin/assign-security-roles
 #     description: Assign a security role to a user
+#   - ref: https://learn.microsoft.com/power-platform/admin/manage-teams
+#     description: Manage teams (roles held through owner and Microsoft Entra group teams)
 # custom:
 #   id: W365.ROLES.2
 #   severity: high
@@ -32,6 +35,12 @@ not_applicable contains reason if some reason in lib.base_not_applicable
 not_applicable contains lib.no_app_user_reason if {
 	lib.applicable
 	not lib.app_user
+}
+
+pass_info contains info if {
+	lib.applicable
+	user := lib.app_user
+	info := lib.held_through_teams(user, lib.portal_role)
 }
 
 deny contains result if {

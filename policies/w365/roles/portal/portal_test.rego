@@ -50,3 +50,11 @@ test_quiet_on_a_collection_error if {
 	count(portal.deny) == 0 with input as t.collection_error
 	count(portal.not_applicable) == 0 with input as t.collection_error
 }
+
+test_pass_when_the_portal_role_comes_through_a_team if {
+	inp := t.with_dv({"application_users": [t.shallow(t.app_user, {"roles": [t.service_role, t.via(t.portal_role, t.ops_team)]})]})
+	count(portal.deny) == 0 with input as inp
+	some info in portal.pass_info with input as inp
+	info.message == "The Work 365 application user \"# Work 365\" (US App ID e4b1a995-abe3-4350-a61c-65fccd32e8bd) holds \"Work 365 Portal Service\" through team \"Work 365 Operators\"."
+	info.evidence.teams == [t.ops_team]
+}

@@ -4,10 +4,12 @@
 #   Checks that the Work 365 application user holds the Work 365 Service security role from
 #   its own business unit. The guide makes this role mandatory (Step 3): it carries the rights
 #   Work 365 needs to run its service operations, and without it billing, provisioning and
-#   background jobs fail under the application user. Security roles exist once per business
-#   unit; a copy from another business unit grants its privileges in that unit only, so the
-#   role must come from the user's own business unit. Fails when the role is missing or held
-#   only from another business unit. Not applicable when no Work 365 application user exists
+#   background jobs fail under the application user. The role may be held directly or through
+#   a team the user is a member of (an owner team or a Microsoft Entra group team); the result
+#   then names the team. Security roles exist once per business unit; a copy from another
+#   business unit grants its privileges in that unit only, so the role must come from the
+#   user's own business unit. Fails when the role is missing or held only from another
+#   business unit. Not applicable when no Work 365 application user exists
 #   (W365.APPUSER.1 reports that), when the environment has no Dataverse database, was skipped,
 #   or does not have Work 365 installed.
 # related_resources:
@@ -15,6 +17,8 @@
 #     description: Assign a security role to a user
 #   - ref: https://learn.microsoft.com/power-platform/admin/security-roles-privileges
 #     description: Security roles and privileges
+#   - ref: https://learn.microsoft.com/power-platform/admin/manage-teams
+#     description: Manage teams (roles held through owner and Microsoft Entra group teams)
 # custom:
 #   id: W365.ROLES.1
 #   severity: critical
@@ -36,6 +40,13 @@ not_applicable contains reason if some reason in lib.base_not_applicable
 not_applicable contains lib.no_app_user_reason if {
 	lib.applicable
 	not lib.app_user
+}
+
+pass_info contains info if {
+	lib.applicable
+	user := lib.app_user
+	lib.holds_role_in_own_bu(user, lib.service_role)
+	info := lib.held_through_teams(user, lib.service_role)
 }
 
 deny contains result if {

@@ -68,3 +68,25 @@ test_quiet_on_a_collection_error if {
 	count(service.deny) == 0 with input as t.collection_error
 	count(service.not_applicable) == 0 with input as t.collection_error
 }
+
+# A role held through a team the application user is a member of counts, and the result says which team.
+test_pass_when_the_role_comes_through_a_team if {
+	inp := with_roles([t.portal_role, t.via(t.service_role, t.ops_team)])
+	count(service.deny) == 0 with input as inp
+	service.pass_info == {{
+		"message": "The Work 365 application user \"# Work 365\" (US App ID e4b1a995-abe3-4350-a61c-65fccd32e8bd) holds \"Work 365 Service\" through team \"Work 365 Operators\".",
+		"evidence": {"user_id": "user-app-us", "app_id": t.us_app_id, "role": "Work 365 Service", "teams": [t.ops_team]},
+	}} with input as inp
+}
+
+test_no_pass_info_when_the_role_is_held_directly if {
+	count(service.pass_info) == 0 with input as t.compliant
+	count(service.pass_info) == 0 with input as with_roles([t.portal_role, t.service_role, t.via(t.service_role, t.ops_team)])
+}
+
+# A team's copy of the role from another business unit grants nothing in the user's own.
+test_fail_when_a_team_holds_the_role_only_from_another_business_unit if {
+	sales_copy := t.shallow(t.service_role, {"id": "role-service-sales", "business_unit_id": "bu-sales"})
+	some result in service.deny with input as with_roles([t.portal_role, t.via(sales_copy, t.ops_team)])
+	result.evidence.held_from_business_units == ["bu-sales"]
+}

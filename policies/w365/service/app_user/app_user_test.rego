@@ -85,7 +85,7 @@ test_fail_when_the_service_user_is_a_soft_deleted_app_user if {
 	inp := t.with_dv({"application_users": [gone], "service_user": t.service_user_pointing_to(gone)})
 	some result in app_user.deny with input as inp
 	startswith(result.message, "The Work 365 service user is the application user \"# Work 365\" (US App ID e4b1a995-abe3-4350-a61c-65fccd32e8bd), which is soft-deleted.")
-	result.actions[0] == {"action": "purge_app_user", "user_id": "user-app-us", "app_id": t.us_app_id, "opt_in": "purge-deleted"}
+	result.actions[0].action == "manual"
 }
 
 test_fail_when_the_service_user_is_another_apps_application_user if {

@@ -10,9 +10,13 @@ test_pass_when_the_service_user_is_an_application_user if {
 	count(not_human.not_applicable) == 0 with input as t.compliant
 }
 
-test_pass_when_the_service_user_has_access_mode_4_without_app_id if {
+# Microsoft also gives ordinary people's accounts non-interactive access (mode 4): without an application ID the
+# service user is still a person.
+test_fail_when_the_service_user_is_a_non_interactive_person if {
 	non_interactive := t.shallow(t.person, {"access_mode": 4})
-	count(not_human.deny) == 0 with input as pointing_to(non_interactive)
+	some result in not_human.deny with input as pointing_to(non_interactive)
+	startswith(result.message, "The Work 365 service user is \"Jane Doe\" (jane@contoso.com), a licensed human account")
+	result.evidence.is_application == false
 }
 
 test_fail_when_the_service_user_is_a_licensed_person if {
