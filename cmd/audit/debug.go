@@ -1,13 +1,15 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/work365/audit/internal/api"
 )
 
 // debugTransport logs each request's method, URL (query values that could carry secrets redacted), status and
@@ -45,27 +47,13 @@ func errText(err error) string {
 	if err == nil {
 		return ""
 	}
+	// *url.Error repeats the URL unredacted.
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
 	return err.Error()
 }
 
-// sensitiveParams are query parameters that carry credentials in the OAuth and Azure protocols.
-var sensitiveParams = []string{"client_secret", "client_assertion", "code", "access_token", "refresh_token", "sig", "password", "token"}
-
-func safeURL(u *url.URL) string {
-	c := *u
-	c.User = nil
-	q := c.Query()
-	changed := false
-	for k := range q {
-		for _, s := range sensitiveParams {
-			if strings.EqualFold(k, s) {
-				q.Set(k, "REDACTED")
-				changed = true
-			}
-		}
-	}
-	if changed {
-		c.RawQuery = q.Encode()
-	}
-	return c.String()
-}
+// safeURL is the URL with the values of secret-bearing query parameters and any user information redacted.
+func safeURL(u *url.URL) string { return api.RedactURL(u.String()) }

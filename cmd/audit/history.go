@@ -414,7 +414,8 @@ func (r *runRecorder) notify(ctx context.Context, g *globals, cfg *config.Config
 	vars := map[string]string{}
 	for i, n := range cfg.Notify {
 		targets[i] = notify.Target{Name: n.Name, Type: strings.ToLower(n.Type), URL: r.g.getenv(n.URLEnv), Events: n.Events(),
-			MinSeverity: n.Severity(), Timeout: n.AttemptTimeout(), Retries: n.RetryCount()}
+			AllowPrivate: n.AllowPrivateTargets,
+			MinSeverity:  n.Severity(), Timeout: n.AttemptTimeout(), Retries: n.RetryCount()}
 		vars[n.Name] = n.URLEnv
 	}
 	var tenants []string

@@ -220,9 +220,9 @@ func TestScheduledScansRecordDriftAndSendExactlyTheExpectedNotifications(t *test
 	rcv := newHookReceiver(t)
 	withEnv(h, map[string]string{"HOOK_URL": rcv.srv.URL + "/hook", "TEAMS_URL": rcv.srv.URL + "/teams", "SLACK_URL": rcv.srv.URL + "/slack"})
 	appendConfig(t, h, `notify:
-  - {name: feed, type: webhook, url_env: HOOK_URL, on: [new_failures, resolved, inventory]}
-  - {name: ops, type: teams, url_env: TEAMS_URL}
-  - {name: alerts, type: slack, url_env: SLACK_URL, on: [new_failures], min_severity: high}
+  - {name: feed, type: webhook, url_env: HOOK_URL, on: [new_failures, resolved, inventory], allow_private_targets: true}
+  - {name: ops, type: teams, url_env: TEAMS_URL, allow_private_targets: true}
+  - {name: alerts, type: slack, url_env: SLACK_URL, on: [new_failures], min_severity: high, allow_private_targets: true}
 `)
 	clock := &fakeClock{now: testNow.Add(-30 * time.Minute)}
 	var seenBefore []map[string]int

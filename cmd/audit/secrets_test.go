@@ -157,10 +157,10 @@ func TestNoWebhookURLInAnyArtifactOfScansWithNotifications(t *testing.T) {
 	}
 	withEnv(h, urls)
 	appendConfig(t, h, `notify:
-  - {name: ok, type: slack, url_env: OK_URL}
-  - {name: refused, type: teams, url_env: REFUSED_URL, retries: 0}
-  - {name: gone, type: webhook, url_env: GONE_URL, retries: 0}
-  - {name: plain, type: webhook, url_env: PLAIN_URL}
+  - {name: ok, type: slack, url_env: OK_URL, allow_private_targets: true}
+  - {name: refused, type: teams, url_env: REFUSED_URL, retries: 0, allow_private_targets: true}
+  - {name: gone, type: webhook, url_env: GONE_URL, retries: 0, allow_private_targets: true}
+  - {name: plain, type: webhook, url_env: PLAIN_URL, allow_private_targets: true}
   - {name: unset, type: webhook, url_env: NOT_SET_URL}
 `)
 	runs := filepath.Join(h.dir, "runs")

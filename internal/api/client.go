@@ -11,6 +11,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -237,6 +238,11 @@ func (c *Client) once(ctx context.Context, r Request, body []byte, decode func(i
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
+		// *url.Error repeats the request's URL in its text: keep only what went wrong, beside the redacted URL.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return nil, &transportError{method: r.Method, url: redactURL(r.URL), err: err}
 	}
 	defer resp.Body.Close()

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -128,13 +129,46 @@ func snippet(body []byte) string {
 	return s
 }
 
-// redactURL drops query parameters that could carry credentials. Microsoft's read URLs carry none,
-// but a nextLink from a misbehaving proxy could, and error messages end up in reports.
+// secretParams are query parameters that can carry credentials: SAS signatures, OAuth codes, tokens and client
+// credentials. Microsoft's read URLs carry none, but a nextLink from a misbehaving proxy could, and error
+// messages end up in reports and logs.
+var secretParams = map[string]bool{
+	"sig": true, "signature": true, "code": true, "token": true, "access_token": true, "id_token": true,
+	"refresh_token": true, "client_secret": true, "client_assertion": true, "assertion": true, "password": true,
+	"key": true, "api-key": true, "apikey": true, "subscription-key": true, "secret": true,
+}
+
+// redactURL replaces the value of every secret-bearing query parameter (all of them, wherever they stand) with
+// REDACTED, and any user information before the host.
 func redactURL(s string) string {
-	for _, k := range []string{"sig=", "code=", "client_secret=", "access_token="} {
-		if i := strings.Index(s, k); i >= 0 {
-			return s[:i] + k + "REDACTED"
+	if i := strings.Index(s, "://"); i >= 0 {
+		if at := strings.IndexByte(s[i+3:], '@'); at >= 0 {
+			if slash := strings.IndexAny(s[i+3:], "/?#"); slash < 0 || at < slash {
+				s = s[:i+3] + "REDACTED@" + s[i+3+at+1:]
+			}
 		}
 	}
-	return s
+	q := strings.IndexByte(s, '?')
+	if q < 0 {
+		return s
+	}
+	head, query, frag := s[:q+1], s[q+1:], ""
+	if h := strings.IndexByte(query, '#'); h >= 0 {
+		query, frag = query[:h], query[h:]
+	}
+	parts := strings.Split(query, "&")
+	for i, p := range parts {
+		k, _, hasValue := strings.Cut(p, "=")
+		name := k
+		if u, err := url.QueryUnescape(k); err == nil {
+			name = u
+		}
+		if hasValue && secretParams[strings.ToLower(name)] {
+			parts[i] = k + "=REDACTED"
+		}
+	}
+	return head + strings.Join(parts, "&") + frag
 }
+
+// RedactURL is redactURL for other packages that print URLs they did not build (webhook targets, debug logs).
+func RedactURL(s string) string { return redactURL(s) }

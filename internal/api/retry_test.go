@@ -189,3 +189,36 @@ func TestEachLinkStaysInTheOrganization(t *testing.T) {
 		assert.Contains(t, err.Error(), "refusing to follow it")
 	}
 }
+
+// Every secret-bearing query parameter is redacted, wherever it stands and however often, and user information
+// before the host too; other parameters stay readable.
+func TestRedactURLHidesEverySecret(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"https://h/p?sig=abc":                                            "https://h/p?sig=REDACTED",
+		"https://h/p?a=1&sig=abc&token=t&code=c&x=2":                     "https://h/p?a=1&sig=REDACTED&token=REDACTED&code=REDACTED&x=2",
+		"https://h/p?client_secret=s&client_assertion=ey&access_token=a": "https://h/p?client_secret=REDACTED&client_assertion=REDACTED&access_token=REDACTED",
+		"https://h/p?SIG=abc&Code=1#frag":                                "https://h/p?SIG=REDACTED&Code=REDACTED#frag",
+		"https://user:pass@h/p?$filter=name%20eq%20'x'":                  "https://REDACTED@h/p?$filter=name%20eq%20'x'",
+		"https://h/p?codename=1&signal=2":                                "https://h/p?codename=1&signal=2",
+		"https://h/p":                                                    "https://h/p",
+	} {
+		assert.Equal(t, want, RedactURL(in), in)
+	}
+}
+
+// A request that gets no answer is reported with the redacted URL only: Go's *url.Error would repeat it whole.
+func TestTransportErrorsCarryNoSecret(t *testing.T) {
+	t.Parallel()
+	c := &Client{HTTP: &http.Client{Transport: failing{}}, Tokens: &staticTokens{}, MaxAttempts: 1}
+	_, err := c.Do(context.Background(), Request{Method: http.MethodGet, URL: "https://h.example/p?sig=s3cret&x=1"})
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "s3cret")
+	assert.Contains(t, err.Error(), "GET https://h.example/p?sig=REDACTED&x=1: connection reset")
+}
+
+type failing struct{}
+
+func (failing) RoundTrip(*http.Request) (*http.Response, error) {
+	return nil, errors.New("connection reset")
+}

@@ -27,6 +27,9 @@ type Notify struct {
 	MinSeverity string   `yaml:"min_severity"` // only failures at or above it count; default low
 	Timeout     Duration `yaml:"timeout"`      // per attempt; default 10s
 	Retries     *int     `yaml:"retries"`      // further attempts after a failed one; default 3
+	// AllowPrivateTargets lets the URL reach a loopback, private or link-local address (an internal relay);
+	// without it such targets are refused.
+	AllowPrivateTargets bool `yaml:"allow_private_targets"`
 
 	Line int `yaml:"-"`
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -61,5 +62,65 @@ func TestLockHolds(t *testing.T) {
 	}
 	if code := child(); code != 0 {
 		t.Fatalf("the lock was not released (exit %d)", code)
+	}
+}
+
+// A lock file is never followed through a symbolic link, and one of another kind is refused.
+func TestOpenRefusesLinksAndForeignFiles(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "target")
+	if err := os.WriteFile(target, []byte("precious"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "audit-fix.lock")
+	if err := os.Symlink(target, link); err != nil {
+		t.Skip("symbolic links are not available here")
+	}
+	if f, err := Open(link); err == nil {
+		f.Close()
+		t.Fatal("a symbolic link was opened as a lock file")
+	}
+	if got, _ := os.ReadFile(target); string(got) != "precious" {
+		t.Fatalf("the link's target was changed: %q", got)
+	}
+	if f, err := Open(dir); err == nil {
+		f.Close()
+		t.Fatal("a directory was opened as a lock file")
+	}
+	loose := filepath.Join(dir, "loose.lock")
+	if err := os.WriteFile(loose, nil, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(loose)
+	if err != nil {
+		t.Fatalf("an own lock file was refused: %v", err)
+	}
+	f.Close()
+	if st, _ := os.Stat(loose); st.Mode().Perm()&0o077 != 0 {
+		t.Fatalf("the lock file stays readable by others: %v", st.Mode())
+	}
+}
+
+// The lock directory follows the user's cache directory, not TMPDIR, and is owner-only.
+func TestDirIsInTheUsersCacheWhateverTMPDIRSays(t *testing.T) {
+	cache := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", cache)
+	t.Setenv("HOME", cache)
+	t.Setenv("LocalAppData", cache)
+	t.Setenv("TMPDIR", t.TempDir())
+	first, err := Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TMPDIR", t.TempDir())
+	second, err := Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first != second || !strings.HasPrefix(first, cache) {
+		t.Fatalf("lock directories %s and %s, want one under %s", first, second, cache)
+	}
+	if st, err := os.Stat(first); err != nil || st.Mode().Perm() != 0o700 {
+		t.Fatalf("lock directory mode: %v, %v", st, err)
 	}
 }

@@ -19,14 +19,23 @@ type Lock struct {
 	f *os.File
 }
 
-// LockDir is where the lock files live; tests point it elsewhere.
-var LockDir = os.TempDir()
+// LockDir is where the lock files live; empty means the user's cache directory (filelock.Dir), never a shared
+// temporary directory. Tests point it elsewhere.
+var LockDir = ""
 
-// AcquireLock takes the lock of a tenant, reached through a BAP endpoint, or says who holds it.
+// AcquireLock takes the lock of a tenant, reached through a BAP endpoint, or says who holds it. Two runs of
+// the same user exclude each other whatever their TMPDIR.
 func AcquireLock(tenantID, endpoint string, now time.Time) (*Lock, error) {
+	dir := LockDir
+	if dir == "" {
+		var err error
+		if dir, err = filelock.Dir(); err != nil {
+			return nil, fmt.Errorf("lock tenant %s: %w", tenantID, err)
+		}
+	}
 	sum := sha256.Sum256([]byte(strings.ToLower(tenantID) + "\x00" + strings.ToLower(endpoint)))
-	p := filepath.Join(LockDir, "audit-fix-"+hex.EncodeToString(sum[:8])+".lock")
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o600)
+	p := filepath.Join(dir, "audit-fix-"+hex.EncodeToString(sum[:8])+".lock")
+	f, err := filelock.Open(p)
 	if err != nil {
 		return nil, fmt.Errorf("lock tenant %s: %w", tenantID, err)
 	}

@@ -16,7 +16,7 @@ var ErrBusy = errors.New("the history is in use by another run")
 // lockFile takes an exclusive advisory lock on path (created owner-only), without waiting, and writes who
 // holds it there for the next one to read.
 func lockFile(path string, now time.Time) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := filelock.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("lock history: %w", err)
 	}

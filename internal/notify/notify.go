@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/work365/audit/internal/api"
@@ -39,6 +40,10 @@ type Target struct {
 	MinSeverity string // failures below it do not count; "" counts all
 	Timeout     time.Duration
 	Retries     int
+	// AllowPrivate lets the URL reach a loopback, private or link-local address (a relay inside the network, a
+	// test). Without it such targets are refused, so that a webhook URL cannot be used to reach internal
+	// services or cloud metadata endpoints.
+	AllowPrivate bool
 }
 
 // Message is what a notification is about: one scan and what changed since the one before.
@@ -69,28 +74,59 @@ type Sender struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 }
 
-// DefaultClient is the client of a Sender without one: TLS 1.2 or later, proxies from the environment.
-func DefaultClient() *http.Client {
+// DefaultClient is the client of a Sender without one: TLS 1.2 or later, proxies from the environment, and —
+// unless allowPrivate — connections only to public addresses, checked on the address actually dialled, so
+// that a name resolving to an internal address is refused too.
+func DefaultClient(allowPrivate bool) *http.Client {
+	dialer := &net.Dialer{Timeout: 15 * time.Second}
+	if !allowPrivate {
+		dialer.Control = func(_, address string, _ syscall.RawConn) error {
+			host, _, err := net.SplitHostPort(address)
+			if err != nil {
+				return err
+			}
+			if ip := net.ParseIP(host); ip != nil && privateAddress(ip) {
+				return errPrivate
+			}
+			return nil
+		}
+	}
 	return &http.Client{Transport: &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
-		DialContext:         (&net.Dialer{Timeout: 15 * time.Second}).DialContext,
+		DialContext:         dialer.DialContext,
 		TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12},
 		TLSHandshakeTimeout: 15 * time.Second,
 		ForceAttemptHTTP2:   true,
-	}, CheckRedirect: func(req *http.Request, via []*http.Request) error {
-		if req.URL.Scheme != "https" && !loopback(req.URL.Hostname()) {
-			return errors.New("redirected to a URL that is not https")
-		}
-		if len(via) >= 5 {
-			return errors.New("too many redirects")
-		}
-		return nil
 	}}
 }
 
+var errPrivate = errors.New("the webhook resolves to a loopback, private or link-local address: refused unless allow_private_targets is set for it")
+
+// privateAddress reports whether ip is loopback, private (RFC 1918, unique local), link-local (cloud metadata
+// endpoints live there), shared (RFC 6598), unspecified or multicast.
+func privateAddress(ip net.IP) bool {
+	return ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() || sharedAddressSpace.Contains(ip)
+}
+
+var sharedAddressSpace = &net.IPNet{IP: net.IPv4(100, 64, 0, 0), Mask: net.CIDRMask(10, 32)}
+
+// sameHostRedirects follows a redirect only to the same scheme, host and port (a path change within the service),
+// at most five times: a webhook's body carries tenant data, and a redirect elsewhere would hand it on.
+func sameHostRedirects(req *http.Request, via []*http.Request) error {
+	first := via[0].URL
+	if req.URL.Scheme != first.Scheme || !strings.EqualFold(req.URL.Host, first.Host) {
+		return errors.New("the webhook redirected to another host or scheme: not followed")
+	}
+	if len(via) >= 5 {
+		return errors.New("too many redirects")
+	}
+	return nil
+}
+
 // CheckURL says whether a webhook URL is usable: https, or http on a loopback address (a local relay or a
-// test). The error never repeats the URL.
-func CheckURL(raw string) error {
+// test) when private targets are allowed. The error never repeats the URL.
+func CheckURL(raw string, allowPrivate bool) error {
 	if raw == "" {
 		return errors.New("the variable is empty or not set")
 	}
@@ -101,11 +137,45 @@ func CheckURL(raw string) error {
 	if u.Scheme != "https" && !(u.Scheme == "http" && loopback(u.Hostname())) {
 		return errors.New("the URL is not https: notifications carry tenant data and go over TLS only (http is accepted for loopback addresses)")
 	}
+	if u.User != nil {
+		return errors.New("the URL carries a user name or password before its host: put credentials in the path or query the service documents")
+	}
+	if !allowPrivate && (loopback(u.Hostname()) || privateLiteral(u.Hostname())) {
+		return errPrivate
+	}
+	return nil
+}
+
+func privateLiteral(host string) bool {
+	ip := net.ParseIP(host)
+	return ip != nil && privateAddress(ip)
+}
+
+// checkResolved refuses a host name that resolves to a private address, for clients whose dialer does not
+// check (an injected client, or a proxy that dials for us).
+func checkResolved(ctx context.Context, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return err
+	}
+	host := u.Hostname()
+	if net.ParseIP(host) != nil {
+		return nil // literals were checked by CheckURL
+	}
+	ips, err := net.DefaultResolver.LookupIP(ctx, "ip", host)
+	if err != nil {
+		return nil // the send reports that the name does not resolve
+	}
+	for _, ip := range ips {
+		if privateAddress(ip) {
+			return errPrivate
+		}
+	}
 	return nil
 }
 
 func loopback(host string) bool {
-	if host == "localhost" {
+	if strings.EqualFold(host, "localhost") {
 		return true
 	}
 	ip := net.ParseIP(host)
@@ -128,10 +198,17 @@ func (s *Sender) Send(ctx context.Context, targets []Target, m Message) []Outcom
 			out = append(out, o)
 			continue
 		}
-		if err := CheckURL(t.URL); err != nil {
+		if err := CheckURL(t.URL, t.AllowPrivate); err != nil {
 			o.Err = err
 			out = append(out, o)
 			continue
+		}
+		if !t.AllowPrivate {
+			if err := checkResolved(ctx, t.URL); err != nil {
+				o.Err = err
+				out = append(out, o)
+				continue
+			}
 		}
 		body, err := payload(t.Type, m, view)
 		if err != nil {
@@ -190,8 +267,11 @@ func filter(d *report.Drift, t Target) view {
 func (s *Sender) post(ctx context.Context, t Target, body []byte) (int, error) {
 	client := s.Client
 	if client == nil {
-		client = DefaultClient()
+		client = DefaultClient(t.AllowPrivate)
 	}
+	c := *client
+	c.CheckRedirect = sameHostRedirects
+	client = &c
 	sleep := s.Sleep
 	if sleep == nil {
 		sleep = api.SleepContext

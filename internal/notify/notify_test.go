@@ -92,11 +92,11 @@ func TestEachTargetGetsItsPayloadForTheEventsItAsksFor(t *testing.T) {
 	rcv := newReceiver(t)
 	s := &Sender{}
 	out := s.Send(context.Background(), []Target{
-		{Name: "hook", Type: "webhook", URL: rcv.url("webhook"), Events: []string{EventNewFailures, EventResolved, EventInventory}},
-		{Name: "teams", Type: "teams", URL: rcv.url("teams"), Events: []string{EventNewFailures}, MinSeverity: "high"},
-		{Name: "slack", Type: "slack", URL: rcv.url("slack"), Events: []string{EventResolved}},
-		{Name: "quiet", Type: "slack", URL: rcv.url("quiet"), Events: []string{EventResolved}, MinSeverity: "critical"},
-		{Name: "none", Type: "webhook", URL: rcv.url("none"), Events: []string{EventInventory}, MinSeverity: "critical"},
+		{Name: "hook", Type: "webhook", URL: rcv.url("webhook"), AllowPrivate: true, Events: []string{EventNewFailures, EventResolved, EventInventory}},
+		{Name: "teams", Type: "teams", URL: rcv.url("teams"), AllowPrivate: true, Events: []string{EventNewFailures}, MinSeverity: "high"},
+		{Name: "slack", Type: "slack", URL: rcv.url("slack"), AllowPrivate: true, Events: []string{EventResolved}},
+		{Name: "quiet", Type: "slack", URL: rcv.url("quiet"), AllowPrivate: true, Events: []string{EventResolved}, MinSeverity: "critical"},
+		{Name: "none", Type: "webhook", URL: rcv.url("none"), AllowPrivate: true, Events: []string{EventInventory}, MinSeverity: "critical"},
 	}, message())
 	require.Len(t, out, 5)
 	for _, o := range out {
@@ -151,10 +151,10 @@ func TestNothingIsSentWhenNothingTheTargetAsksForHappened(t *testing.T) {
 	rcv := newReceiver(t)
 	m := message()
 	m.Drift.NewFailures = nil
-	out := (&Sender{}).Send(context.Background(), []Target{{Name: "hook", Type: "webhook", URL: rcv.url("webhook"), Events: []string{EventNewFailures}}}, m)
+	out := (&Sender{}).Send(context.Background(), []Target{{Name: "hook", Type: "webhook", URL: rcv.url("webhook"), AllowPrivate: true, Events: []string{EventNewFailures}}}, m)
 	assert.Equal(t, []Outcome{{Target: "hook", Type: "webhook"}}, out)
 	m.Drift = nil // the first scan of a history: no baseline, nothing to tell
-	out = (&Sender{}).Send(context.Background(), []Target{{Name: "hook", Type: "webhook", URL: rcv.url("webhook"), Events: []string{EventResolved}}}, m)
+	out = (&Sender{}).Send(context.Background(), []Target{{Name: "hook", Type: "webhook", URL: rcv.url("webhook"), AllowPrivate: true, Events: []string{EventResolved}}}, m)
 	assert.False(t, out[0].Sent)
 	assert.Empty(t, rcv.received("webhook"))
 }
@@ -164,7 +164,7 @@ func TestFailedSendsAreRetriedAndTheirErrorsNeverCarryTheURL(t *testing.T) {
 	rcv := newReceiver(t, 500, 429, 200)
 	var sleeps []time.Duration
 	s := &Sender{Sleep: instant(&sleeps)}
-	target := Target{Name: "hook", Type: "webhook", URL: rcv.url("webhook"), Events: []string{EventNewFailures}, Retries: 3}
+	target := Target{Name: "hook", Type: "webhook", URL: rcv.url("webhook"), AllowPrivate: true, Events: []string{EventNewFailures}, Retries: 3}
 	out := s.Send(context.Background(), []Target{target}, message())
 	assert.True(t, out[0].Sent)
 	assert.Equal(t, 3, out[0].Attempts)
@@ -174,8 +174,8 @@ func TestFailedSendsAreRetriedAndTheirErrorsNeverCarryTheURL(t *testing.T) {
 	rcv2 := newReceiver(t, 400, 503, 503)
 	sleeps = nil
 	out = s.Send(context.Background(), []Target{
-		{Name: "bad", Type: "slack", URL: rcv2.url("slack"), Events: []string{EventNewFailures}, Retries: 3},
-		{Name: "down", Type: "teams", URL: rcv2.url("teams"), Events: []string{EventNewFailures}, Retries: 1},
+		{Name: "bad", Type: "slack", URL: rcv2.url("slack"), AllowPrivate: true, Events: []string{EventNewFailures}, Retries: 3},
+		{Name: "down", Type: "teams", URL: rcv2.url("teams"), AllowPrivate: true, Events: []string{EventNewFailures}, Retries: 1},
 	}, message())
 	require.Error(t, out[0].Err)
 	assert.Equal(t, 1, out[0].Attempts)
@@ -198,8 +198,8 @@ func TestFailedSendsAreRetriedAndTheirErrorsNeverCarryTheURL(t *testing.T) {
 	gone := httptest.NewServer(http.NotFoundHandler())
 	gone.Close()
 	out = s.Send(context.Background(), []Target{
-		{Name: "gone", Type: "webhook", URL: gone.URL + secretPath, Events: []string{EventNewFailures}},
-		{Name: "stuck", Type: "webhook", URL: stuck.URL + secretPath, Events: []string{EventNewFailures}, Timeout: 20 * time.Millisecond},
+		{Name: "gone", Type: "webhook", URL: gone.URL + secretPath, AllowPrivate: true, Events: []string{EventNewFailures}},
+		{Name: "stuck", Type: "webhook", URL: stuck.URL + secretPath, AllowPrivate: true, Events: []string{EventNewFailures}, Timeout: 20 * time.Millisecond},
 	}, message())
 	require.Error(t, out[0].Err)
 	assert.Contains(t, out[0].Err.Error(), "connection refused")
@@ -212,15 +212,16 @@ func TestFailedSendsAreRetriedAndTheirErrorsNeverCarryTheURL(t *testing.T) {
 
 func TestOnlyHTTPSURLsOrLoopbackAreUsed(t *testing.T) {
 	t.Parallel()
-	assert.NoError(t, CheckURL("https://contoso.webhook.office.com/webhookb2/x"))
-	assert.NoError(t, CheckURL("http://127.0.0.1:8080/hook"))
-	assert.NoError(t, CheckURL("http://localhost/hook"))
+	assert.NoError(t, CheckURL("https://contoso.webhook.office.com/webhookb2/x", false))
+	assert.NoError(t, CheckURL("http://127.0.0.1:8080/hook", true))
+	assert.NoError(t, CheckURL("http://localhost/hook", true))
 	for raw, want := range map[string]string{
 		"":                                  "empty or not set",
 		"hooks.slack.com/services/T0/B0/x":  "not hold an absolute URL",
 		"http://hooks.slack.com/services/x": "not https",
+		"https://me:pw@hooks.example.com/x": "user name or password",
 	} {
-		err := CheckURL(raw)
+		err := CheckURL(raw, true)
 		if assert.Error(t, err, raw) {
 			assert.Contains(t, err.Error(), want)
 			if raw != "" {
@@ -233,4 +234,60 @@ func TestOnlyHTTPSURLsOrLoopbackAreUsed(t *testing.T) {
 	assert.False(t, out[0].Sent)
 	assert.Equal(t, 0, out[0].Attempts)
 	assert.ErrorContains(t, out[0].Err, "not https")
+}
+
+// Without allow_private_targets, a webhook that points at (or resolves to) a loopback, private or link-local
+// address is refused before anything is sent: a webhook URL must not reach internal services or cloud metadata.
+func TestPrivateTargetsAreRefusedUnlessAllowed(t *testing.T) {
+	t.Parallel()
+	for _, raw := range []string{"http://127.0.0.1:8080/hook", "http://localhost/hook", "https://10.1.2.3/hook", "https://169.254.169.254/latest",
+		"https://[::1]/hook", "https://[fd00::1]/hook", "https://192.168.1.10/hook", "https://100.64.0.1/hook"} {
+		err := CheckURL(raw, false)
+		if assert.Error(t, err, raw) {
+			assert.Contains(t, err.Error(), "allow_private_targets")
+		}
+	}
+	rcv := newReceiver(t)
+	out := (&Sender{}).Send(context.Background(), []Target{{Name: "local", Type: "webhook", URL: rcv.url("webhook"), Events: []string{EventNewFailures}}}, message())
+	assert.False(t, out[0].Sent)
+	assert.ErrorContains(t, out[0].Err, "allow_private_targets")
+	assert.Empty(t, rcv.received("webhook"), "nothing reached the receiver")
+
+	// The dialer checks the address it connects to, whatever name led there.
+	client := DefaultClient(false)
+	_, err := client.Post(rcv.srv.URL, "application/json", strings.NewReader("{}"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "allow_private_targets")
+}
+
+// A redirect is followed only within the same scheme, host and port: the body carries tenant data.
+func TestRedirectsElsewhereAreNotFollowed(t *testing.T) {
+	t.Parallel()
+	rcv := newReceiver(t)
+	moved := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/same":
+			http.Redirect(w, r, secretPath+"/kept", http.StatusTemporaryRedirect)
+		default:
+			http.Redirect(w, r, rcv.url("elsewhere"), http.StatusTemporaryRedirect)
+		}
+	}))
+	defer moved.Close()
+	// The same server answers the redirected path itself.
+	same := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/same" {
+			http.Redirect(w, r, "/landed", http.StatusTemporaryRedirect)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer same.Close()
+	out := (&Sender{}).Send(context.Background(), []Target{
+		{Name: "away", Type: "webhook", URL: moved.URL + "/away", AllowPrivate: true, Events: []string{EventNewFailures}},
+		{Name: "same", Type: "webhook", URL: same.URL + "/same", AllowPrivate: true, Events: []string{EventNewFailures}},
+	}, message())
+	require.Error(t, out[0].Err)
+	assert.Contains(t, out[0].Err.Error(), "redirected to another host")
+	assert.Empty(t, rcv.received("elsewhere"), "the body never reached the other host")
+	assert.True(t, out[1].Sent, "%v", out[1].Err)
 }
