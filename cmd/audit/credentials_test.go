@@ -160,7 +160,8 @@ func TestZeroConfigScanWithAFederatedToken(t *testing.T) {
 	code := h.run("scan", "--format", "json", "--output", out, "--quiet")
 	assert.Equal(t, exitFailing, code, h.stderr.String())
 	assert.Equal(t, fabrikamGrid, statusGrid(readReport(t, out)))
-	assert.Equal(t, map[string]int{"federated " + githubIssuer + " " + releaseSubject: 2}, srv.Stats().Credentials)
+	// One token for BAP and one for each of the two organizations.
+	assert.Equal(t, map[string]int{"federated " + githubIssuer + " " + releaseSubject: 3}, srv.Stats().Credentials)
 }
 
 // Managed identity through the App Service–style endpoint the emulator serves. IDENTITY_ENDPOINT and
@@ -208,7 +209,8 @@ func TestScanWithDeviceCodeSignIn(t *testing.T) {
 	srv := h.server("fabrikam")
 	assert.Regexp(t, `audit: sign-in for tenant fabrikam: To sign in, use a web browser to open the page `+srv.URL()+`/devicelogin and enter the code [A-Z0-9]{8} to authenticate\.\n`, h.stderr.String())
 	assert.Equal(t, 1, strings.Count(h.stderr.String(), "To sign in"), "one sign-in per run")
-	assert.Equal(t, map[string]int{"device_code": 1, "refresh_token": 1}, srv.Stats().Credentials)
+	// The sign-in's token serves one audience; each of the other two (BAP or an organization) comes from the refresh token.
+	assert.Equal(t, map[string]int{"device_code": 1, "refresh_token": 2}, srv.Stats().Credentials)
 	assertNoSecret(t, artifacts(t, out, h.stdout.String(), h.stderr.String()))
 
 	// Without a terminal there is nobody to sign in: refused before any request, with what to use instead.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -28,13 +29,16 @@ func newEmulatorCmd(g *globals) *cobra.Command {
 		Use:   "serve --tenant FILE",
 		Short: "Serve a tenant fixture over loopback HTTPS until interrupted",
 		Long: `serve starts the emulator on a tenant fixture (see docs/emulator.md) and prints the endpoints and a
-config snippet for 'audit scan'. The emulator's CA certificate is written to --ca so that the scan can
-trust it through SSL_CERT_FILE; TLS verification is never turned off.`,
+config snippet for 'audit scan'. Entra and BAP listen on --addr; each Dataverse organization listens on a
+port of its own on the same host, chosen at start, and is its own token audience, as real organizations
+are. The scan needs only the authority and BAP: it finds each organization's instance URL in the BAP list.
+The emulator's CA certificate is written to --ca so that the scan can trust it through SSL_CERT_FILE; TLS
+verification is never turned off.`,
 		Args: cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, _ []string) error { return runEmulatorServe(cmd.Context(), g, o) }),
 	}
 	serve.Flags().StringVar(&o.tenant, "tenant", defaultDemoTenant, "tenant fixture to serve")
-	serve.Flags().StringVar(&o.addr, "addr", "127.0.0.1:9443", "loopback address to listen on")
+	serve.Flags().StringVar(&o.addr, "addr", "127.0.0.1:9443", "loopback address of Entra and BAP (each Dataverse organization gets a port of its own on its host)")
 	serve.Flags().StringVar(&o.caOut, "ca", "emulator-ca.pem", "file to write the emulator's CA certificate to")
 	cmd.AddCommand(serve)
 	return cmd
@@ -68,7 +72,7 @@ func runEmulatorServe(ctx context.Context, g *globals, o emulatorOptions) error 
   Entra authority: %s
   BAP:             %s (scope %s)
   CA certificate:  %s
-
+%s
 Config for 'audit scan --config FILE':
   tenants:
     - name: %s
@@ -81,9 +85,28 @@ Config for 'audit scan --config FILE':
 
 Then: SSL_CERT_FILE=%s EMULATOR_SECRET=... audit scan --config FILE
 Press Ctrl-C to stop.
-`, fx.Tenant.Name, srv.URL(), srv.Authority(), srv.BAPURL(), srv.BAPScope(), o.caOut,
+`, fx.Tenant.Name, srv.URL(), srv.Authority(), srv.BAPURL(), srv.BAPScope(), o.caOut, organizations(fx, srv),
 		fx.Tenant.Name, srv.TenantID(), clientID, secretHint, srv.URL(), srv.BAPURL(), srv.BAPScope(), o.caOut)
 	<-ctx.Done()
 	fmt.Fprintln(g.stdout, "stopped")
 	return nil
+}
+
+// organizations lists each environment's Dataverse instance URL and token scope: every organization has its
+// own origin, and a token for one opens no other.
+func organizations(fx *emulator.Fixture, srv *emulator.Server) string {
+	var b strings.Builder
+	width := 0
+	for _, e := range fx.Environments {
+		width = max(width, len(e.Name))
+	}
+	b.WriteString("  Dataverse organizations (instance URL, token scope):\n")
+	for _, e := range fx.Environments {
+		if u := srv.InstanceURL(e.Name); u != "" {
+			fmt.Fprintf(&b, "    %-*s  %s  %s\n", width, e.Name, u, srv.DataverseScope(e.Name))
+		} else {
+			fmt.Fprintf(&b, "    %-*s  (no Dataverse)\n", width, e.Name)
+		}
+	}
+	return b.String()
 }

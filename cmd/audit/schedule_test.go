@@ -126,7 +126,7 @@ func dataverseWrite(t *testing.T, h *harness, tenant, env, method, path string, 
 		}
 	}
 	hc := srv.HTTPClient()
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID}, "client_secret": {secret}, "scope": {srv.DataverseScope()}}
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID}, "client_secret": {secret}, "scope": {srv.DataverseScope(env)}}
 	resp, err := hc.PostForm(srv.URL()+"/"+srv.TenantID()+"/oauth2/v2.0/token", form)
 	require.NoError(t, err)
 	var tok struct {

@@ -10,6 +10,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,7 +25,12 @@ const (
 	tenantID = "3f6c1d2e-8a4b-4c7d-9e1f-2a3b4c5d6e7f"
 	clientID = "6b1f0c2a-3d4e-4f50-8a9b-0c1d2e3f4a5b"
 	secret   = "correct-horse-battery-staple"
+	// org is the one Dataverse organization of the test tenants; its origin is its token audience.
+	org = "Contoso Production"
 )
+
+// organizations is the environment list of the test tenants.
+var organizations = []emulator.Environment{{Name: org, Dataverse: &emulator.Dataverse{}}}
 
 // newCert makes a self-signed RSA certificate for a client credential.
 func newCert(t *testing.T) (*x509.Certificate, *rsa.PrivateKey) {
@@ -47,7 +53,7 @@ func start(t *testing.T, cert *x509.Certificate) *emulator.Server {
 		c.CertificatePEMs = [][]byte{pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})}
 	}
 	srv, err := emulator.New(&emulator.Fixture{Tenant: emulator.TenantInfo{ID: tenantID, Name: "contoso", Domain: "contoso.onmicrosoft.com"},
-		Clients: []emulator.Client{c}}, emulator.Options{})
+		Clients: []emulator.Client{c}, Environments: organizations}, emulator.Options{})
 	require.NoError(t, err)
 	require.NoError(t, srv.Start())
 	t.Cleanup(func() { srv.Close() })
@@ -64,12 +70,13 @@ func TestTokensAreReusedPerAudience(t *testing.T) {
 	require.NoError(t, err)
 	a2, err := src.Token(ctx, srv.BAPScope())
 	require.NoError(t, err)
-	d1, err := src.Token(ctx, srv.DataverseScope())
+	d1, err := src.Token(ctx, srv.DataverseScope(org))
 	require.NoError(t, err)
 	assert.Equal(t, a1, a2)
 	assert.NotEqual(t, a1, d1)
 	assert.Equal(t, int64(2), src.Requests())
-	assert.Equal(t, map[string]int{"https://service.powerapps.com": 1, srv.URL(): 1}, srv.Stats().TokenRequests)
+	dataverse := strings.TrimSuffix(srv.DataverseScope(org), "/.default")
+	assert.Equal(t, map[string]int{"https://service.powerapps.com": 1, dataverse: 1}, srv.Stats().TokenRequests)
 
 	// After Invalidate (an API answered 401) the next call asks Entra again, past MSAL's own cache.
 	src.Invalidate(srv.BAPScope())
@@ -77,9 +84,9 @@ func TestTokensAreReusedPerAudience(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(3), src.Requests())
 	assert.Equal(t, 2, srv.Stats().TokenRequests["https://service.powerapps.com"])
-	_, err = src.Token(ctx, srv.DataverseScope())
+	_, err = src.Token(ctx, srv.DataverseScope(org))
 	require.NoError(t, err)
-	assert.Equal(t, 1, srv.Stats().TokenRequests[srv.URL()], "other scopes keep their token")
+	assert.Equal(t, 1, srv.Stats().TokenRequests[dataverse], "other scopes keep their token")
 }
 
 func TestConcurrentCallersOfOneScopeShareOneRequest(t *testing.T) {
@@ -89,7 +96,7 @@ func TestConcurrentCallersOfOneScopeShareOneRequest(t *testing.T) {
 	require.NoError(t, err)
 	done := make(chan error, 20)
 	for range 20 {
-		go func() { _, err := src.Token(context.Background(), srv.DataverseScope()); done <- err }()
+		go func() { _, err := src.Token(context.Background(), srv.DataverseScope(org)); done <- err }()
 	}
 	for range 20 {
 		require.NoError(t, <-done)

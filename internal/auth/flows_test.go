@@ -52,7 +52,7 @@ func signAssertion(t *testing.T, key *rsa.PrivateKey, subject string) string {
 func startWith(t *testing.T, opts emulator.Options, clients ...emulator.Client) *emulator.Server {
 	t.Helper()
 	srv, err := emulator.New(&emulator.Fixture{Tenant: emulator.TenantInfo{ID: tenantID, Name: "contoso", Domain: "contoso.onmicrosoft.com"},
-		Clients: clients}, opts)
+		Clients: clients, Environments: organizations}, opts)
 	require.NoError(t, err)
 	require.NoError(t, srv.Start())
 	t.Cleanup(func() { srv.Close() })
@@ -82,7 +82,7 @@ func TestFederatedTokenFileIsReadOnEveryTokenRequest(t *testing.T) {
 
 	second := signAssertion(t, key, fedRelease)
 	require.NoError(t, os.WriteFile(file, []byte(second), 0o600))
-	_, err = src.Token(ctx, srv.DataverseScope())
+	_, err = src.Token(ctx, srv.DataverseScope(org))
 	require.NoError(t, err)
 	assert.Equal(t, map[string]int{"federated " + fedIssuer + " " + fedMain: 1, "federated " + fedIssuer + " " + fedRelease: 1}, srv.Stats().Credentials)
 
@@ -151,7 +151,7 @@ func TestManagedIdentitySystemAndUserAssigned(t *testing.T) {
 
 	system, err := New(Config{TenantID: tenantID, ManagedIdentity: true, HTTPClient: srv.HTTPClient()})
 	require.NoError(t, err)
-	tok, err := system.Token(ctx, srv.DataverseScope())
+	tok, err := system.Token(ctx, srv.DataverseScope(org))
 	require.NoError(t, err)
 	assert.Equal(t, identityID, claims(tok)["appid"], "the first managed identity of the fixture is the system-assigned one")
 
@@ -220,7 +220,7 @@ func TestDeviceCodeSignsInOnceForEveryAudience(t *testing.T) {
 	// Callers of several audiences at once wait for the one sign-in.
 	var wg sync.WaitGroup
 	errs := make(chan error, 3)
-	for _, scope := range []string{srv.BAPScope(), srv.DataverseScope(), srv.BAPScope()} {
+	for _, scope := range []string{srv.BAPScope(), srv.DataverseScope(org), srv.BAPScope()} {
 		wg.Go(func() { _, err := src.Token(ctx, scope); errs <- err })
 	}
 	wg.Wait()
@@ -234,8 +234,8 @@ func TestDeviceCodeSignsInOnceForEveryAudience(t *testing.T) {
 	assert.Equal(t, map[string]int{"device_code": 1, "refresh_token": 1}, srv.Stats().Credentials)
 
 	// A token an API refused is replaced through the refresh token, past MSAL's cache, without a new sign-in.
-	src.Invalidate(srv.DataverseScope())
-	_, err = src.Token(ctx, srv.DataverseScope())
+	src.Invalidate(srv.DataverseScope(org))
+	_, err = src.Token(ctx, srv.DataverseScope(org))
 	require.NoError(t, err)
 	assert.Equal(t, map[string]int{"device_code": 1, "refresh_token": 2}, srv.Stats().Credentials)
 	assert.Len(t, p.all(), 1)

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -64,6 +65,27 @@ func TestSummariseMeasuresDepthAndPeaks(t *testing.T) {
 	s := Summarise(rs)
 	assert.Equal(t, OrgStats{Orgs: 2, Requests: 7, MaxPerOrg: 5, Depth: 3, MaxInFlight: 4, MaxInFlightPerOrg: 3}, s)
 	assert.Len(t, Between(rs, ms(200), ms(300)), 4)
+}
+
+func TestTraceTellsOrganizationsApartByTheirHosts(t *testing.T) {
+	t.Parallel()
+	fx := Tenant(Spec{Environments: 3, Users: 40, AppUsers: 8})
+	srv, err := emulator.New(fx, emulator.Options{})
+	require.NoError(t, err)
+	defer srv.Close()
+	orgs := map[string]bool{}
+	for _, e := range fx.Environments {
+		req, err := http.NewRequest(http.MethodGet, srv.InstanceURL(e.Name)+"api/data/v9.2/WhoAmI", nil)
+		require.NoError(t, err)
+		orgs[orgOf(req)] = true
+	}
+	assert.Len(t, orgs, 3, "one organization per host")
+	assert.NotContains(t, orgs, "")
+	for _, u := range []string{srv.Authority() + "/oauth2/v2.0/token", srv.BAPURL() + "/providers/Microsoft.BusinessAppPlatform/scopes/admin/environments"} {
+		req, err := http.NewRequest(http.MethodGet, u, nil)
+		require.NoError(t, err)
+		assert.Empty(t, orgOf(req), "not Dataverse: %s", u)
+	}
 }
 
 func TestGoalsAreCheckedAgainstTheRun(t *testing.T) {

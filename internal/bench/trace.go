@@ -11,7 +11,8 @@ import (
 )
 
 // Trace is an http.RoundTripper that records when each request started and when its body was read to the
-// end, by Dataverse organization (the /org/{domain}/ path of the emulator, or the host of a real instance).
+// end, by Dataverse organization (the host of its instance URL: a real instance's, or the emulator's port of
+// that organization).
 type Trace struct {
 	Next  http.RoundTripper
 	start time.Time
@@ -99,12 +100,7 @@ func (b *tracedBody) Close() error {
 }
 
 func orgOf(req *http.Request) string {
-	p := req.URL.Path
-	if rest, ok := strings.CutPrefix(p, "/org/"); ok {
-		org, _, _ := strings.Cut(rest, "/")
-		return org
-	}
-	if strings.Contains(p, "/api/data/") {
+	if strings.Contains(req.URL.Path, "/api/data/") {
 		return req.URL.Host
 	}
 	return ""

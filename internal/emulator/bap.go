@@ -61,7 +61,7 @@ func (s *Server) serveBAP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rule := faults.pick(r.Method, "BAP")
-	s.deliver(w, r, apiBAP, rule, func() *response {
+	s.deliver(w, r, apiBAP, s.origin, rule, func() *response {
 		if single {
 			return s.bapEnvironment(envName)
 		}

@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,7 +47,9 @@ func TestBAPListShape(t *testing.T) {
 			assert.Equal(t, "Enabled", props["states"].(map[string]any)["runtime"].(map[string]any)["id"])
 			linked := props["linkedEnvironmentMetadata"].(map[string]any)
 			assert.Equal(t, srv.InstanceURL(prod), linked["instanceUrl"])
-			assert.Equal(t, srv.URL()+"/org/contosoprod", linked["instanceApiUrl"])
+			assert.Regexp(t, `^https://127\.0\.0\.1:\d+/$`, linked["instanceUrl"], "each organization has its own origin")
+			assert.NotEqual(t, srv.URL()+"/", linked["instanceUrl"])
+			assert.Equal(t, strings.TrimSuffix(srv.InstanceURL(prod), "/"), linked["instanceApiUrl"])
 			assert.Equal(t, "contosoprod", linked["domainName"])
 			assert.Equal(t, "contosoprod", linked["uniqueName"])
 			assert.Equal(t, "9.2.24101.00150", linked["version"])
@@ -149,7 +152,7 @@ func TestBAPSingleEnvironmentAndRemoval(t *testing.T) {
 	require.NoError(t, srv.RemoveEnvironment(sandbox))
 	resp = call(t, srv, http.MethodGet, bapListURL(srv, "2021-04-01"), tok, "")
 	assert.Len(t, resp.values(t), 2)
-	resp = call(t, srv, http.MethodGet, dvURL(srv, sandbox, "WhoAmI"), dvToken(t, srv), "")
+	resp = call(t, srv, http.MethodGet, dvURL(srv, sandbox, "WhoAmI"), orgToken(t, srv, sandbox), "")
 	assert.Equal(t, http.StatusNotFound, resp.status)
 	assert.Equal(t, ErrCodeOrganizationNotFound, resp.errorCode(t))
 	assert.Error(t, srv.RemoveEnvironment("nowhere"))

@@ -72,9 +72,10 @@ func recordNotFound(logical, id string) *response {
 	return dvError(http.StatusNotFound, codeRecordNotFound, fmt.Sprintf("%s With Id = %s Does Not Exist", logical, id))
 }
 
-func (s *Server) dataverseUnauthorized() *response {
+// dataverseUnauthorized names the authority and the organization's own origin as the resource to ask for.
+func dataverseUnauthorized(authority, tenantID, resource string) *response {
 	h := http.Header{}
-	h.Set("WWW-Authenticate", fmt.Sprintf("Bearer authorization_uri=%s/%s/oauth2/authorize, resource_id=%s", s.origin, s.tenant.ID, s.origin))
+	h.Set("WWW-Authenticate", fmt.Sprintf("Bearer authorization_uri=%s/%s/oauth2/authorize, resource_id=%s", authority, tenantID, resource))
 	return &response{status: http.StatusUnauthorized, header: h, body: []byte{}}
 }
 
@@ -117,14 +118,9 @@ type dvRequest struct {
 	prefer map[string]string
 }
 
-func (s *Server) serveDataverse(w *statusRecorder, r *http.Request) {
-	rest := strings.TrimPrefix(r.URL.Path, dataversePathPrefix)
-	domain, apiPath, _ := strings.Cut(rest, "/")
-	env := s.envByDomain(domain)
-	if env == nil {
-		dvError(http.StatusNotFound, ErrCodeOrganizationNotFound, fmt.Sprintf("The organization '%s' does not exist.", domain)).write(w)
-		return
-	}
+// serveDataverse answers a request to an organization's own port.
+func (s *Server) serveDataverse(w *statusRecorder, r *http.Request, env *environment) {
+	domain, apiPath := env.domain, strings.TrimPrefix(r.URL.Path, "/")
 	write := r.Method != http.MethodGet && r.Method != http.MethodHead
 	var body []byte
 	if write {
@@ -141,9 +137,9 @@ func (s *Server) serveDataverse(w *statusRecorder, r *http.Request) {
 		dvError(http.StatusNotFound, ErrCodeOrganizationNotFound, fmt.Sprintf("The organization '%s' does not exist or has been deleted.", domain)).write(w)
 		return
 	}
-	claims, failure := s.checkBearer(r, s.origin, strings.TrimSuffix(s.instanceURL(env), "/"))
+	claims, failure := s.checkBearer(r, env.origin)
 	if failure != tokenOK {
-		s.dataverseUnauthorized().write(w)
+		dataverseUnauthorized(s.origin, s.tenant.ID, env.origin).write(w)
 		return
 	}
 	st := env.store
@@ -182,7 +178,7 @@ func (s *Server) serveDataverse(w *statusRecorder, r *http.Request) {
 	}
 	req := &dvRequest{r: r, env: env, st: st, segs: segs, body: body, caller: caller, base: s.instanceURL(env) + apiPrefix, prefer: parsePrefer(r.Header.Values("Prefer"))}
 	rule := faults.pick(r.Method, segs[0].name)
-	s.deliver(w, r, apiDataverse, rule, func() *response {
+	s.deliver(w, r, apiDataverse, env.origin, rule, func() *response {
 		switch r.Method {
 		case http.MethodGet:
 			if len(segs) == 2 && segs[0].name == setUsers && segs[0].hasKey && strings.HasSuffix(segs[1].name, "RetrieveUserPrivileges") {
@@ -374,7 +370,7 @@ func (s *Server) collection(req *dvRequest, schema *entitySchema, source []row, 
 		if query != "" {
 			query += "&"
 		}
-		doc["@odata.nextLink"] = s.origin + req.r.URL.Path + "?" + query + "$skiptoken=" + percentEncode(token, false)
+		doc["@odata.nextLink"] = req.env.origin + req.r.URL.Path + "?" + query + "$skiptoken=" + percentEncode(token, false)
 	}
 	resp := dvJSON(http.StatusOK, doc)
 	if preferred {

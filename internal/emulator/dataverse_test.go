@@ -22,8 +22,10 @@ func TestDataverseAuthentication(t *testing.T) {
 	}{
 		{"no token", ""},
 		{"BAP audience", bapToken(t, srv)},
-		{"expired", srv.MintToken(auditorID, srv.URL(), time.Now().Add(-time.Second))},
+		{"expired", srv.MintToken(auditorID, srv.InstanceURL(prod), time.Now().Add(-time.Second))},
 		{"another emulator's token", dvToken(t, other)},
+		{"another organization's token", orgToken(t, srv, sandbox)},
+		{"the main listener's audience", srv.MintToken(auditorID, srv.URL(), time.Now().Add(time.Hour))},
 		{"garbage", "x.y.z"},
 	}
 	for _, tt := range tests {
@@ -32,15 +34,15 @@ func TestDataverseAuthentication(t *testing.T) {
 			resp := call(t, srv, http.MethodGet, dvURL(srv, prod, "WhoAmI"), tt.token, "")
 			assert.Equal(t, http.StatusUnauthorized, resp.status)
 			assert.Empty(t, resp.body)
-			assert.Equal(t, "Bearer authorization_uri="+srv.URL()+"/"+testTenantID+"/oauth2/authorize, resource_id="+srv.URL(), resp.header.Get("WWW-Authenticate"))
+			assert.Equal(t, "Bearer authorization_uri="+srv.URL()+"/"+testTenantID+"/oauth2/authorize, resource_id="+strings.TrimSuffix(srv.InstanceURL(prod), "/"),
+				resp.header.Get("WWW-Authenticate"), "the organization names its own origin as the resource")
 		})
 	}
-	t.Run("instance URL audience", func(t *testing.T) {
+	t.Run("scope built from the whole instance URL", func(t *testing.T) {
 		t.Parallel()
-		tok := secretToken(t, srv, auditorID, auditorSecret, srv.InstanceURL(prod)+".default")
-		assert.Equal(t, http.StatusOK, call(t, srv, http.MethodGet, dvURL(srv, prod, "WhoAmI"), tok, "").status)
-		assert.Equal(t, http.StatusUnauthorized, call(t, srv, http.MethodGet, dvURL(srv, sandbox, "WhoAmI"), tok, "").status,
-			"a token for one instance URL does not open another")
+		tok := secretToken(t, srv, auditorID, auditorSecret, srv.InstanceURL(sandbox)+".default")
+		assert.Equal(t, http.StatusOK, call(t, srv, http.MethodGet, dvURL(srv, sandbox, "WhoAmI"), tok, "").status)
+		assert.Equal(t, http.StatusUnauthorized, call(t, srv, http.MethodGet, dvURL(srv, prod, "WhoAmI"), tok, "").status)
 	})
 }
 
@@ -388,7 +390,7 @@ func TestReadErrorsAndSettings(t *testing.T) {
 		rows := call(t, srv, http.MethodGet, dvURL(srv, prod, "w365_configurations?$select=w365_name,_w365_serviceuserid_value"), tok, "").values(t)
 		require.Len(t, rows, 1)
 		assert.Equal(t, srv.UserID(prod, "svc"), rows[0]["_w365_serviceuserid_value"])
-		sandboxRows := call(t, srv, http.MethodGet, dvURL(srv, sandbox, "w365_configurations"), tok, "").values(t)
+		sandboxRows := call(t, srv, http.MethodGet, dvURL(srv, sandbox, "w365_configurations"), orgToken(t, srv, sandbox), "").values(t)
 		require.Len(t, sandboxRows, 1)
 		assert.Contains(t, sandboxRows[0], "_w365_serviceuserid_value")
 		assert.Nil(t, sandboxRows[0]["_w365_serviceuserid_value"])

@@ -73,7 +73,7 @@ func TestCreateApplicationUser(t *testing.T) {
 
 	t.Run("return=representation", func(t *testing.T) {
 		other := startServer(t, Options{})
-		resp := call(t, other, http.MethodPost, dvURL(other, sandbox, "systemusers?$select=fullname,applicationid"), dvToken(t, other),
+		resp := call(t, other, http.MethodPost, dvURL(other, sandbox, "systemusers?$select=fullname,applicationid"), orgToken(t, other, sandbox),
 			`{"applicationid":"`+work365US+`","accessmode":4,"isdisabled":false}`, "Prefer", "return=representation")
 		require.Equal(t, http.StatusCreated, resp.status, "%s", resp.body)
 		obj := resp.object(t)
@@ -267,7 +267,7 @@ func TestServiceUserSettingAndClearCache(t *testing.T) {
 	resp = call(t, srv, http.MethodPost, dvURL(srv, prod, "w365_ClearCache"), tok, `{}`)
 	assert.Equal(t, http.StatusNoContent, resp.status, "%s", resp.body)
 
-	resp = call(t, srv, http.MethodPost, dvURL(srv, sandbox, "w365_ClearCache"), tok, `{}`)
+	resp = call(t, srv, http.MethodPost, dvURL(srv, sandbox, "w365_ClearCache"), orgToken(t, srv, sandbox), `{}`)
 	require.Equal(t, http.StatusNotFound, resp.status)
 	assert.JSONEq(t, `{"error":{"code":"0x80060888","message":"Resource not found for the segment 'w365_ClearCache'."}}`, string(resp.body))
 
@@ -299,7 +299,7 @@ func TestAccessLevels(t *testing.T) {
 	resp = call(t, srv, http.MethodGet, dvURL(srv, prod, "WhoAmI"), tok, "")
 	require.Equal(t, http.StatusForbidden, resp.status)
 	assert.JSONEq(t, `{"error":{"code":"0x80072560","message":"The user is not a member of the organization."}}`, string(resp.body))
-	assert.Equal(t, http.StatusOK, call(t, srv, http.MethodGet, dvURL(srv, sandbox, "WhoAmI"), tok, "").status)
+	assert.Equal(t, http.StatusOK, call(t, srv, http.MethodGet, dvURL(srv, sandbox, "WhoAmI"), orgToken(t, srv, sandbox), "").status)
 
 	assert.Error(t, srv.SetAccess(prod, "admin"))
 	assert.Error(t, srv.SetAccess("nowhere", "full"))

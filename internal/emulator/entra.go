@@ -258,19 +258,14 @@ func (s *Server) resourceFromScope(scope string) (string, *entraError) {
 	return resource, nil
 }
 
-// knownResource accepts the BAP audiences, the shared Dataverse origin and, as a courtesy to clients that build
-// the scope from the instance URL, each environment's instance URL.
+// knownResource accepts the BAP audiences and each organization's origin, the resource a client derives
+// from the scheme and host of an instance URL.
 func (s *Server) knownResource(resource string) bool {
 	switch strings.ToLower(resource) {
-	case bapAudience, bapAltAudience, strings.ToLower(s.origin):
+	case bapAudience, bapAltAudience:
 		return true
 	}
-	for _, e := range s.envs {
-		if e.domain != "" && strings.EqualFold(resource, strings.TrimSuffix(s.instanceURL(e), "/")) {
-			return true
-		}
-	}
-	return false
+	return s.orgs[strings.ToLower(resource)] != nil
 }
 
 func (s *Server) writeEntraError(w http.ResponseWriter, correlation string, e *entraError) {

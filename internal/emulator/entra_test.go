@@ -114,7 +114,7 @@ func TestMSALGetsTokensThatTheAPIsAccept(t *testing.T) {
 			require.NoError(t, err)
 			ctx := context.Background()
 
-			dv, err := client.AcquireTokenByCredential(ctx, []string{srv.DataverseScope()})
+			dv, err := client.AcquireTokenByCredential(ctx, []string{srv.DataverseScope(prod)})
 			require.NoError(t, err)
 			resp := call(t, srv, http.MethodGet, dvURL(srv, prod, "WhoAmI"), dv.AccessToken, "")
 			require.Equal(t, http.StatusOK, resp.status, "%s", resp.body)
@@ -194,12 +194,16 @@ func TestTokenErrors(t *testing.T) {
 			400, "unsupported_grant_type", "70003", "unsupported grant type 'password'"},
 		{"scope without .default", testTenantID, good(func(v url.Values) { v.Set("scope", "https://service.powerapps.com/user_impersonation") }),
 			400, "invalid_scope", "1002012", "Client credential flows must have a scope value with /.default"},
-		{"two resources", testTenantID, good(func(v url.Values) { v.Set("scope", srv.BAPScope()+" "+srv.DataverseScope()) }),
+		{"two resources", testTenantID, good(func(v url.Values) { v.Set("scope", srv.BAPScope()+" "+srv.DataverseScope(prod)) }),
 			400, "invalid_scope", "28000", "contains more than one resource"},
 		{"no scope", testTenantID, good(func(v url.Values) { v.Set("scope", "openid profile offline_access") }),
 			400, "invalid_request", "900144", "'scope'"},
 		{"unknown resource", testTenantID, good(func(v url.Values) { v.Set("scope", "https://graph.microsoft.com/.default") }),
 			400, "invalid_resource", "500011", "The resource principal named https://graph.microsoft.com was not found in the tenant named contoso."},
+		{"the main listener is no organization", testTenantID, good(func(v url.Values) { v.Set("scope", srv.URL()+"/.default") }),
+			400, "invalid_resource", "500011", "The resource principal named " + srv.URL() + " was not found"},
+		{"an organization's path on the main listener", testTenantID, good(func(v url.Values) { v.Set("scope", srv.URL()+"/org/contosoprod/.default") }),
+			400, "invalid_resource", "500011", "The resource principal named " + srv.URL() + "/org/contosoprod was not found"},
 		{"no credential", testTenantID, good(func(v url.Values) { v.Del("client_secret") }),
 			401, "invalid_client", "7000216", "'client_assertion', 'client_secret' or 'request' is required"},
 		{"malformed assertion", testTenantID, good(func(v url.Values) {
@@ -296,7 +300,7 @@ func TestClientAssertions(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			resp := postForm(t, srv, endpoint, url.Values{
-				"grant_type": {"client_credentials"}, "client_id": {certClientID}, "scope": {srv.DataverseScope()},
+				"grant_type": {"client_credentials"}, "client_id": {certClientID}, "scope": {srv.DataverseScope(prod)},
 				"client_assertion_type": {clientAssertionTypeJWT}, "client_assertion": {tt.assertion},
 			})
 			require.Equal(t, tt.status, resp.status, "%s", resp.body)

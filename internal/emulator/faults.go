@@ -100,8 +100,9 @@ const (
 const oversizeBytes = 64 << 20
 
 // deliver writes the answer to a request, altered by a fault rule if one applies. produce runs the real
-// handler; it is not called when the rule replaces the answer, so a faulted write changes nothing.
-func (s *Server) deliver(w http.ResponseWriter, r *http.Request, api apiKind, rule *FaultRule, produce func() *response) {
+// handler; it is not called when the rule replaces the answer, so a faulted write changes nothing. origin is
+// the answering service's (the main listener's for BAP, the organization's for Dataverse).
+func (s *Server) deliver(w http.ResponseWriter, r *http.Request, api apiKind, origin string, rule *FaultRule, produce func() *response) {
 	if rule == nil {
 		produce().write(w)
 		return
@@ -115,7 +116,7 @@ func (s *Server) deliver(w http.ResponseWriter, r *http.Request, api apiKind, ru
 	}
 	var resp *response
 	if rule.Status != 0 {
-		resp = s.faultError(api, rule.Status, r)
+		resp = s.faultError(api, origin, rule.Status, r)
 	} else {
 		resp = produce()
 	}
@@ -123,7 +124,7 @@ func (s *Server) deliver(w http.ResponseWriter, r *http.Request, api apiKind, ru
 		resp.header.Set("Retry-After", fmt.Sprint(rule.RetryAfter))
 	}
 	if rule.NextLink != "" && rule.Status == 0 && r.Method == http.MethodGet {
-		resp.body = replaceNextLink(resp.body, api, s.faultNextLink(rule.NextLink, r))
+		resp.body = replaceNextLink(resp.body, api, faultNextLink(rule.NextLink, origin, r))
 	}
 	switch rule.Body {
 	case "html":
@@ -144,11 +145,11 @@ func (s *Server) deliver(w http.ResponseWriter, r *http.Request, api apiKind, ru
 	resp.write(w)
 }
 
-func (s *Server) faultNextLink(kind string, r *http.Request) string {
+func faultNextLink(kind, origin string, r *http.Request) string {
 	if kind == "foreign" {
 		return "https://evil.example" + r.URL.RequestURI()
 	}
-	return s.origin + r.URL.RequestURI()
+	return origin + r.URL.RequestURI()
 }
 
 // replaceNextLink sets the next page link of a JSON collection body; other bodies pass unchanged.
@@ -183,7 +184,7 @@ func abortConnection(w http.ResponseWriter) {
 }
 
 // faultError is the real error shape of an API for a status.
-func (s *Server) faultError(api apiKind, status int, r *http.Request) *response {
+func (s *Server) faultError(api apiKind, origin string, status int, r *http.Request) *response {
 	if api == apiBAP {
 		codes := map[int]string{400: "BadRequest", 401: "AuthenticationFailed", 403: "Forbidden", 404: "NotFound", 409: "Conflict",
 			429: "TooManyRequests", 500: "InternalServerError", 502: "BadGateway", 503: "ServiceUnavailable", 504: "GatewayTimeout"}
@@ -199,7 +200,7 @@ func (s *Server) faultError(api apiKind, status int, r *http.Request) *response 
 	}
 	switch status {
 	case http.StatusUnauthorized:
-		return s.dataverseUnauthorized()
+		return dataverseUnauthorized(s.origin, s.tenant.ID, origin)
 	case http.StatusBadRequest:
 		return dvError(status, "0x80040203", "Invalid argument.")
 	case http.StatusForbidden:
@@ -215,10 +216,8 @@ func (s *Server) faultError(api apiKind, status int, r *http.Request) *response 
 }
 
 func firstSegment(r *http.Request) string {
-	rest := strings.TrimPrefix(r.URL.Path, dataversePathPrefix)
-	if _, p, ok := strings.Cut(rest, "/"+apiPrefix); ok {
-		rest = p
-	}
+	rest := strings.TrimPrefix(r.URL.Path, "/")
+	rest = strings.TrimPrefix(rest, apiPrefix)
 	seg, _, _ := strings.Cut(rest, "/")
 	name, _, _ := strings.Cut(seg, "(")
 	return name

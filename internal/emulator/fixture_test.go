@@ -155,9 +155,9 @@ func TestGoBuiltFixture(t *testing.T) {
 	}
 	srv := startFixture(t, f, Options{})
 	assert.Equal(t, deterministicID("tenant", "fabrikam"), srv.TenantID())
-	assert.Equal(t, srv.URL()+"/org/env07/", srv.InstanceURL("Env 07"))
+	assert.Regexp(t, `^https://127\.0\.0\.1:\d+/$`, srv.InstanceURL("Env 07"))
 	assert.Len(t, srv.Rows("env07", "systemusers"), 31)
-	tok := secretToken(t, srv, auditorID, "s", srv.DataverseScope())
+	tok := secretToken(t, srv, auditorID, "s", srv.DataverseScope("Env 19"))
 	resp := call(t, srv, "GET", dvURL(srv, "Env 19", "roles?$select=name"), tok, "")
 	assert.Len(t, resp.values(t), 3)
 

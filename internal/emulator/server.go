@@ -24,7 +24,8 @@ import (
 
 // Options tunes a Server; the zero value is a sensible default.
 type Options struct {
-	// Addr is the listen address; default "127.0.0.1:0".
+	// Addr is the main listener's address (Entra, the managed identity endpoint, BAP); default "127.0.0.1:0".
+	// Each Dataverse organization listens on the same host, on a port of its own chosen by the system.
 	Addr string
 	// Latency is added to every BAP and Dataverse request (not token requests), on top of per-environment latency.
 	Latency time.Duration
@@ -63,7 +64,8 @@ type Server struct {
 
 	startOnce sync.Once
 	closeOnce sync.Once
-	serveErr  chan error
+	serving   sync.WaitGroup          // the Serve loops of every listener
+	orgs      map[string]*environment // by lower-cased origin, every environment with Dataverse
 
 	mu        sync.Mutex // guards envs' mutable fields, stats and writes
 	envs      []*environment
@@ -80,6 +82,12 @@ type environment struct {
 	domain  string
 	store   *store // nil without Dataverse
 
+	// The organization's own listener and origin ("https://127.0.0.1:PORT"), as each real organization has
+	// its own host; nil and "" without Dataverse.
+	ln     net.Listener
+	http   *http.Server
+	origin string
+
 	// Guarded by Server.mu.
 	access   string
 	faults   *faultSet
@@ -92,12 +100,12 @@ const (
 	defaultTokenLifetime    = 3599 * time.Second
 	bapAudience             = "https://service.powerapps.com"
 	bapAltAudience          = "https://api.bap.microsoft.com"
-	dataversePathPrefix     = "/org/"
 	apiPrefix               = "api/data/v9.2/"
 )
 
 // New builds a server for a fixture: it validates the fixture, generates the CA and server certificate and
-// reserves the listening port so that URL() is known before Start.
+// reserves the listening ports (the main one and one per Dataverse organization) so that URL() and
+// InstanceURL() are known before Start.
 func New(f *Fixture, opts Options) (*Server, error) {
 	if f == nil {
 		return nil, errors.New("new emulator: nil fixture")
@@ -120,7 +128,7 @@ func New(f *Fixture, opts Options) (*Server, error) {
 	if opts.DeviceCodePolls == 0 {
 		opts.DeviceCodePolls = 1
 	}
-	s := &Server{opts: opts, tenant: f.Tenant, serveErr: make(chan error, 1), signIns: newSignInState()}
+	s := &Server{opts: opts, tenant: f.Tenant, signIns: newSignInState(), orgs: map[string]*environment{}}
 	if s.tenant.ID == "" {
 		s.tenant.ID = deterministicID("tenant", strings.ToLower(s.tenant.Name))
 	}
@@ -197,14 +205,52 @@ func New(f *Fixture, opts Options) (*Server, error) {
 	}
 	s.ln = ln
 	s.origin = "https://" + net.JoinHostPort(ip.String(), port)
-	s.http = &http.Server{
-		Handler:           s,
+	s.http = s.newHTTPServer(s)
+	if err := s.listenOrganizations(ip); err != nil {
+		s.closeListeners()
+		return nil, fmt.Errorf("new emulator: %w", err)
+	}
+	return s, nil
+}
+
+// listenOrganizations reserves a port for every environment with Dataverse, on the main listener's host.
+func (s *Server) listenOrganizations(ip net.IP) error {
+	for _, env := range s.envs {
+		if env.store == nil {
+			continue
+		}
+		ln, err := net.Listen("tcp", net.JoinHostPort(ip.String(), "0"))
+		if err != nil {
+			return fmt.Errorf("listen for organization %s: %w", env.domain, err)
+		}
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		env.ln = ln
+		env.origin = "https://" + net.JoinHostPort(ip.String(), port)
+		env.http = s.newHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveOrganization(env, w, r) }))
+		s.orgs[strings.ToLower(env.origin)] = env
+	}
+	return nil
+}
+
+// newHTTPServer is the HTTP server of one listener; every listener presents the same certificate.
+func (s *Server) newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{s.auth.leafTLS}, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: 30 * time.Second,
 		// Handshake failures from clients that do not trust the CA are expected in tests; keep them off stderr.
 		ErrorLog: log.New(io.Discard, "", 0),
 	}
-	return s, nil
+}
+
+// closeListeners releases every reserved port, for a server that will not be served.
+func (s *Server) closeListeners() {
+	s.ln.Close()
+	for _, env := range s.envs {
+		if env.ln != nil {
+			env.ln.Close()
+		}
+	}
 }
 
 // loadClients parses the credentials of every client once, so token requests only compare.
@@ -220,33 +266,51 @@ func loadClients(cs []Client) (map[string]*clientCreds, error) {
 	return out, nil
 }
 
-// Start serves TLS on the reserved port in the background.
+// Start serves TLS on the reserved ports in the background.
 func (s *Server) Start() error {
 	s.startOnce.Do(func() {
-		go func() {
-			err := s.http.ServeTLS(s.ln, "", "")
-			if errors.Is(err, http.ErrServerClosed) {
-				err = nil
+		s.serve(s.http, s.ln)
+		for _, env := range s.envs {
+			if env.http != nil {
+				s.serve(env.http, env.ln)
 			}
-			s.serveErr <- err
-		}()
+		}
 	})
 	return nil
 }
 
-// Close stops the server and releases the port.
+func (s *Server) serve(h *http.Server, ln net.Listener) {
+	s.serving.Add(1)
+	go func() {
+		defer s.serving.Done()
+		// The error tells nothing a caller could use: http.ErrServerClosed after Close, and otherwise the
+		// listener failed and its organization stops answering, as an unreachable host would.
+		h.ServeTLS(ln, "", "")
+	}()
+}
+
+// Close stops the server and releases its ports; it returns once every listener has stopped serving.
 func (s *Server) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
 		// A graceful shutdown would wait a second per HTTP/2 client for its GOAWAY; an emulator owes its
 		// clients no such courtesy, and tests start many servers.
 		err = s.http.Close()
-		s.ln.Close()
+		for _, env := range s.envs {
+			if env.http != nil {
+				if cerr := env.http.Close(); err == nil {
+					err = cerr
+				}
+			}
+		}
+		// Listeners of a server that was never started are not known to their http.Server.
+		s.closeListeners()
+		s.serving.Wait()
 	})
 	return err
 }
 
-// URL is the server's origin, "https://127.0.0.1:PORT".
+// URL is the main listener's origin, "https://127.0.0.1:PORT": Entra, the managed identity endpoint and BAP.
 func (s *Server) URL() string { return s.origin }
 
 // TenantID is the emulated tenant's GUID.
@@ -261,8 +325,15 @@ func (s *Server) BAPURL() string { return s.origin }
 // BAPScope is the scope a client asks for to call the BAP admin API.
 func (s *Server) BAPScope() string { return bapAudience + "/.default" }
 
-// DataverseScope is the scope a client asks for to call any environment's Dataverse (they share one host).
-func (s *Server) DataverseScope() string { return s.origin + "/.default" }
+// DataverseScope is the scope a client asks for to call one environment's Dataverse: its organization's
+// origin + "/.default", or "" without Dataverse.
+func (s *Server) DataverseScope(envIDOrName string) string {
+	env := s.findEnv(envIDOrName)
+	if env == nil || env.store == nil {
+		return ""
+	}
+	return env.origin + "/.default"
+}
 
 // CACertPEM is the emulator CA certificate in PEM form (for SSL_CERT_FILE).
 func (s *Server) CACertPEM() []byte { return append([]byte(nil), s.auth.caPEM...) }
@@ -287,7 +358,8 @@ func (s *Server) WriteCAFile(path string) error {
 	return nil
 }
 
-// InstanceURL is an environment's Dataverse instance URL with its trailing slash, or "" without Dataverse.
+// InstanceURL is an environment's Dataverse instance URL, its organization's origin with a trailing slash
+// ("https://127.0.0.1:PORT/"), or "" without Dataverse.
 func (s *Server) InstanceURL(envIDOrName string) string {
 	env := s.findEnv(envIDOrName)
 	if env == nil || env.store == nil {
@@ -328,7 +400,7 @@ func (s *Server) UserID(envIDOrName, key string) string {
 }
 
 func (s *Server) instanceURL(env *environment) string {
-	return s.origin + dataversePathPrefix + env.domain + "/"
+	return env.origin + "/"
 }
 
 // Rows deep-copies a table as the API would return it with all columns, in primary-key order.
@@ -404,16 +476,8 @@ func (s *Server) findEnv(key string) *environment {
 	return nil
 }
 
-func (s *Server) envByDomain(domain string) *environment {
-	for _, e := range s.envs {
-		if e.domain != "" && strings.EqualFold(e.domain, domain) {
-			return e
-		}
-	}
-	return nil
-}
-
-// ServeHTTP routes by path: Entra under /{tenant}/, BAP under /providers/, Dataverse under /org/{domain}/.
+// ServeHTTP answers the main listener, routed by path: the managed identity endpoint, the device login page,
+// BAP under /providers/, and Entra under /{tenant}/. Dataverse is served on each organization's own port.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w}
@@ -424,19 +488,37 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveDeviceLogin(rec, r)
 	case strings.HasPrefix(r.URL.Path, "/providers/"):
 		s.serveBAP(rec, r)
-	case strings.HasPrefix(r.URL.Path, dataversePathPrefix):
-		s.serveDataverse(rec, r)
+	case strings.HasPrefix(r.URL.Path, "/api/"), strings.HasPrefix(r.URL.Path, "/org/"):
+		// The main port is no organization (nor is the path form of older emulators).
+		notFoundSegment(strings.Split(strings.Trim(r.URL.Path, "/"), "/")[0]).write(rec)
 	default:
 		s.serveEntra(rec, r)
 	}
-	if s.opts.Logf != nil {
-		target := r.URL.Path
-		// Token requests carry secrets in the body only; the query of API requests holds no credentials.
-		if r.URL.RawQuery != "" && !strings.Contains(r.URL.Path, "/oauth2/") {
-			target += "?" + r.URL.RawQuery
-		}
-		s.opts.Logf("emulator: %s %s -> %d (%s)", r.Method, target, rec.status, time.Since(start).Round(time.Millisecond))
+	s.logRequest(r, "", rec.status, start)
+}
+
+// serveOrganization answers an organization's own port: everything there is its Dataverse Web API.
+func (s *Server) serveOrganization(env *environment, w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w}
+	s.serveDataverse(rec, r, env)
+	s.logRequest(r, env.domain, rec.status, start)
+}
+
+// logRequest writes the request line of Options.Logf, naming the organization of a Dataverse request.
+func (s *Server) logRequest(r *http.Request, org string, status int, start time.Time) {
+	if s.opts.Logf == nil {
+		return
 	}
+	target := r.URL.Path
+	// Token requests carry secrets in the body only; the query of API requests holds no credentials.
+	if r.URL.RawQuery != "" && !strings.Contains(r.URL.Path, "/oauth2/") {
+		target += "?" + r.URL.RawQuery
+	}
+	if org != "" {
+		target += " on " + org
+	}
+	s.opts.Logf("emulator: %s %s -> %d (%s)", r.Method, target, status, time.Since(start).Round(time.Millisecond))
 }
 
 // statusRecorder remembers the status for the request log and the write journal.

@@ -149,8 +149,14 @@ func postForm(t *testing.T, srv *Server, endpoint string, form url.Values) apiRe
 	return apiResponse{status: resp.StatusCode, header: resp.Header, body: b}
 }
 
+// dvToken is the auditor's Dataverse token for Contoso Production, the organization most tests call.
 func dvToken(t *testing.T, srv *Server) string {
-	return secretToken(t, srv, auditorID, auditorSecret, srv.DataverseScope())
+	return orgToken(t, srv, prod)
+}
+
+// orgToken is the auditor's Dataverse token for one organization; it opens no other.
+func orgToken(t *testing.T, srv *Server, env string) string {
+	return secretToken(t, srv, auditorID, auditorSecret, srv.DataverseScope(env))
 }
 
 func bapToken(t *testing.T, srv *Server) string {
@@ -178,9 +184,14 @@ func TestServerEndpoints(t *testing.T) {
 	assert.Equal(t, srv.URL()+"/"+testTenantID, srv.Authority())
 	assert.Equal(t, srv.URL(), srv.BAPURL())
 	assert.Equal(t, "https://service.powerapps.com/.default", srv.BAPScope())
-	assert.Equal(t, srv.URL()+"/org/contosoprod/", srv.InstanceURL(prod))
-	assert.Equal(t, srv.URL()+"/org/contosodev/", srv.InstanceURL("CONTOSODEV"))
+	assert.Regexp(t, `^https://127\.0\.0\.1:\d+/$`, srv.InstanceURL(prod))
+	assert.Regexp(t, `^https://127\.0\.0\.1:\d+/$`, srv.InstanceURL("CONTOSODEV"))
+	assert.NotEqual(t, srv.InstanceURL(prod), srv.InstanceURL(sandbox), "each organization has its own origin")
+	assert.NotEqual(t, srv.URL()+"/", srv.InstanceURL(prod))
+	assert.Equal(t, srv.InstanceURL(prod)+".default", srv.DataverseScope(prod))
 	assert.Empty(t, srv.InstanceURL("Contoso Teams"), "an environment without Dataverse has no instance URL")
+	assert.Empty(t, srv.DataverseScope("Contoso Teams"))
+	assert.Empty(t, srv.DataverseScope("nowhere"))
 	assert.Equal(t, deterministicID(testTenantID, "environment", "contoso production"), srv.EnvironmentID(prod))
 
 	block, _ := pem.Decode(srv.CACertPEM())
@@ -197,6 +208,14 @@ func TestServerEndpoints(t *testing.T) {
 
 	resp := call(t, srv, http.MethodGet, srv.URL()+"/nowhere", "", "")
 	assert.Equal(t, http.StatusNotFound, resp.status)
+
+	// The main listener is no organization, and an organization serves nothing but its Web API.
+	tok := dvToken(t, srv)
+	for _, u := range []string{srv.URL() + "/api/data/v9.2/WhoAmI", srv.URL() + "/org/contosoprod/api/data/v9.2/WhoAmI", srv.InstanceURL(prod) + "nowhere"} {
+		resp = call(t, srv, http.MethodGet, u, tok, "")
+		assert.Equal(t, http.StatusNotFound, resp.status, u)
+		assert.Equal(t, "0x80060888", resp.errorCode(t), u)
+	}
 }
 
 func TestLogNeverShowsCredentials(t *testing.T) {
@@ -218,7 +237,7 @@ func TestLogNeverShowsCredentials(t *testing.T) {
 	defer mu.Unlock()
 	require.Len(t, lines, 3)
 	all := strings.Join(lines, "\n")
-	assert.Contains(t, all, "GET /org/contosoprod/api/data/v9.2/WhoAmI -> 200")
+	assert.Contains(t, all, "GET /api/data/v9.2/WhoAmI on contosoprod -> 200")
 	assert.Contains(t, all, "POST /"+testTenantID+"/oauth2/v2.0/token -> 401")
 	for _, secret := range []string{tok, auditorSecret, "wrong-secret-value", strings.Split(tok, ".")[1]} {
 		assert.NotContains(t, all, secret)
@@ -237,14 +256,14 @@ func TestStatsAndReset(t *testing.T) {
 
 	st := srv.Stats()
 	assert.Equal(t, 4, st.Requests)
-	assert.Equal(t, map[string]int{srv.URL(): 1, "https://service.powerapps.com": 1}, st.TokenRequests)
+	assert.Equal(t, map[string]int{strings.TrimSuffix(srv.InstanceURL(prod), "/"): 1, "https://service.powerapps.com": 1}, st.TokenRequests)
 	assert.Equal(t, EnvStats{Requests: 3, Writes: 1, MaxInFlight: 1}, st.ByEnvironment[srv.EnvironmentID(prod)])
 	assert.Equal(t, 1, st.MaxInFlight)
 
 	writes := srv.Writes()
 	require.Len(t, writes, 1)
 	assert.Equal(t, http.MethodPatch, writes[0].Method)
-	assert.Equal(t, "/org/contosoprod/api/data/v9.2/systemusers("+srv.UserID(prod, "svc")+")", writes[0].Path)
+	assert.Equal(t, "/api/data/v9.2/systemusers("+srv.UserID(prod, "svc")+")", writes[0].Path)
 	assert.Equal(t, `{"isdisabled":false}`, writes[0].Body)
 	assert.Equal(t, http.StatusNoContent, writes[0].Status)
 	assert.Equal(t, srv.EnvironmentID(prod), writes[0].EnvironmentID)

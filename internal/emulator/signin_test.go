@@ -76,11 +76,11 @@ func TestManagedIdentityEndpoint(t *testing.T) {
 
 	t.Run("system-assigned", func(t *testing.T) {
 		t.Parallel()
-		resp := identityRequest(t, srv, srv.ManagedIdentityHeader(), q("resource", srv.URL()))
+		resp := identityRequest(t, srv, srv.ManagedIdentityHeader(), q("resource", srv.DataverseScope(prod)))
 		require.Equal(t, http.StatusOK, resp.status, "%s", resp.body)
 		body := resp.object(t)
 		assert.Equal(t, "Bearer", body["token_type"])
-		assert.Equal(t, srv.URL(), body["resource"])
+		assert.Equal(t, strings.TrimSuffix(srv.InstanceURL(prod), "/"), body["resource"], "the resource without /.default")
 		assert.Equal(t, identityClientID, body["client_id"])
 		expires, err := strconv.ParseInt(body["expires_on"].(string), 10, 64)
 		require.NoError(t, err, "expires_on is a string of Unix seconds, as App Service answers")
@@ -116,6 +116,7 @@ func TestManagedIdentityEndpoint(t *testing.T) {
 		{"a client that is no managed identity", srv.ManagedIdentityHeader(), q("client_id", auditorID), 400, "Unable to load the proper Managed Identity."},
 		{"by principal ID", srv.ManagedIdentityHeader(), q("principal_id", unregisteredID), 400, "by client_id only"},
 		{"unknown resource", srv.ManagedIdentityHeader(), q("resource", "https://graph.microsoft.com"), 400, "AADSTS500011"},
+		{"the main listener is no organization", srv.ManagedIdentityHeader(), q("resource", srv.URL()), 400, "AADSTS500011"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -219,14 +220,14 @@ func TestDeviceCodeFlow(t *testing.T) {
 		return postForm(t, srv, base+"token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {clientID},
 			"client_info": {"1"}, "scope": {scope + " openid offline_access profile"}, "claims": {`{"access_token":{"nbf":{"essential":true,"value":"1"}}}`}})
 	}
-	resp = refreshWith(refresh, adminAppID, srv.DataverseScope())
+	resp = refreshWith(refresh, adminAppID, srv.DataverseScope(prod))
 	require.Equal(t, http.StatusOK, resp.status, "%s", resp.body)
 	dv := resp.object(t)["access_token"].(string)
 	who := call(t, srv, http.MethodGet, dvURL(srv, prod, "WhoAmI"), dv, "")
 	require.Equal(t, http.StatusOK, who.status, "%s", who.body)
 	assert.Equal(t, srv.UserID(prod, adminAppID), who.object(t)["UserId"])
-	assert.Equal(t, "invalid_grant", refreshWith(refresh, auditorID, srv.DataverseScope()).errorCode(t))
-	assert.Equal(t, "invalid_grant", refreshWith("0.Anot-a-refresh-token", adminAppID, srv.DataverseScope()).errorCode(t))
+	assert.Equal(t, "invalid_grant", refreshWith(refresh, auditorID, srv.DataverseScope(prod)).errorCode(t))
+	assert.Equal(t, "invalid_grant", refreshWith("0.Anot-a-refresh-token", adminAppID, srv.DataverseScope(prod)).errorCode(t))
 
 	// A client without public client flows, a code past its lifetime, a device code of another client.
 	other, _ := start(auditorID)

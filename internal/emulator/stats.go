@@ -10,7 +10,8 @@ import (
 type Stats struct {
 	// Requests counts all BAP and Dataverse requests.
 	Requests int
-	// TokenRequests counts issued tokens by audience (e.g. "https://service.powerapps.com", URL()).
+	// TokenRequests counts issued tokens by audience ("https://service.powerapps.com", or an organization's
+	// origin such as "https://127.0.0.1:PORT").
 	TokenRequests map[string]int
 	// TokenErrors counts token requests that were refused.
 	TokenErrors int
@@ -36,7 +37,7 @@ type WriteRecord struct {
 	Time          time.Time
 	EnvironmentID string
 	Method        string
-	// Path is the request path with its query, relative to the server.
+	// Path is the request path with its query, relative to the organization's origin.
 	Path   string
 	Body   string
 	Status int
