@@ -18,6 +18,7 @@ const (
 	codeConcurrency    = "0x80072326"
 	codeRequestLimit   = "0x80072322"
 	codePayload        = "0x80048d19"
+	codeUndeclared     = "0x0" // OData's own validation errors carry no Dataverse code
 )
 
 // Dataverse error codes the emulator chose because the real ones are not public; docs/emulator.md lists them.

@@ -43,12 +43,17 @@ func (s *Server) handleWrite(req *dvRequest) *response {
 		if method == http.MethodPatch && len(segs) == 1 {
 			return s.updateSettings(req)
 		}
-		if method == http.MethodDelete && len(segs) == 3 && segs[1].name == st.settingsAttr && segs[2].name == "$ref" {
+		if method == http.MethodDelete && len(segs) == 3 && segs[1].name == st.settingsLookup.nav && segs[2].name == "$ref" {
 			return s.setServiceUser(req, nil)
 		}
 	}
 	if schema == nil {
 		return notFoundSegment(first.name)
+	}
+	if len(segs) >= 2 && first.hasKey {
+		if _, ok := schema.lookups[segs[1].name]; !ok && schema.collections[segs[1].name] == "" {
+			return notFoundSegment(segs[1].name)
+		}
 	}
 	return dvError(http.StatusMethodNotAllowed, codeNotFound, fmt.Sprintf("The emulator does not support %s on '%s'.", method, req.r.URL.Path))
 }
@@ -71,6 +76,13 @@ func decodeBody(b []byte) (map[string]any, error) {
 
 func payloadError(set string, err error) *response {
 	return dvError(http.StatusBadRequest, codePayload, fmt.Sprintf("Error identified in Payload provided by the user for Entity :'%s', For more information on this error please follow this help link https://go.microsoft.com/fwlink/?linkid=2195293  ---->  InnerException : %s", set, err))
+}
+
+// undeclaredProperty is the real answer to a bind through a name that is no navigation property, such as a
+// lookup's lowercase logical name where its navigation property is mixed case (OData's own message, as
+// Dataverse returns it: github.com/microsoft/PowerPlatform-DataverseServiceClient/issues/31).
+func undeclaredProperty(name string) *response {
+	return dvError(http.StatusBadRequest, codeUndeclared, fmt.Sprintf("An error occurred while validating input parameters: Microsoft.OData.ODataException: An undeclared property '%s' which only has property annotations in the payload but no property value was found in the payload. In OData, only declared navigation properties and declared named streams can be represented as properties without values.", name))
 }
 
 func unknownBodyProperty(name string, schema *entitySchema) *response {
@@ -108,9 +120,9 @@ func applyUserFields(body map[string]any, schema *entitySchema, fields row, skip
 		if skip[k] || strings.HasPrefix(k, "@") {
 			continue
 		}
-		if strings.HasSuffix(k, "@odata.bind") {
-			if k != "businessunitid@odata.bind" {
-				return unknownBodyProperty(strings.TrimSuffix(k, "@odata.bind"), schema)
+		if nav, ok := strings.CutSuffix(k, "@odata.bind"); ok {
+			if nav != "businessunitid" {
+				return undeclaredProperty(nav)
 			}
 			continue
 		}
@@ -306,7 +318,7 @@ func (s *Server) deleteUser(req *dvRequest) *response {
 	delete(st.tables[setUsers], id)
 	delete(st.userRoles, id)
 	if st.settingsSet != "" {
-		col := "_" + st.settingsAttr + "_value"
+		col := st.settingsLookup.column
 		for _, r := range st.tables[st.settingsSet] {
 			if r[col] == id {
 				r[col] = nil
@@ -402,13 +414,14 @@ func (s *Server) updateSettings(req *dvRequest) *response {
 	if err != nil {
 		return payloadError(st.settingsSet, err)
 	}
-	bindKey := st.settingsAttr + "@odata.bind"
+	// Binds go through the navigation property, case-sensitively; the lookup's logical name is no property.
+	bindKey := st.settingsLookup.nav + "@odata.bind"
 	for k, v := range body {
 		switch {
 		case strings.HasPrefix(k, "@"), k == bindKey:
 		case strings.HasSuffix(k, "@odata.bind"):
-			return unknownBodyProperty(strings.TrimSuffix(k, "@odata.bind"), schema)
-		case schema.columns[k] == tString && strings.HasSuffix(k, "_name"):
+			return undeclaredProperty(strings.TrimSuffix(k, "@odata.bind"))
+		case k == schema.primaryName:
 			str, ok := v.(string)
 			if !ok && v != nil {
 				return typeError(k, "Edm.String", schema)
@@ -450,7 +463,7 @@ func (s *Server) setServiceUser(req *dvRequest, userID any) *response {
 	if userID == "" {
 		userID = nil
 	}
-	r["_"+st.settingsAttr+"_value"] = userID
+	r[st.settingsLookup.column] = userID
 	st.touch(r)
 	return dvNoContent()
 }

@@ -248,20 +248,20 @@ func TestServiceUserSettingAndClearCache(t *testing.T) {
 	app := srv.UserID(prod, "w365app")
 	lookup := func() any { return srv.Rows(prod, "w365_configurations")[0]["_w365_serviceuserid_value"] }
 
-	resp := call(t, srv, http.MethodPatch, settingsURL, tok, `{"w365_serviceuserid@odata.bind":"/systemusers(`+app+`)"}`)
+	resp := call(t, srv, http.MethodPatch, settingsURL, tok, `{"w365_ServiceUserId@odata.bind":"/systemusers(`+app+`)"}`)
 	require.Equal(t, http.StatusNoContent, resp.status, "%s", resp.body)
 	assert.Equal(t, app, lookup())
 
-	resp = call(t, srv, http.MethodPatch, settingsURL, tok, `{"w365_serviceuserid@odata.bind":"/systemusers(00000000-0000-0000-0000-0000000000aa)"}`)
+	resp = call(t, srv, http.MethodPatch, settingsURL, tok, `{"w365_ServiceUserId@odata.bind":"/systemusers(00000000-0000-0000-0000-0000000000aa)"}`)
 	require.Equal(t, http.StatusNotFound, resp.status)
 	assert.Equal(t, "0x80040217", resp.errorCode(t))
 	assert.Equal(t, app, lookup(), "a refused write changes nothing")
 
-	resp = call(t, srv, http.MethodDelete, dvURL(srv, prod, "w365_configurations("+settingsID+")/w365_serviceuserid/$ref"), tok, "")
+	resp = call(t, srv, http.MethodDelete, dvURL(srv, prod, "w365_configurations("+settingsID+")/w365_ServiceUserId/$ref"), tok, "")
 	require.Equal(t, http.StatusNoContent, resp.status, "%s", resp.body)
 	assert.Nil(t, lookup())
 
-	resp = call(t, srv, http.MethodPatch, settingsURL, tok, `{"w365_serviceuserid@odata.bind":null}`)
+	resp = call(t, srv, http.MethodPatch, settingsURL, tok, `{"w365_ServiceUserId@odata.bind":null}`)
 	require.Equal(t, http.StatusNoContent, resp.status)
 
 	resp = call(t, srv, http.MethodPost, dvURL(srv, prod, "w365_ClearCache"), tok, `{}`)
@@ -312,4 +312,77 @@ func TestAccessLevels(t *testing.T) {
 		assert.Equal(t, http.StatusForbidden, resp.status)
 		assert.Equal(t, ErrCodeCallerDisabled, resp.errorCode(t))
 	})
+}
+
+func TestServiceUserBindUsesTheNavigationProperty(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, Options{})
+	tok := dvToken(t, srv)
+	settingsID := srv.Rows(prod, "w365_configurations")[0]["w365_configurationid"].(string)
+	settingsURL := dvURL(srv, prod, "w365_configurations("+settingsID+")")
+	svc := srv.UserID(prod, "svc")
+	app := srv.UserID(prod, "w365app")
+
+	tests := []struct {
+		name    string
+		method  string
+		path    string
+		body    string
+		status  int
+		code    string
+		message string
+	}{
+		{"bind through the lookup's logical name", http.MethodPatch, "", `{"w365_serviceuserid@odata.bind":"/systemusers(` + app + `)"}`, 400, "0x0",
+			"An error occurred while validating input parameters: Microsoft.OData.ODataException: An undeclared property 'w365_serviceuserid' which only has property annotations in the payload but no property value was found in the payload. In OData, only declared navigation properties and declared named streams can be represented as properties without values."},
+		{"bind in another case", http.MethodPatch, "", `{"W365_SERVICEUSERID@odata.bind":"/systemusers(` + app + `)"}`, 400, "0x0", ""},
+		{"$ref through the logical name", http.MethodDelete, "/w365_serviceuserid/$ref", "", 404, "0x80060888", "Resource not found for the segment 'w365_serviceuserid'."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := call(t, srv, tt.method, settingsURL+tt.path, tok, tt.body)
+			require.Equal(t, tt.status, resp.status, "%s", resp.body)
+			assert.Equal(t, tt.code, resp.errorCode(t))
+			if tt.message != "" {
+				assert.Equal(t, tt.message, resp.errorMessage(t))
+			}
+			assert.Equal(t, svc, srv.Rows(prod, "w365_configurations")[0]["_w365_serviceuserid_value"], "a refused write changes nothing")
+		})
+	}
+	t.Run("expand through the navigation property only", func(t *testing.T) {
+		resp := call(t, srv, http.MethodGet, dvURL(srv, prod, "w365_configurations?$select=_w365_serviceuserid_value&$expand=w365_ServiceUserId($select=fullname)"), tok, "")
+		require.Equal(t, http.StatusOK, resp.status, "%s", resp.body)
+		rows := resp.values(t)
+		require.Len(t, rows, 1)
+		assert.Equal(t, svc, rows[0]["_w365_serviceuserid_value"])
+		assert.Equal(t, "Work 365 Service Account", rows[0]["w365_ServiceUserId"].(map[string]any)["fullname"])
+		resp = call(t, srv, http.MethodGet, dvURL(srv, prod, "w365_configurations?$expand=w365_serviceuserid"), tok, "")
+		require.Equal(t, http.StatusBadRequest, resp.status)
+		assert.Equal(t, "Could not find a property named 'w365_serviceuserid' on type 'Microsoft.Dynamics.CRM.w365_configuration'.", resp.errorMessage(t))
+		resp = call(t, srv, http.MethodGet, settingsURL+"/w365_ServiceUserId?$select=fullname", tok, "")
+		require.Equal(t, http.StatusOK, resp.status, "%s", resp.body)
+		assert.Equal(t, "Work 365 Service Account", resp.object(t)["fullname"])
+	})
+}
+
+func TestSettingsTableNamesAreFixtureChoices(t *testing.T) {
+	t.Parallel()
+	f, err := LoadFixture(minimalFixture)
+	require.NoError(t, err)
+	w := f.Environments[0].Dataverse.Work365
+	w.SettingsTable, w.SettingsEntitySet = "cr7_setting", "cr7_settingses"
+	w.ServiceUserLookup, w.ServiceUserNavigation = "cr7_runas", "cr7_RunAs"
+	srv := startFixture(t, f, Options{})
+	tok := dvToken(t, srv)
+	app := srv.UserID(prod, "w365app")
+
+	rows := call(t, srv, http.MethodGet, dvURL(srv, prod, "cr7_settingses?$select=cr7_name,_cr7_runas_value"), tok, "").values(t)
+	require.Len(t, rows, 1)
+	id := rows[0]["cr7_settingid"].(string)
+	assert.Equal(t, srv.UserID(prod, "svc"), rows[0]["_cr7_runas_value"])
+	assert.Equal(t, "Work 365 Settings", rows[0]["cr7_name"])
+
+	resp := call(t, srv, http.MethodPatch, dvURL(srv, prod, "cr7_settingses("+id+")"), tok, `{"cr7_RunAs@odata.bind":"/systemusers(`+app+`)"}`)
+	require.Equal(t, http.StatusNoContent, resp.status, "%s", resp.body)
+	assert.Equal(t, app, srv.Rows(prod, "cr7_settingses")[0]["_cr7_runas_value"])
+	assert.Equal(t, http.StatusNotFound, call(t, srv, http.MethodGet, dvURL(srv, prod, "w365_configurations"), tok, "").status)
 }

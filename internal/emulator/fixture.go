@@ -132,13 +132,55 @@ type Solution struct {
 }
 
 // Work365 describes Work 365's settings storage in an environment; its presence creates the settings table.
+// Its names are not public, so each is a fixture choice with the product's defaults.
 type Work365 struct {
 	// ServiceUser is the user key the setting points to: nil means no settings row, "" a row with an empty lookup.
-	ServiceUser          *string `yaml:"service_user"`
-	SettingsTable        string  `yaml:"settings_table"`
-	ServiceUserAttribute string  `yaml:"service_user_attribute"`
+	ServiceUser *string `yaml:"service_user"`
+	// SettingsTable is the settings table's logical name; default w365_configuration. Its key column is
+	// <SettingsTable>id.
+	SettingsTable string `yaml:"settings_table"`
+	// SettingsEntitySet is the table's entity set; default SettingsTable + "s".
+	SettingsEntitySet string `yaml:"settings_entity_set"`
+	// ServiceUserLookup is the lookup column's logical name (read as _<lookup>_value); default w365_serviceuserid.
+	ServiceUserLookup string `yaml:"service_user_lookup"`
+	// ServiceUserNavigation is the lookup's single-valued navigation property, the only name a bind, an
+	// $expand or a $ref accepts (case-sensitive); default w365_ServiceUserId, required with another lookup.
+	ServiceUserNavigation string `yaml:"service_user_navigation"`
 	// ClearCacheAction is the unbound action's name: nil means the default, "" that the action does not exist.
 	ClearCacheAction *string `yaml:"clear_cache_action"`
+}
+
+// Defaults of the Work 365 settings storage (the product's defaults; the real names are not public).
+const (
+	DefaultSettingsTable         = "w365_configuration"
+	DefaultServiceUserLookup     = "w365_serviceuserid"
+	DefaultServiceUserNavigation = "w365_ServiceUserId"
+	DefaultClearCacheAction      = "w365_ClearCache"
+)
+
+// work365Names are the resolved names of Work 365's storage in one environment.
+type work365Names struct {
+	logical, set, lookup, nav, clearCache string
+}
+
+func (w *Work365) names() work365Names {
+	n := work365Names{logical: w.SettingsTable, set: w.SettingsEntitySet, lookup: w.ServiceUserLookup, nav: w.ServiceUserNavigation, clearCache: DefaultClearCacheAction}
+	if n.logical == "" {
+		n.logical = DefaultSettingsTable
+	}
+	if n.set == "" {
+		n.set = n.logical + "s"
+	}
+	if n.lookup == "" {
+		n.lookup = DefaultServiceUserLookup
+	}
+	if n.nav == "" && n.lookup == DefaultServiceUserLookup {
+		n.nav = DefaultServiceUserNavigation
+	}
+	if w.ClearCacheAction != nil {
+		n.clearCache = *w.ClearCacheAction
+	}
+	return n
 }
 
 // AsyncOperation is a system job (asyncoperations row).

@@ -46,6 +46,10 @@ func TestParseFixtureErrors(t *testing.T) {
 		{"duplicate user", "        - key: JDOE\n", []string{`duplicate user key "JDOE"`, "line 16"}},
 		{"unknown fault body", "    faults: {rules: [{body: xml}]}\n", []string{`environment "Prod"`, `unknown body "xml"`, "line 16"}},
 		{"bad access", "    access: admin\n", []string{`access "admin"`, "line 16"}},
+		{"settings table without prefix", "      work365: {settings_table: configuration}\n", []string{`environment "Prod"`, `work365.settings_table "configuration"`, "line 16"}},
+		{"settings table named like a built-in one", "      work365: {settings_table: x_role, settings_entity_set: roles}\n", []string{`built-in table`}},
+		{"lookup without its navigation property", "      work365: {service_user_lookup: cr7_runas}\n", []string{`work365.service_user_navigation is required`, `"cr7_runas"`}},
+		{"upper-case lookup", "      work365: {service_user_lookup: w365_ServiceUserId, service_user_navigation: w365_ServiceUserId}\n", []string{`work365.service_user_lookup "w365_ServiceUserId"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

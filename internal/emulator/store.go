@@ -26,9 +26,9 @@ type store struct {
 	idSeed    string // tenant + environment, prefix of every generated GUID
 	created   int    // rows created through the API, for deterministic new GUIDs
 
-	settingsSet   string // "" when Work 365 is not installed
-	settingsAttr  string
-	clearCacheAct string // "" when the action does not exist
+	settingsSet    string    // "" when Work 365 is not installed
+	settingsLookup lookupNav // the service-user lookup of the settings table
+	clearCacheAct  string    // "" when the action does not exist
 }
 
 // deterministicID derives a GUID (version 5 layout) from its parts so that reports are stable across runs.
@@ -201,19 +201,12 @@ func newStore(tc tenantContext, envID string, e Environment, now func() time.Tim
 	}
 	st.orgID = st.id("organization")
 	if w := dv.Work365; w != nil {
-		st.settingsSet = w.SettingsTable
-		if st.settingsSet == "" {
-			st.settingsSet = "w365_configurations"
-		}
-		st.settingsAttr = w.ServiceUserAttribute
-		if st.settingsAttr == "" {
-			st.settingsAttr = "w365_serviceuserid"
-		}
-		st.clearCacheAct = "w365_ClearCache"
-		if w.ClearCacheAction != nil {
-			st.clearCacheAct = *w.ClearCacheAction
-		}
-		st.schemas[st.settingsSet] = settingsSchema(st.settingsSet, st.settingsAttr)
+		names := w.names()
+		settings := settingsSchema(names)
+		st.settingsSet = names.set
+		st.settingsLookup = settings.lookups[names.nav]
+		st.clearCacheAct = names.clearCache
+		st.schemas[st.settingsSet] = settings
 	}
 	for set := range st.schemas {
 		st.tables[set] = map[string]row{}
@@ -389,9 +382,8 @@ func newStore(tc tenantContext, envID string, e Environment, now func() time.Tim
 			lookup = userIDs[strings.ToLower(*w.ServiceUser)]
 		}
 		s := st.schemas[st.settingsSet]
-		nameCol := strings.SplitN(s.logical, "_", 2)[0] + "_name"
 		st.insert(st.settingsSet, row{
-			s.key: st.id("work365-settings"), nameCol: "Work 365 Settings", "_" + st.settingsAttr + "_value": lookup,
+			s.key: st.id("work365-settings"), s.primaryName: "Work 365 Settings", st.settingsLookup.column: lookup,
 			"statecode": 0, "statuscode": 1,
 		}, created)
 	}

@@ -7,7 +7,12 @@ import (
 	"time"
 )
 
-var guidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+var (
+	guidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	// customNamePattern is a custom table's or column's logical name: lowercase, with its publisher prefix.
+	customNamePattern = regexp.MustCompile(`^[a-z][a-z0-9]*_[a-z0-9_]+$`)
+	identPattern      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
 
 func isGUID(s string) bool { return guidPattern.MatchString(s) }
 
@@ -219,9 +224,14 @@ func validateDataverse(e Environment, at locator) error {
 		}
 		return nil
 	}
-	if w := dv.Work365; w != nil && w.ServiceUser != nil {
-		if err := owner(*w.ServiceUser, func() int { return at("work365", "service_user") }); err != nil {
-			return fmt.Errorf("work365.service_user: %w", err)
+	if w := dv.Work365; w != nil {
+		if err := validateWork365(w, at); err != nil {
+			return err
+		}
+		if w.ServiceUser != nil {
+			if err := owner(*w.ServiceUser, func() int { return at("work365", "service_user") }); err != nil {
+				return fmt.Errorf("work365.service_user: %w", err)
+			}
 		}
 	}
 	for i, s := range dv.Solutions {
@@ -258,4 +268,35 @@ func validateDataverse(e Environment, at locator) error {
 		}
 	}
 	return nil
+}
+
+// validateWork365 checks the names of the settings storage: Dataverse's naming rules for custom tables and
+// columns, and no clash with the tables every environment has.
+func validateWork365(w *Work365, at locator) error {
+	n := w.names()
+	switch {
+	case !customNamePattern.MatchString(n.logical):
+		return fmt.Errorf("work365.settings_table %q is not a custom table's logical name (lowercase, with its publisher prefix, e.g. %s)%s", n.logical, DefaultSettingsTable, lineSuffix(at("work365", "settings_table")))
+	case isFixedTable(n.logical, n.set):
+		return fmt.Errorf("work365.settings_table %q (entity set %q) is the name of a built-in table%s", n.logical, n.set, lineSuffix(at("work365")))
+	case !identPattern.MatchString(n.set):
+		return fmt.Errorf("work365.settings_entity_set %q is not a valid entity set name%s", n.set, lineSuffix(at("work365", "settings_entity_set")))
+	case !customNamePattern.MatchString(n.lookup):
+		return fmt.Errorf("work365.service_user_lookup %q is not a custom column's logical name (lowercase, with its publisher prefix, e.g. %s)%s", n.lookup, DefaultServiceUserLookup, lineSuffix(at("work365", "service_user_lookup")))
+	case n.nav == "":
+		return fmt.Errorf("work365.service_user_navigation is required with service_user_lookup %q: a navigation property's name cannot be derived from the lookup's%s", n.lookup, lineSuffix(at("work365")))
+	case !identPattern.MatchString(n.nav):
+		return fmt.Errorf("work365.service_user_navigation %q is not a valid property name%s", n.nav, lineSuffix(at("work365", "service_user_navigation")))
+	}
+	return nil
+}
+
+// isFixedTable reports whether a logical name or entity set is taken by a table every environment has.
+func isFixedTable(logical, set string) bool {
+	for _, s := range fixedSchemas {
+		if strings.EqualFold(s.logical, logical) || strings.EqualFold(s.set, set) || strings.EqualFold(s.set, logical) {
+			return true
+		}
+	}
+	return false
 }
