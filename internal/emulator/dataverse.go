@@ -84,6 +84,7 @@ type segment struct {
 	name   string
 	key    string
 	hasKey bool
+	altKey string // EntityDefinitions(LogicalName='x'): x
 }
 
 func parseSegments(p string) ([]segment, *response) {
@@ -96,6 +97,11 @@ func parseSegments(p string) ([]segment, *response) {
 				return nil, notFoundSegment(part)
 			}
 			key := strings.Trim(strings.TrimSuffix(rest, ")"), "{}")
+			if m := logicalNameKey.FindStringSubmatch(key); m != nil && name == setEntityDefinitions {
+				seg.altKey = m[1]
+				out = append(out, seg)
+				continue
+			}
 			if key != "" && !isGUID(key) {
 				return nil, dvError(http.StatusBadRequest, codeNotFound, fmt.Sprintf("The key '%s' is not a GUID; the emulator does not support alternate keys.", key))
 			}
@@ -247,6 +253,9 @@ func (s *Server) handleGet(req *dvRequest) *response {
 			"UserId":         req.caller["systemuserid"],
 			"OrganizationId": req.st.orgID,
 		})
+	}
+	if segs[0].name == setEntityDefinitions {
+		return s.handleMetadata(req)
 	}
 	st := req.st
 	st.mu.RLock()

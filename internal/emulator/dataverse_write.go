@@ -47,6 +47,9 @@ func (s *Server) handleWrite(req *dvRequest) *response {
 			return s.setServiceUser(req, nil)
 		}
 	}
+	if first.name == setEntityDefinitions {
+		return dvError(http.StatusMethodNotAllowed, codeNotFound, "The emulator serves table definitions read-only.")
+	}
 	if schema == nil {
 		return notFoundSegment(first.name)
 	}

@@ -96,6 +96,29 @@ type Dataverse struct {
 	Workflows            []Workflow            `yaml:"workflows"`
 	ConnectionReferences []ConnectionReference `yaml:"connection_references"`
 	Templates            []Template            `yaml:"templates"`
+	CustomTables         []CustomTable         `yaml:"custom_tables"`
+}
+
+// CustomTable is a custom table known to the metadata (EntityDefinitions, IsCustomEntity true), such as one of
+// Work 365's own tables. Its entity set answers, without rows.
+type CustomTable struct {
+	// LogicalName is lowercase with its publisher prefix, e.g. w365_invoice.
+	LogicalName string `yaml:"logical_name"`
+	// EntitySet defaults to LogicalName + "s".
+	EntitySet string `yaml:"entity_set"`
+	// SchemaName defaults to the prefix and the capitalised rest, e.g. w365_Invoice.
+	SchemaName string `yaml:"schema_name"`
+}
+
+func (c CustomTable) names() (logical, set, schemaName string) {
+	logical, set, schemaName = c.LogicalName, c.EntitySet, c.SchemaName
+	if set == "" {
+		set = logical + "s"
+	}
+	if schemaName == "" {
+		schemaName = customSchemaName(logical)
+	}
+	return logical, set, schemaName
 }
 
 // BusinessUnit is a Dataverse business unit; the first one listed is the root.

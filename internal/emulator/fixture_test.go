@@ -49,6 +49,9 @@ func TestParseFixtureErrors(t *testing.T) {
 		{"settings table without prefix", "      work365: {settings_table: configuration}\n", []string{`environment "Prod"`, `work365.settings_table "configuration"`, "line 16"}},
 		{"settings table named like a built-in one", "      work365: {settings_table: x_role, settings_entity_set: roles}\n", []string{`built-in table`}},
 		{"lookup without its navigation property", "      work365: {service_user_lookup: cr7_runas}\n", []string{`work365.service_user_navigation is required`, `"cr7_runas"`}},
+		{"custom table without prefix", "      custom_tables: [{logical_name: invoice}]\n", []string{`custom_tables[0]: logical_name "invoice"`, "line 16"}},
+		{"custom table named like the settings table", "      work365: {}\n      custom_tables: [{logical_name: w365_configuration}]\n", []string{`custom table "w365_configuration": duplicate`}},
+		{"custom table named like a built-in one", "      custom_tables: [{logical_name: x_team, entity_set: systemusers}]\n", []string{`built-in table`}},
 		{"upper-case lookup", "      work365: {service_user_lookup: w365_ServiceUserId, service_user_navigation: w365_ServiceUserId}\n", []string{`work365.service_user_lookup "w365_ServiceUserId"`}},
 	}
 	for _, tt := range tests {

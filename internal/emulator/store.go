@@ -208,6 +208,10 @@ func newStore(tc tenantContext, envID string, e Environment, now func() time.Tim
 		st.clearCacheAct = names.clearCache
 		st.schemas[st.settingsSet] = settings
 	}
+	for _, c := range dv.CustomTables {
+		logical, set, schemaName := c.names()
+		st.schemas[set] = customSchema(set, logical, schemaName)
+	}
 	for set := range st.schemas {
 		st.tables[set] = map[string]row{}
 	}

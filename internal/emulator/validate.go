@@ -234,6 +234,9 @@ func validateDataverse(e Environment, at locator) error {
 			}
 		}
 	}
+	if err := validateCustomTables(dv, at); err != nil {
+		return err
+	}
 	for i, s := range dv.Solutions {
 		if s.UniqueName == "" {
 			return fmt.Errorf("solutions[%d]: uniquename is required%s", i, lineSuffix(at("solutions", i)))
@@ -299,4 +302,30 @@ func isFixedTable(logical, set string) bool {
 		}
 	}
 	return false
+}
+
+// validateCustomTables checks the custom tables' names: custom names, unique, apart from the built-in tables and
+// from Work 365's settings table.
+func validateCustomTables(dv *Dataverse, at locator) error {
+	logicals, sets := map[string]bool{}, map[string]bool{}
+	if dv.Work365 != nil {
+		n := dv.Work365.names()
+		logicals[n.logical], sets[strings.ToLower(n.set)] = true, true
+	}
+	for i, c := range dv.CustomTables {
+		logical, set, schemaName := c.names()
+		where := lineSuffix(at("custom_tables", i))
+		switch {
+		case !customNamePattern.MatchString(logical):
+			return fmt.Errorf("custom_tables[%d]: logical_name %q is not a custom table's logical name (lowercase, with its publisher prefix, e.g. w365_invoice)%s", i, logical, where)
+		case !identPattern.MatchString(set) || !identPattern.MatchString(schemaName):
+			return fmt.Errorf("custom table %q: entity_set %q or schema_name %q is not a valid name%s", logical, set, schemaName, where)
+		case isFixedTable(logical, set):
+			return fmt.Errorf("custom table %q (entity set %q) is the name of a built-in table%s", logical, set, where)
+		case logicals[logical] || sets[strings.ToLower(set)]:
+			return fmt.Errorf("custom table %q: duplicate logical name or entity set %q (the Work 365 settings table counts)%s", logical, set, where)
+		}
+		logicals[logical], sets[strings.ToLower(set)] = true, true
+	}
+	return nil
 }
