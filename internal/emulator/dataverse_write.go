@@ -22,7 +22,7 @@ func (s *Server) handleWrite(req *dvRequest) *response {
 	method := req.r.Method
 	switch {
 	case method == http.MethodPost && len(segs) == 1 && !first.hasKey && first.name == setUsers:
-		return s.createUser(req)
+		return s.createUser(req, "")
 	case method == http.MethodPost && len(segs) == 1 && !first.hasKey && st.clearCacheAct != "" && first.name == st.clearCacheAct:
 		if _, err := decodeBody(req.body); err != nil {
 			return payloadError(first.name, err)
@@ -182,7 +182,8 @@ func (st *store) businessUnitBind(body map[string]any) (string, bool, *response)
 	return id, true, nil
 }
 
-func (s *Server) createUser(req *dvRequest) *response {
+// createUser creates an application user, with a GUID of its own or, for an upsert, the one of the URL.
+func (s *Server) createUser(req *dvRequest, id string) *response {
 	st := req.st
 	schema := st.schemas[setUsers]
 	body, err := decodeBody(req.body)
@@ -220,8 +221,10 @@ func (s *Server) createUser(req *dvRequest) *response {
 	if errResp := applyUserFields(body, schema, fields, map[string]bool{"applicationid": true}); errResp != nil {
 		return errResp
 	}
-	id := st.id("systemuser-created", appID, strconv.Itoa(st.created))
-	st.created++
+	if id == "" {
+		id = st.id("systemuser-created", appID, strconv.Itoa(st.created))
+		st.created++
+	}
 	first, last := splitName(fields["fullname"].(string))
 	domain := appID + "@" + s.tenant.Domain
 	r := row{
@@ -263,13 +266,17 @@ func checkIfMatch(r *http.Request, current row) *response {
 	return dvError(http.StatusPreconditionFailed, "0x80060882", "The version of the existing record doesn't match the RowVersion property provided.")
 }
 
+// updateUser updates a user; PATCH of a missing one without If-Match creates it under the rules of POST.
 func (s *Server) updateUser(req *dvRequest) *response {
 	st := req.st
 	schema := st.schemas[setUsers]
 	id := req.segs[0].key
 	u := st.tables[setUsers][id]
 	if u == nil {
-		return recordNotFound("systemuser", id)
+		if req.r.Header.Get("If-Match") != "" {
+			return recordNotFound("systemuser", id)
+		}
+		return s.createUser(req, id)
 	}
 	if errResp := checkIfMatch(req.r, u); errResp != nil {
 		return errResp
@@ -402,16 +409,21 @@ func (s *Server) disassociate(req *dvRequest) *response {
 	return dvNoContent()
 }
 
+// updateSettings updates the settings row, or creates it: PATCH is an upsert unless If-Match is sent
+// (learn.microsoft.com/power-apps/developer/data-platform/webapi/update-delete-entities-using-web-api,
+// "Prevent create in upsert").
 func (s *Server) updateSettings(req *dvRequest) *response {
 	st := req.st
 	schema := st.schemas[st.settingsSet]
 	id := req.segs[0].key
 	r := st.tables[st.settingsSet][id]
-	if r == nil {
+	if r == nil && req.r.Header.Get("If-Match") != "" {
 		return recordNotFound(schema.logical, id)
 	}
-	if errResp := checkIfMatch(req.r, r); errResp != nil {
-		return errResp
+	if r != nil {
+		if errResp := checkIfMatch(req.r, r); errResp != nil {
+			return errResp
+		}
 	}
 	body, err := decodeBody(req.body)
 	if err != nil {
@@ -419,9 +431,24 @@ func (s *Server) updateSettings(req *dvRequest) *response {
 	}
 	// Binds go through the navigation property, case-sensitively; the lookup's logical name is no property.
 	bindKey := st.settingsLookup.nav + "@odata.bind"
+	changes := row{}
 	for k, v := range body {
 		switch {
-		case strings.HasPrefix(k, "@"), k == bindKey:
+		case strings.HasPrefix(k, "@"):
+		case k == bindKey:
+			if v == nil {
+				changes[st.settingsLookup.column] = nil
+				continue
+			}
+			str, _ := v.(string)
+			set, userID, ok := parseRef(str)
+			if !ok || set != setUsers {
+				return dvError(http.StatusBadRequest, codePayload, fmt.Sprintf("The value '%v' of %s is not a reference to a systemuser, such as /systemusers(<id>).", v, bindKey))
+			}
+			if st.tables[setUsers][userID] == nil {
+				return recordNotFound("systemuser", userID)
+			}
+			changes[st.settingsLookup.column] = userID
 		case strings.HasSuffix(k, "@odata.bind"):
 			return undeclaredProperty(strings.TrimSuffix(k, "@odata.bind"))
 		case k == schema.primaryName:
@@ -429,30 +456,28 @@ func (s *Server) updateSettings(req *dvRequest) *response {
 			if !ok && v != nil {
 				return typeError(k, "Edm.String", schema)
 			}
-			r[k] = nullable(str)
+			changes[k] = nullable(str)
 		default:
 			if _, known := schema.columns[k]; !known {
 				return unknownBodyProperty(k, schema)
 			}
 		}
 	}
-	v, present := body[bindKey]
-	if !present {
-		st.touch(r)
-		return dvNoContent()
+	if r == nil {
+		created := row{schema.key: id, "statecode": 0, "statuscode": 1}
+		for k, v := range changes {
+			created[k] = v
+		}
+		st.insert(st.settingsSet, created, st.now())
+		resp := dvNoContent()
+		resp.header.Set("OData-EntityId", req.base+st.settingsSet+"("+id+")")
+		return resp
 	}
-	if v == nil {
-		return s.setServiceUser(req, nil)
+	for k, v := range changes {
+		r[k] = v
 	}
-	str, _ := v.(string)
-	set, userID, ok := parseRef(str)
-	if !ok || set != setUsers {
-		return dvError(http.StatusBadRequest, codePayload, fmt.Sprintf("The value '%v' of %s is not a reference to a systemuser, such as /systemusers(<id>).", v, bindKey))
-	}
-	if st.tables[setUsers][userID] == nil {
-		return recordNotFound("systemuser", userID)
-	}
-	return s.setServiceUser(req, userID)
+	st.touch(r)
+	return dvNoContent()
 }
 
 // setServiceUser points the settings row's lookup at a user (nil clears it); callers hold the write lock.

@@ -155,7 +155,7 @@ func TestUpdateUser(t *testing.T) {
 		code    string
 		message string
 	}{
-		{"unknown user", "00000000-0000-0000-0000-00000000000a", `{"isdisabled":true}`, nil, 404, "0x80040217", "systemuser With Id = 00000000-0000-0000-0000-00000000000a Does Not Exist"},
+		{"unknown user", "00000000-0000-0000-0000-00000000000a", `{"isdisabled":true}`, []string{"If-Match", "*"}, 404, "0x80040217", "systemuser With Id = 00000000-0000-0000-0000-00000000000a Does Not Exist"},
 		{"unknown property", svc, `{"colour":"red"}`, nil, 400, "0x80048d19", "The property 'colour' does not exist on type 'Microsoft.Dynamics.CRM.systemuser'. Make sure to only use property names that are defined by the type or mark the type as open type."},
 		{"wrong type", svc, `{"isdisabled":"no"}`, nil, 400, "0x80048d19", ""},
 		{"not JSON", svc, `{`, nil, 400, "0x80048d19", ""},
@@ -385,4 +385,83 @@ func TestSettingsTableNamesAreFixtureChoices(t *testing.T) {
 	require.Equal(t, http.StatusNoContent, resp.status, "%s", resp.body)
 	assert.Equal(t, app, srv.Rows(prod, "cr7_settingses")[0]["_cr7_runas_value"])
 	assert.Equal(t, http.StatusNotFound, call(t, srv, http.MethodGet, dvURL(srv, prod, "w365_configurations"), tok, "").status)
+}
+
+func TestPatchIsAnUpsert(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, Options{})
+	tok := dvToken(t, srv)
+	app := srv.UserID(prod, "w365app")
+	const missing = "0a0b0c0d-0000-4000-8000-000000000001"
+	settingsRows := func() []map[string]any { return srv.Rows(prod, "w365_configurations") }
+	userCount := len(srv.Rows(prod, "systemusers"))
+
+	tests := []struct {
+		name    string
+		path    string
+		body    string
+		headers []string
+		status  int
+		code    string
+		created bool
+	}{
+		{"settings: If-Match * prevents the create", "w365_configurations(" + missing + ")", `{"w365_ServiceUserId@odata.bind":"/systemusers(` + app + `)"}`, []string{"If-Match", "*"}, 404, "0x80040217", false},
+		{"settings: an etag prevents it too", "w365_configurations(" + missing + ")", `{"w365_name":"x"}`, []string{"If-Match", `W/"5"`}, 404, "0x80040217", false},
+		{"settings: a refused bind creates nothing", "w365_configurations(" + missing + ")", `{"w365_serviceuserid@odata.bind":"/systemusers(` + app + `)"}`, nil, 400, "0x0", false},
+		{"users: If-Match * prevents the create", "systemusers(" + missing + ")", `{"applicationid":"` + work365EU + `"}`, []string{"If-Match", "*"}, 404, "0x80040217", false},
+		{"users: creation rules apply", "systemusers(" + missing + ")", `{"isdisabled":false}`, nil, 400, "0x80048d19", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := call(t, srv, http.MethodPatch, dvURL(srv, prod, tt.path), tok, tt.body, tt.headers...)
+			require.Equal(t, tt.status, resp.status, "%s", resp.body)
+			assert.Equal(t, tt.code, resp.errorCode(t))
+			assert.Len(t, settingsRows(), 1)
+			assert.Len(t, srv.Rows(prod, "systemusers"), userCount)
+		})
+	}
+
+	t.Run("settings: without If-Match a missing row is created", func(t *testing.T) {
+		resp := call(t, srv, http.MethodPatch, dvURL(srv, prod, "w365_configurations("+missing+")"), tok, `{"w365_ServiceUserId@odata.bind":"/systemusers(`+app+`)","w365_name":"Recreated"}`)
+		require.Equal(t, http.StatusNoContent, resp.status, "%s", resp.body)
+		assert.Equal(t, srv.InstanceURL(prod)+"api/data/v9.2/w365_configurations("+missing+")", resp.header.Get("OData-EntityId"))
+		rows := settingsRows()
+		require.Len(t, rows, 2)
+		var created map[string]any
+		for _, r := range rows {
+			if r["w365_configurationid"] == missing {
+				created = r
+			}
+		}
+		require.NotNil(t, created)
+		assert.Equal(t, app, created["_w365_serviceuserid_value"])
+		assert.Equal(t, "Recreated", created["w365_name"])
+		assert.Equal(t, 0, created["statecode"])
+	})
+	t.Run("users: without If-Match an application user is created with the URL's key", func(t *testing.T) {
+		resp := call(t, srv, http.MethodPatch, dvURL(srv, prod, "systemusers("+missing+")"), tok, `{"applicationid":"`+work365EU+`","isdisabled":false}`)
+		require.Equal(t, http.StatusNoContent, resp.status, "%s", resp.body)
+		u := userRow(t, srv, prod, missing)
+		require.NotNil(t, u)
+		assert.Equal(t, work365EU, u["applicationid"])
+		assert.Equal(t, "# Work 365 EU", u["fullname"])
+	})
+	t.Run("an existing row with If-Match * is updated; a stale etag is 412", func(t *testing.T) {
+		svc := srv.UserID(prod, "svc")
+		resp := call(t, srv, http.MethodPatch, dvURL(srv, prod, "systemusers("+svc+")"), tok, `{"isdisabled":false}`, "If-Match", "*")
+		require.Equal(t, http.StatusNoContent, resp.status, "%s", resp.body)
+		current := userRow(t, srv, prod, svc)["@odata.etag"].(string)
+		resp = call(t, srv, http.MethodPatch, dvURL(srv, prod, "systemusers("+svc+")"), tok, `{"isdisabled":true}`, "If-Match", current)
+		require.Equal(t, http.StatusNoContent, resp.status, "%s", resp.body)
+		resp = call(t, srv, http.MethodPatch, dvURL(srv, prod, "systemusers("+svc+")"), tok, `{"isdisabled":false}`, "If-Match", current)
+		require.Equal(t, http.StatusPreconditionFailed, resp.status, "%s", resp.body)
+		assert.Equal(t, "0x80060882", resp.errorCode(t))
+	})
+	t.Run("the write journal keeps If-Match", func(t *testing.T) {
+		writes := srv.Writes()
+		require.Len(t, writes, 10)
+		assert.Equal(t, "*", writes[0].IfMatch)
+		assert.Equal(t, `W/"5"`, writes[1].IfMatch)
+		assert.Empty(t, writes[2].IfMatch)
+	})
 }
