@@ -163,7 +163,7 @@ func TestGoBuiltFixture(t *testing.T) {
 	srv := startFixture(t, f, Options{})
 	assert.Equal(t, deterministicID("tenant", "fabrikam"), srv.TenantID())
 	assert.Equal(t, srv.URL()+"/org/env07/", srv.InstanceURL("Env 07"))
-	assert.Len(t, srv.Rows("env07", "systemusers"), 31)
+	assert.Len(t, srv.Rows("env07", "systemusers"), 33, "30 people, the client's application user, SYSTEM and INTEGRATION")
 	tok := secretToken(t, srv, auditorID, "s", srv.DataverseScope())
 	resp := call(t, srv, "GET", dvURL(srv, "Env 19", "roles?$select=name"), tok, "")
 	assert.Len(t, resp.values(t), 3)

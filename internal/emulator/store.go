@@ -249,8 +249,14 @@ func newStore(tc tenantContext, envID string, e Environment, now func() time.Tim
 		}
 	}
 
-	// Users: the fixture's, then an application user for each client the fixture did not list itself.
+	// Users: the built-in ones every organization has, the fixture's, then an application user for each client
+	// the fixture did not list itself.
 	userIDs := map[string]string{}
+	for _, name := range builtInUsers {
+		id := st.id("systemuser", strings.ToLower(name))
+		userIDs[strings.ToLower(name)] = id
+		st.insert(setUsers, builtInUser(id, name, rootBU, st.orgID), created)
+	}
 	listedApps := map[string]bool{}
 	for _, u := range dv.Users {
 		if u.ApplicationID != "" {
@@ -271,7 +277,8 @@ func newStore(tc tenantContext, envID string, e Environment, now func() time.Tim
 		if u.AccessMode != nil {
 			accessMode = *u.AccessMode
 		}
-		licensed := app == ""
+		// Application users and non-interactive people (access mode 4) need no license.
+		licensed := app == "" && accessMode != 4
 		if u.IsLicensed != nil {
 			licensed = *u.IsLicensed
 		}
@@ -490,4 +497,31 @@ func splitName(full string) (any, any) {
 		return nil, nullable(full)
 	}
 	return first, last
+}
+
+// builtInUsers are the system-managed users of every organization
+// (learn.microsoft.com/power-platform/admin/system-application-users).
+var builtInUsers = []string{"SYSTEM", "INTEGRATION"}
+
+// isBuiltInUserKey reports whether a fixture user key names a built-in user.
+func isBuiltInUserKey(key string) bool {
+	for _, name := range builtInUsers {
+		if strings.EqualFold(key, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// builtInUser is a system-managed user: disabled, in the root business unit, with no application, no Entra
+// object, no UPN and no license. Access mode 0 is our choice (Microsoft does not document it).
+func builtInUser(id, name, rootBU, orgID string) row {
+	first, last := splitName(name)
+	return row{
+		"systemuserid": id, "fullname": name, "firstname": first, "lastname": last, "domainname": nil,
+		"internalemailaddress": nil, "windowsliveid": nil, "applicationid": nil, "azureactivedirectoryobjectid": nil,
+		"isdisabled": true, "islicensed": false, "accessmode": 0, "_businessunitid_value": rootBU,
+		"issyncwithdirectory": false, "deletedstate": 0, "ownerid": id, "organizationid": orgID, "setupuser": false,
+		"isintegrationuser": false, "userlicensetype": -1, "azurestate": 0, "invitestatuscode": 4,
+	}
 }

@@ -188,10 +188,19 @@ func validateDataverse(e Environment, at locator) error {
 		roles[strings.ToLower(r)] = true
 	}
 	users := map[string]bool{}
+	for _, name := range builtInUsers {
+		users[strings.ToLower(name)] = true
+	}
 	for i, u := range dv.Users {
 		k := userKey(u)
 		if k == "" {
 			return fmt.Errorf("users[%d]: needs a key, domainname, fullname or applicationid%s", i, lineSuffix(at("users", i)))
+		}
+		if isBuiltInUserKey(k) {
+			return fmt.Errorf("user %q: the key is reserved for the built-in user every organization has%s", k, lineSuffix(at("users", i)))
+		}
+		if u.ApplicationID == "" && u.AccessMode != nil && *u.AccessMode == 4 && u.DomainName == "" {
+			return fmt.Errorf("user %q: a non-interactive person (accessmode 4 without applicationid) is an Entra user account and needs a domainname (UPN)%s", k, lineSuffix(at("users", i)))
 		}
 		if users[strings.ToLower(k)] {
 			return fmt.Errorf("duplicate user key %q%s", k, lineSuffix(at("users", i)))
