@@ -297,7 +297,7 @@ func (s *Server) handleGet(req *dvRequest) *response {
 			if qerr != nil {
 				return dvError(http.StatusBadRequest, codeNotFound, qerr.message)
 			}
-			return s.collection(req, ts, st.related(schema, segs[0].key), q, ts.set, false)
+			return s.collection(req, ts, st.related(schema, segs[1].name, segs[0].key), q, ts.set, false)
 		}
 		if lk, ok := schema.lookups[segs[1].name]; ok {
 			ts := st.schemas[lk.target]
@@ -317,14 +317,6 @@ func (s *Server) handleGet(req *dvRequest) *response {
 		return notFoundSegment(segs[1].name)
 	}
 	return notFoundSegment(segs[len(segs)-1].name)
-}
-
-// related lists the rows on the other side of the N:N systemuserroles_association; callers hold a lock.
-func (st *store) related(schema *entitySchema, id string) []row {
-	if schema.set == setUsers {
-		return st.userRoleRows(id)
-	}
-	return st.roleUserRows(id)
 }
 
 // pageSize is the Prefer odata.maxpagesize (at most 5000), capped by Options.MaxPageSize.
@@ -413,7 +405,7 @@ func (s *Server) expand(req *dvRequest, out map[string]any, r row, schema *entit
 		return
 	}
 	id := r[schema.key].(string)
-	matched := e.opts.apply(st.related(schema, id), e.target)
+	matched := e.opts.apply(st.related(schema, e.nav, id), e.target)
 	limit := maxExpandedItems
 	if e.opts.top >= 0 {
 		limit = min(limit, e.opts.top)

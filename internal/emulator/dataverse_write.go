@@ -304,7 +304,7 @@ func (s *Server) updateUser(req *dvRequest) *response {
 	if buGiven && buID != u["_businessunitid_value"] {
 		// Moving a user to another business unit removes its security roles, as Dataverse does.
 		u["_businessunitid_value"] = buID
-		delete(st.userRoles, id)
+		st.unlinkLeft(navUserRoles, id)
 	}
 	st.touch(u)
 	return dvNoContent()
@@ -326,7 +326,8 @@ func (s *Server) deleteUser(req *dvRequest) *response {
 		return dvNoContent()
 	}
 	delete(st.tables[setUsers], id)
-	delete(st.userRoles, id)
+	st.unlinkLeft(navUserRoles, id)
+	st.unlinkLeft(navTeamMembers, id)
 	if st.settingsSet != "" {
 		col := st.settingsLookup.column
 		for _, r := range st.tables[st.settingsSet] {
@@ -359,11 +360,11 @@ func (s *Server) associate(req *dvRequest) *response {
 	if want == setUsers {
 		userID, roleID = refID, req.segs[0].key
 	}
-	return s.link(st, userID, roleID)
+	return s.assignRole(st, userID, roleID)
 }
 
-// link associates a user with a role; callers hold the write lock.
-func (s *Server) link(st *store, userID, roleID string) *response {
+// assignRole associates a user with a role; callers hold the write lock.
+func (s *Server) assignRole(st *store, userID, roleID string) *response {
 	u := st.tables[setUsers][userID]
 	if u == nil {
 		return recordNotFound("systemuser", userID)
@@ -377,10 +378,10 @@ func (s *Server) link(st *store, userID, roleID string) *response {
 			"The role %s ('%s') belongs to business unit %s, not to the user's business unit %s. Assign the copy of the role that belongs to the user's business unit.",
 			roleID, role["name"], role["_businessunitid_value"], u["_businessunitid_value"]))
 	}
-	if st.userRoles[userID][roleID] {
+	if st.linked(navUserRoles, userID, roleID) {
 		return dvError(http.StatusBadRequest, codeDuplicate, "Cannot insert duplicate key.")
 	}
-	st.associate(userID, roleID)
+	st.link(navUserRoles, userID, roleID)
 	return dvNoContent()
 }
 
@@ -405,7 +406,7 @@ func (s *Server) disassociate(req *dvRequest) *response {
 	if st.tables[setRoles][roleID] == nil {
 		return recordNotFound("role", roleID)
 	}
-	delete(st.userRoles[userID], roleID)
+	st.unlink(navUserRoles, userID, roleID)
 	return dvNoContent()
 }
 

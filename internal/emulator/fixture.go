@@ -97,6 +97,25 @@ type Dataverse struct {
 	ConnectionReferences []ConnectionReference `yaml:"connection_references"`
 	Templates            []Template            `yaml:"templates"`
 	CustomTables         []CustomTable         `yaml:"custom_tables"`
+	Teams                []Team                `yaml:"teams"`
+}
+
+// Team is a team of a business unit. Every business unit also has its default team (an owner team named after
+// it, whose members are all the unit's users); an entry with Default gives that team roles.
+type Team struct {
+	Name string `yaml:"name"`
+	// Type is the teamtype: 0 owner (default), 1 access, 2 Microsoft Entra security group, 3 Entra Office group.
+	Type int `yaml:"type"`
+	// BusinessUnit defaults to the root business unit.
+	BusinessUnit string `yaml:"business_unit"`
+	// Roles are role names, resolved in the team's business unit; access teams cannot hold roles.
+	Roles []string `yaml:"roles"`
+	// Members are user keys.
+	Members []string `yaml:"members"`
+	// ObjectID is the Entra group of a group team (types 2 and 3); default: derived from the name.
+	ObjectID string `yaml:"azureactivedirectoryobjectid"`
+	// Default selects the business unit's default team, to give it roles; it takes neither members nor a type.
+	Default bool `yaml:"default"`
 }
 
 // CustomTable is a custom table known to the metadata (EntityDefinitions, IsCustomEntity true), such as one of

@@ -105,6 +105,7 @@ const (
 	setWorkflows      = "workflows"
 	setConnectionRefs = "connectionreferences"
 	setTemplates      = "templates"
+	setTeams          = "teams"
 	navUserRoles      = "systemuserroles_association"
 )
 
@@ -127,6 +128,7 @@ func buildFixedSchemas() map[string]*entitySchema {
 		"invitestatuscode": tInt,
 	}, map[string]string{"businessunitid": setBusinessUnits})
 	users.collections[navUserRoles] = setRoles
+	users.collections[navTeamMembers] = setTeams
 
 	bus := newSchema(setBusinessUnits, "businessunit", "BusinessUnit", "name", map[string]colType{
 		"name": tString, "organizationid": tGUID, "isdisabled": tBool,
@@ -137,6 +139,15 @@ func buildFixedSchemas() map[string]*entitySchema {
 		"componentstate": tInt, "iscustomizable": tObject, "canbedeleted": tObject,
 	}, map[string]string{"businessunitid": setBusinessUnits, "parentrootroleid": setRoles, "parentroleid": setRoles})
 	roles.collections[navUserRoles] = setUsers
+	roles.collections[navTeamRoles] = setTeams
+
+	// Teams (learn.microsoft.com/power-platform/admin/manage-teams): teamtype 0 owner, 1 access, 2 Microsoft
+	// Entra security group, 3 Microsoft Entra Office group.
+	teams := newSchema(setTeams, "team", "Team", "name", map[string]colType{
+		"name": tString, "teamtype": tInt, "isdefault": tBool, "azureactivedirectoryobjectid": tGUID, "organizationid": tGUID,
+	}, map[string]string{"businessunitid": setBusinessUnits})
+	teams.collections[navTeamMembers] = setUsers
+	teams.collections[navTeamRoles] = setRoles
 
 	solutions := newSchema(setSolutions, "solution", "Solution", "friendlyname", map[string]colType{
 		"uniquename": tString, "friendlyname": tString, "version": tString, "ismanaged": tBool,
@@ -160,7 +171,7 @@ func buildFixedSchemas() map[string]*entitySchema {
 	}, owned)
 
 	out := map[string]*entitySchema{}
-	for _, s := range []*entitySchema{users, bus, roles, solutions, asyncOps, workflows, connRefs, templates} {
+	for _, s := range []*entitySchema{users, bus, roles, teams, solutions, asyncOps, workflows, connRefs, templates} {
 		out[s.set] = s
 	}
 	return out

@@ -16,15 +16,15 @@ type row map[string]any
 // store is the Dataverse content of one environment. One lock guards it: requests are short and the
 // tables small, and a single lock keeps multi-table writes (purge, business unit moves) consistent.
 type store struct {
-	mu        sync.RWMutex
-	version   int
-	schemas   map[string]*entitySchema
-	tables    map[string]map[string]row
-	userRoles map[string]map[string]bool // systemuserid → roleid set
-	orgID     string
-	now       func() time.Time
-	idSeed    string // tenant + environment, prefix of every generated GUID
-	created   int    // rows created through the API, for deterministic new GUIDs
+	mu      sync.RWMutex
+	version int
+	schemas map[string]*entitySchema
+	tables  map[string]map[string]row
+	links   map[string]map[string]map[string]bool // N:N name → left id → right ids
+	orgID   string
+	now     func() time.Time
+	idSeed  string // tenant + environment, prefix of every generated GUID
+	created int    // rows created through the API, for deterministic new GUIDs
 
 	settingsSet    string    // "" when Work 365 is not installed
 	settingsLookup lookupNav // the service-user lookup of the settings table
@@ -124,39 +124,6 @@ func (st *store) roleInBusinessUnit(name, buID string) row {
 	return nil
 }
 
-// userRoleRows lists a user's roles in primary-key order; callers hold a lock.
-func (st *store) userRoleRows(userID string) []row {
-	var out []row
-	for roleID := range st.userRoles[userID] {
-		if r, ok := st.tables[setRoles][roleID]; ok {
-			out = append(out, r)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i]["roleid"].(string) < out[j]["roleid"].(string) })
-	return out
-}
-
-// roleUserRows lists the users holding a role in primary-key order; callers hold a lock.
-func (st *store) roleUserRows(roleID string) []row {
-	var out []row
-	for userID, roles := range st.userRoles {
-		if roles[roleID] {
-			if r, ok := st.tables[setUsers][userID]; ok {
-				out = append(out, r)
-			}
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i]["systemuserid"].(string) < out[j]["systemuserid"].(string) })
-	return out
-}
-
-func (st *store) associate(userID, roleID string) {
-	if st.userRoles[userID] == nil {
-		st.userRoles[userID] = map[string]bool{}
-	}
-	st.userRoles[userID][roleID] = true
-}
-
 // copyTable deep-copies a table for tests, in primary-key order.
 func (st *store) copyTable(set string) []map[string]any {
 	st.mu.RLock()
@@ -192,12 +159,12 @@ func newStore(tc tenantContext, envID string, e Environment, now func() time.Tim
 	dv := e.Dataverse
 	domain := envDomain(e)
 	st := &store{
-		version:   1000000,
-		schemas:   baseSchemas(),
-		tables:    map[string]map[string]row{},
-		userRoles: map[string]map[string]bool{},
-		now:       now,
-		idSeed:    tc.tenant.ID + "/" + envID,
+		version: 1000000,
+		schemas: baseSchemas(),
+		tables:  map[string]map[string]row{},
+		links:   map[string]map[string]map[string]bool{},
+		now:     now,
+		idSeed:  tc.tenant.ID + "/" + envID,
 	}
 	st.orgID = st.id("organization")
 	if w := dv.Work365; w != nil {
@@ -330,7 +297,7 @@ func newStore(tc tenantContext, envID string, e Environment, now func() time.Tim
 			if r == nil {
 				return "", fmt.Errorf("user %q: role %q has no copy in its business unit", key, name)
 			}
-			st.associate(id, r["roleid"].(string))
+			st.link(navUserRoles, id, r["roleid"].(string))
 		}
 		userIDs[strings.ToLower(key)] = id
 		return id, nil
@@ -358,6 +325,9 @@ func newStore(tc tenantContext, envID string, e Environment, now func() time.Tim
 		if i == 0 && id != "" {
 			defaultOwner = id
 		}
+	}
+	if err := st.addTeams(tc, dv, domain, buIDs, userIDs, created); err != nil {
+		return nil, err
 	}
 	owner := func(key string) any {
 		if key == "" {

@@ -243,6 +243,9 @@ func validateDataverse(e Environment, at locator) error {
 			}
 		}
 	}
+	if err := validateTeams(dv, domain, bus, roles, users, at); err != nil {
+		return err
+	}
 	if err := validateCustomTables(dv, at); err != nil {
 		return err
 	}
@@ -335,6 +338,60 @@ func validateCustomTables(dv *Dataverse, at locator) error {
 			return fmt.Errorf("custom table %q: duplicate logical name or entity set %q (the Work 365 settings table counts)%s", logical, set, where)
 		}
 		logicals[logical], sets[strings.ToLower(set)] = true, true
+	}
+	return nil
+}
+
+// validateTeams checks the teams: types, business units, roles (none on access teams) and members.
+func validateTeams(dv *Dataverse, domain string, bus, roles, users map[string]bool, at locator) error {
+	seen := map[string]bool{}
+	defaults := map[string]bool{}
+	root := fixtureBusinessUnits(dv, domain)[0].Name
+	for i, t := range dv.Teams {
+		where := lineSuffix(at("teams", i))
+		bu := t.BusinessUnit
+		if bu == "" {
+			bu = root
+		}
+		if !bus[strings.ToLower(bu)] {
+			return fmt.Errorf("team %q: unknown business unit %q%s", t.Name, t.BusinessUnit, lineSuffix(at("teams", i, "business_unit")))
+		}
+		name := t.Name
+		switch {
+		case t.Default && (t.Type != 0 || len(t.Members) > 0):
+			return fmt.Errorf("teams[%d]: a business unit's default team is an owner team whose members are the unit's users: it takes no type or members%s", i, where)
+		case t.Default && name != "" && !strings.EqualFold(name, bu):
+			return fmt.Errorf("teams[%d]: the default team of business unit %q is named after it, not %q%s", i, bu, name, where)
+		case t.Default && defaults[strings.ToLower(bu)]:
+			return fmt.Errorf("teams[%d]: the default team of business unit %q is listed twice%s", i, bu, where)
+		case !t.Default && name == "":
+			return fmt.Errorf("teams[%d]: name is required%s", i, where)
+		case t.Type < 0 || t.Type > 3:
+			return fmt.Errorf("team %q: type %d is not 0 (owner), 1 (access), 2 (Entra security group) or 3 (Entra Office group)%s", name, t.Type, lineSuffix(at("teams", i, "type")))
+		case t.Type == 1 && len(t.Roles) > 0:
+			return fmt.Errorf("team %q: an access team cannot hold security roles%s", name, lineSuffix(at("teams", i, "roles")))
+		case t.ObjectID != "" && (t.Type < 2 || !isGUID(t.ObjectID)):
+			return fmt.Errorf("team %q: azureactivedirectoryobjectid is a GUID and only for Entra group teams (type 2 or 3)%s", name, lineSuffix(at("teams", i, "azureactivedirectoryobjectid")))
+		}
+		if t.Default {
+			defaults[strings.ToLower(bu)] = true
+		} else {
+			key := strings.ToLower(bu) + "\x00" + strings.ToLower(name)
+			if seen[key] || strings.EqualFold(name, bu) {
+				return fmt.Errorf("team %q: duplicate team name in business unit %q (its default team is named after it)%s", name, bu, where)
+			}
+			seen[key] = true
+		}
+		for j, r := range t.Roles {
+			if !roles[strings.ToLower(r)] {
+				return fmt.Errorf("team %q: unknown role %q (not in the environment's roles list)%s", name, r, lineSuffix(at("teams", i, "roles", j)))
+			}
+		}
+		for j, m := range t.Members {
+			if !users[strings.ToLower(m)] {
+				return fmt.Errorf("team %q: unknown user key %q%s", name, m, lineSuffix(at("teams", i, "members", j)))
+			}
+		}
 	}
 	return nil
 }
