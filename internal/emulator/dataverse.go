@@ -35,6 +35,9 @@ const (
 	ErrCodeCallerDisabled = "0x8004f0a5"
 	// ErrCodeOrganizationNotFound answers requests to an unknown or removed Dataverse organization.
 	ErrCodeOrganizationNotFound = "0x8004f0a6"
+	// ErrCodeRoleToDisabledUser answers assigning a security role to a disabled user while the organization
+	// setting allowRoleAssignmentOnDisabledUsers is off.
+	ErrCodeRoleToDisabledUser = "0x8004f0a7"
 )
 
 const maxWriteBodySize = 4 << 20

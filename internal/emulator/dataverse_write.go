@@ -373,6 +373,12 @@ func (s *Server) assignRole(st *store, userID, roleID string) *response {
 	if role == nil {
 		return recordNotFound("role", roleID)
 	}
+	// Disabled users cannot receive security roles unless the organization allows it
+	// (learn.microsoft.com/power-platform/admin/create-users); the real refusal's code and text are not public.
+	if u["isdisabled"] == true && !st.orgSettings.AllowRoleAssignmentOnDisabledUsers {
+		return dvError(http.StatusBadRequest, ErrCodeRoleToDisabledUser, fmt.Sprintf(
+			"Security roles cannot be assigned to the disabled user %s. Enable the user first, or turn on the organization setting allowRoleAssignmentOnDisabledUsers.", userID))
+	}
 	if role["_businessunitid_value"] != u["_businessunitid_value"] {
 		return dvError(http.StatusBadRequest, ErrCodeRoleNotInBusinessUnit, fmt.Sprintf(
 			"The role %s ('%s') belongs to business unit %s, not to the user's business unit %s. Assign the copy of the role that belongs to the user's business unit.",

@@ -465,3 +465,48 @@ func TestPatchIsAnUpsert(t *testing.T) {
 		assert.Empty(t, writes[2].IfMatch)
 	})
 }
+
+func TestRolesForDisabledUsers(t *testing.T) {
+	t.Parallel()
+	for _, allowed := range []bool{false, true} {
+		t.Run(map[bool]string{false: "refused by default", true: "allowed by the organization setting"}[allowed], func(t *testing.T) {
+			t.Parallel()
+			f, err := LoadFixture(minimalFixture)
+			require.NoError(t, err)
+			f.Environments[0].Dataverse.OrgSettings.AllowRoleAssignmentOnDisabledUsers = allowed
+			srv := startFixture(t, f, Options{})
+			tok := dvToken(t, srv)
+			svc := srv.UserID(prod, "svc") // disabled
+			root := rootBU(t, srv, prod)
+			portal := roleID(t, srv, prod, "Work 365 Portal Service", root)
+			basic := roleID(t, srv, prod, "Basic User", root)
+			for _, side := range []struct{ path, body string }{
+				{"systemusers(" + svc + ")/systemuserroles_association/$ref", `{"@odata.id":"/roles(` + portal + `)"}`},
+				{"roles(" + basic + ")/systemuserroles_association/$ref", `{"@odata.id":"/systemusers(` + svc + `)"}`},
+			} {
+				resp := call(t, srv, http.MethodPost, dvURL(srv, prod, side.path), tok, side.body)
+				if allowed {
+					assert.Equal(t, http.StatusNoContent, resp.status, "%s", resp.body)
+					continue
+				}
+				require.Equal(t, http.StatusBadRequest, resp.status, "%s", resp.body)
+				assert.Equal(t, ErrCodeRoleToDisabledUser, resp.errorCode(t))
+				assert.Contains(t, resp.errorMessage(t), "allowRoleAssignmentOnDisabledUsers")
+			}
+			held := names(call(t, srv, http.MethodGet, dvURL(srv, prod, "systemusers("+svc+")/systemuserroles_association?$select=name"), tok, "").values(t), "name")
+			if allowed {
+				assert.ElementsMatch(t, []string{"Work 365 Service", "Work 365 Portal Service", "Basic User"}, held)
+			} else {
+				assert.Equal(t, []string{"Work 365 Service"}, held)
+			}
+			// Enabled first, the user can receive roles whatever the setting.
+			require.Equal(t, http.StatusNoContent, call(t, srv, http.MethodPatch, dvURL(srv, prod, "systemusers("+svc+")"), tok, `{"isdisabled":false}`).status)
+			resp := call(t, srv, http.MethodPost, dvURL(srv, prod, "systemusers("+svc+")/systemuserroles_association/$ref"), tok, `{"@odata.id":"/roles(`+portal+`)"}`)
+			if allowed {
+				assert.Equal(t, "0x80040237", resp.errorCode(t), "already held")
+			} else {
+				assert.Equal(t, http.StatusNoContent, resp.status, "%s", resp.body)
+			}
+		})
+	}
+}

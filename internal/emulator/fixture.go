@@ -98,6 +98,14 @@ type Dataverse struct {
 	Templates            []Template            `yaml:"templates"`
 	CustomTables         []CustomTable         `yaml:"custom_tables"`
 	Teams                []Team                `yaml:"teams"`
+	OrgSettings          OrgSettings           `yaml:"org_settings"`
+}
+
+// OrgSettings are the organization settings (OrgDBOrgSettings) that change what the Web API allows.
+type OrgSettings struct {
+	// AllowRoleAssignmentOnDisabledUsers lets security roles be assigned to disabled users
+	// (allowRoleAssignmentOnDisabledUsers; off by default, as in Dataverse).
+	AllowRoleAssignmentOnDisabledUsers bool `yaml:"allow_role_assignment_on_disabled_users"`
 }
 
 // Team is a team of a business unit. Every business unit also has its default team (an owner team named after

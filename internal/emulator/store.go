@@ -29,6 +29,7 @@ type store struct {
 	settingsSet    string    // "" when Work 365 is not installed
 	settingsLookup lookupNav // the service-user lookup of the settings table
 	clearCacheAct  string    // "" when the action does not exist
+	orgSettings    OrgSettings
 }
 
 // deterministicID derives a GUID (version 5 layout) from its parts so that reports are stable across runs.
@@ -159,12 +160,13 @@ func newStore(tc tenantContext, envID string, e Environment, now func() time.Tim
 	dv := e.Dataverse
 	domain := envDomain(e)
 	st := &store{
-		version: 1000000,
-		schemas: baseSchemas(),
-		tables:  map[string]map[string]row{},
-		links:   map[string]map[string]map[string]bool{},
-		now:     now,
-		idSeed:  tc.tenant.ID + "/" + envID,
+		version:     1000000,
+		schemas:     baseSchemas(),
+		tables:      map[string]map[string]row{},
+		links:       map[string]map[string]map[string]bool{},
+		now:         now,
+		idSeed:      tc.tenant.ID + "/" + envID,
+		orgSettings: dv.OrgSettings,
 	}
 	st.orgID = st.id("organization")
 	if w := dv.Work365; w != nil {
