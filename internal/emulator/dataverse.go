@@ -269,9 +269,9 @@ func (s *Server) handleGet(req *dvRequest) *response {
 	}
 	switch {
 	case len(segs) == 1 && !segs[0].hasKey:
-		q, qerr := parseQueryOptions(req.r.URL.RawQuery, schema, st.schemas)
-		if qerr != nil {
-			return dvError(http.StatusBadRequest, codeNotFound, qerr.message)
+		q, errResp := s.query(req, schema)
+		if errResp != nil {
+			return errResp
 		}
 		return s.collection(req, schema, st.sortedRows(schema.set), q, schema.set, true)
 	case len(segs) == 1:
@@ -279,9 +279,9 @@ func (s *Server) handleGet(req *dvRequest) *response {
 		if r == nil {
 			return recordNotFound(schema.logical, segs[0].key)
 		}
-		q, qerr := parseQueryOptions(req.r.URL.RawQuery, schema, st.schemas)
-		if qerr != nil {
-			return dvError(http.StatusBadRequest, codeNotFound, qerr.message)
+		q, errResp := s.query(req, schema)
+		if errResp != nil {
+			return errResp
 		}
 		out := project(r, schema, q.sel)
 		for _, e := range q.expands {
@@ -296,17 +296,17 @@ func (s *Server) handleGet(req *dvRequest) *response {
 		}
 		if target, ok := schema.collections[segs[1].name]; ok {
 			ts := st.schemas[target]
-			q, qerr := parseQueryOptions(req.r.URL.RawQuery, ts, st.schemas)
-			if qerr != nil {
-				return dvError(http.StatusBadRequest, codeNotFound, qerr.message)
+			q, errResp := s.query(req, ts)
+			if errResp != nil {
+				return errResp
 			}
 			return s.collection(req, ts, st.related(schema, segs[1].name, segs[0].key), q, ts.set, false)
 		}
 		if lk, ok := schema.lookups[segs[1].name]; ok {
 			ts := st.schemas[lk.target]
-			q, qerr := parseQueryOptions(req.r.URL.RawQuery, ts, st.schemas)
-			if qerr != nil {
-				return dvError(http.StatusBadRequest, codeNotFound, qerr.message)
+			q, errResp := s.query(req, ts)
+			if errResp != nil {
+				return errResp
 			}
 			id, _ := r[lk.column].(string)
 			target := st.tables[ts.set][id]
@@ -393,52 +393,4 @@ func (q *queryOptions) cookiePage() int {
 		return 1
 	}
 	return q.cookie.page + 1
-}
-
-// expand adds one $expand item to an output row; callers hold the store's read lock.
-func (s *Server) expand(req *dvRequest, out map[string]any, r row, schema *entitySchema, e *expandItem, navLink bool) {
-	st := req.st
-	if !e.collection {
-		id, _ := r[e.lookupCol].(string)
-		if target := st.tables[e.target.set][id]; target != nil {
-			out[e.nav] = project(target, e.target, e.opts.sel)
-		} else {
-			out[e.nav] = nil
-		}
-		return
-	}
-	id := r[schema.key].(string)
-	matched := e.opts.apply(st.related(schema, e.nav, id), e.target)
-	limit := maxExpandedItems
-	if e.opts.top >= 0 {
-		limit = min(limit, e.opts.top)
-	}
-	matched = matched[:min(limit, len(matched))]
-	items := make([]any, 0, len(matched))
-	for _, rel := range matched {
-		items = append(items, project(rel, e.target, e.opts.sel))
-	}
-	out[e.nav] = items
-	if !navLink {
-		return
-	}
-	// The real service links every expanded collection to its own query, even when the array is complete.
-	var params []string
-	if e.opts.sel != nil {
-		params = append(params, "$select="+strings.Join(e.opts.sel, ","))
-	}
-	if e.opts.filterRaw != "" {
-		params = append(params, "$filter="+percentEncode(e.opts.filterRaw, false))
-	}
-	if e.opts.orderRaw != "" {
-		params = append(params, "$orderby="+percentEncode(e.opts.orderRaw, false))
-	}
-	if len(matched) > 0 {
-		params = append(params, "$skiptoken="+percentEncode(skipToken(e.opts, e.target, matched[0], matched[len(matched)-1], 1, len(matched)), false))
-	}
-	link := req.base + schema.set + "(" + id + ")/" + e.nav
-	if len(params) > 0 {
-		link += "?" + strings.Join(params, "&")
-	}
-	out[e.nav+"@odata.nextLink"] = link
 }

@@ -248,12 +248,12 @@ func TestExpand(t *testing.T) {
 		assert.Equal(t, []string{"Work 365 Service"}, roles(rows[0]))
 		assert.Equal(t, []string{"Basic User", "Work 365 Service"}, roles(rows[1]))
 		link := rows[1]["systemuserroles_association@odata.nextLink"].(string)
-		assert.True(t, strings.HasPrefix(link, base+"systemusers("+jdoe+")/systemuserroles_association?$select=name,roleid,_businessunitid_value&$orderby=name&$skiptoken="), link)
+		assert.Equal(t, base+"systemusers("+jdoe+")/systemuserroles_association?$select=name,roleid,_businessunitid_value&$orderby=name", link)
 
-		// The link of a complete inline array leads to an empty next page.
+		// The link of a complete inline array is the plain related collection: it gives every row again.
 		next := call(t, srv, http.MethodGet, link, tok, "")
 		require.Equal(t, http.StatusOK, next.status, "%s", next.body)
-		assert.Empty(t, next.values(t))
+		assert.Equal(t, []string{"Basic User", "Work 365 Service"}, names(next.values(t), "name"))
 	})
 	t.Run("empty inline array still has its link", func(t *testing.T) {
 		q := "systemusers?$select=fullname&$filter=" + url.QueryEscape("fullname eq 'Jane Doe'") +
