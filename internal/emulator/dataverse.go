@@ -125,6 +125,8 @@ type dvRequest struct {
 	caller row
 	base   string
 	prefer map[string]string
+	// annotations is the odata.include-annotations preference.
+	annotations annotationFilter
 }
 
 func (s *Server) serveDataverse(w *statusRecorder, r *http.Request) {
@@ -191,6 +193,7 @@ func (s *Server) serveDataverse(w *statusRecorder, r *http.Request) {
 		return
 	}
 	req := &dvRequest{r: r, env: env, st: st, segs: segs, body: body, caller: caller, base: s.instanceURL(env) + apiPrefix, prefer: parsePrefer(r.Header.Values("Prefer"))}
+	req.annotations = parseAnnotationFilter(req.prefer["odata.include-annotations"])
 	rule := faults.pick(r.Method, segs[0].name)
 	s.deliver(w, r, apiDataverse, rule, func() *response {
 		switch r.Method {
@@ -235,16 +238,34 @@ func (s *Server) privilegeDenied(req *dvRequest) *response {
 		req.caller["systemuserid"], priv, deterministicID("privilege", priv), entity, req.caller["systemuserid"]))
 }
 
-// parsePrefer reads Prefer headers, which may hold several comma-separated preferences.
+// parsePrefer reads Prefer headers, which may hold several comma-separated preferences; a quoted value may
+// hold commas itself (odata.include-annotations="A,B").
 func parsePrefer(values []string) map[string]string {
 	out := map[string]string{}
 	for _, v := range values {
-		for _, p := range strings.Split(v, ",") {
+		for _, p := range splitOutsideQuotes(v) {
 			k, val, _ := strings.Cut(strings.TrimSpace(p), "=")
 			out[strings.ToLower(strings.TrimSpace(k))] = strings.Trim(strings.TrimSpace(val), `"`)
 		}
 	}
 	return out
+}
+
+func splitOutsideQuotes(s string) []string {
+	var out []string
+	quoted, start := false, 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '"':
+			quoted = !quoted
+		case ',':
+			if !quoted {
+				out = append(out, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(out, s[start:])
 }
 
 func (s *Server) handleGet(req *dvRequest) *response {
@@ -283,7 +304,7 @@ func (s *Server) handleGet(req *dvRequest) *response {
 		if errResp != nil {
 			return errResp
 		}
-		out := project(r, schema, q.sel)
+		out := s.render(req, r, schema, q.sel)
 		for _, e := range q.expands {
 			s.expand(req, out, r, schema, e, false)
 		}
@@ -313,7 +334,7 @@ func (s *Server) handleGet(req *dvRequest) *response {
 			if target == nil {
 				return dvNoContent()
 			}
-			out := project(target, ts, q.sel)
+			out := s.render(req, target, ts, q.sel)
 			out["@odata.context"] = req.base + "$metadata#" + ts.set + q.contextSelect() + "/$entity"
 			return dvJSON(http.StatusOK, out)
 		}
@@ -360,7 +381,7 @@ func (s *Server) collection(req *dvRequest, schema *entitySchema, source []row, 
 
 	values := make([]any, 0, len(page))
 	for _, r := range page {
-		out := project(r, schema, q.sel)
+		out := s.render(req, r, schema, q.sel)
 		for _, e := range q.expands {
 			s.expand(req, out, r, schema, e, navLinks)
 		}

@@ -244,7 +244,7 @@ func (s *Server) createUser(req *dvRequest, id string) *response {
 		if qerr != nil {
 			return dvError(http.StatusBadRequest, codeNotFound, qerr.message)
 		}
-		out := project(r, schema, q.sel)
+		out := s.render(req, r, schema, q.sel)
 		out["@odata.context"] = req.base + "$metadata#" + setUsers + q.contextSelect() + "/$entity"
 		resp := dvJSON(http.StatusCreated, out)
 		resp.header.Set("Preference-Applied", "return=representation")

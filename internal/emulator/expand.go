@@ -46,7 +46,7 @@ func (s *Server) expand(req *dvRequest, out map[string]any, r row, schema *entit
 	if !e.collection {
 		id, _ := r[e.lookupCol].(string)
 		if target := st.tables[e.target.set][id]; target != nil {
-			out[e.nav] = project(target, e.target, e.opts.sel)
+			out[e.nav] = s.render(req, target, e.target, e.opts.sel)
 		} else {
 			out[e.nav] = nil
 		}
@@ -67,7 +67,7 @@ func (s *Server) expand(req *dvRequest, out map[string]any, r row, schema *entit
 	inline := matched[:min(limit, len(matched))]
 	items := make([]any, 0, len(inline))
 	for _, rel := range inline {
-		items = append(items, project(rel, e.target, e.opts.sel))
+		items = append(items, s.render(req, rel, e.target, e.opts.sel))
 	}
 	out[e.nav] = items
 	if !navLink {
