@@ -240,7 +240,7 @@ func (s *Server) createUser(req *dvRequest, id string) *response {
 	st.insert(setUsers, r, st.now())
 	entityID := req.base + setUsers + "(" + id + ")"
 	if req.prefer["return"] == "representation" {
-		q, qerr := parseQueryOptions(req.r.URL.RawQuery, schema, st.schemas)
+		q, qerr := parseQueryOptions(req.r.URL.RawQuery, schema, st)
 		if qerr != nil {
 			return dvError(http.StatusBadRequest, codeNotFound, qerr.message)
 		}

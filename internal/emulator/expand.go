@@ -9,7 +9,7 @@ import (
 
 // query parses the query options of a read and applies the $expand rules; callers hold the store's read lock.
 func (s *Server) query(req *dvRequest, schema *entitySchema) (*queryOptions, *response) {
-	q, qerr := parseQueryOptions(req.r.URL.RawQuery, schema, req.st.schemas)
+	q, qerr := parseQueryOptions(req.r.URL.RawQuery, schema, req.st)
 	if qerr != nil {
 		return nil, dvError(http.StatusBadRequest, codeNotFound, qerr.message)
 	}

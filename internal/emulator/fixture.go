@@ -90,6 +90,7 @@ type Dataverse struct {
 	BusinessUnits        []BusinessUnit        `yaml:"business_units"`
 	Roles                []string              `yaml:"roles"`
 	Users                []User                `yaml:"users"`
+	Publishers           []Publisher           `yaml:"publishers"`
 	Solutions            []Solution            `yaml:"solutions"`
 	Work365              *Work365              `yaml:"work365"`
 	AsyncOperations      []AsyncOperation      `yaml:"async_operations"`
@@ -179,6 +180,21 @@ type Solution struct {
 	Version      string `yaml:"version"`
 	IsManaged    bool   `yaml:"ismanaged"`
 	InstalledOn  string `yaml:"installedon"`
+	// Publisher is a publisher's uniquename; default the organization's default publisher.
+	Publisher string `yaml:"publisher"`
+}
+
+// Publisher is a row of the publishers table. Every organization also has its default publisher
+// (uniquename DefaultPublisher<domain>, prefix new).
+type Publisher struct {
+	UniqueName   string `yaml:"uniquename"`
+	FriendlyName string `yaml:"friendlyname"` // default: the unique name
+	Prefix       string `yaml:"prefix"`       // customizationprefix
+}
+
+// defaultPublisher is the publisher every organization has.
+func defaultPublisher(domain string) Publisher {
+	return Publisher{UniqueName: "DefaultPublisher" + domain, FriendlyName: "Default Publisher for " + domain, Prefix: "new"}
 }
 
 // Work365 describes Work 365's settings storage in an environment; its presence creates the settings table.

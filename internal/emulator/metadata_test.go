@@ -27,7 +27,7 @@ func TestEntityDefinitions(t *testing.T) {
 	tok := dvToken(t, srv)
 	base := srv.InstanceURL(prod) + "api/data/v9.2/"
 	const sel = "$select=LogicalName,EntitySetName,PrimaryIdAttribute,SchemaName,IsCustomEntity"
-	fixed := []string{"asyncoperation", "businessunit", "connectionreference", "role", "solution", "systemuser", "team", "template", "workflow"}
+	fixed := []string{"asyncoperation", "businessunit", "connectionreference", "publisher", "role", "solution", "systemuser", "team", "template", "workflow"}
 
 	tests := []struct {
 		name   string

@@ -11,7 +11,7 @@ import (
 // derives them from the environment's access setting (documented in docs/emulator.md).
 var (
 	readPrivileges = []string{
-		"prvReadUser", "prvReadRole", "prvReadBusinessUnit", "prvReadTeam", "prvReadSolution", "prvReadAsyncOperation",
+		"prvReadUser", "prvReadRole", "prvReadBusinessUnit", "prvReadTeam", "prvReadSolution", "prvReadPublisher", "prvReadAsyncOperation",
 		"prvReadWorkflow", "prvReadConnectionReference", "prvReadTemplate",
 	}
 	writePrivileges = []string{"prvCreateUser", "prvWriteUser", "prvDeleteUser", "prvAssignRole"}

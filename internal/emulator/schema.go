@@ -106,6 +106,7 @@ const (
 	setConnectionRefs = "connectionreferences"
 	setTemplates      = "templates"
 	setTeams          = "teams"
+	setPublishers     = "publishers"
 	navUserRoles      = "systemuserroles_association"
 )
 
@@ -152,6 +153,9 @@ func buildFixedSchemas() map[string]*entitySchema {
 	solutions := newSchema(setSolutions, "solution", "Solution", "friendlyname", map[string]colType{
 		"uniquename": tString, "friendlyname": tString, "version": tString, "ismanaged": tBool,
 		"installedon": tDateTime, "isvisible": tBool,
+	}, map[string]string{"publisherid": setPublishers})
+	publishers := newSchema(setPublishers, "publisher", "Publisher", "friendlyname", map[string]colType{
+		"uniquename": tString, "friendlyname": tString, "customizationprefix": tString,
 	}, nil)
 
 	owned := map[string]string{"ownerid": setUsers}
@@ -171,7 +175,7 @@ func buildFixedSchemas() map[string]*entitySchema {
 	}, owned)
 
 	out := map[string]*entitySchema{}
-	for _, s := range []*entitySchema{users, bus, roles, teams, solutions, asyncOps, workflows, connRefs, templates} {
+	for _, s := range []*entitySchema{users, bus, roles, teams, solutions, publishers, asyncOps, workflows, connRefs, templates} {
 		out[s.set] = s
 	}
 	return out

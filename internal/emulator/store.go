@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"cmp"
 	"crypto/sha1"
 	"fmt"
 	"maps"
@@ -345,6 +346,18 @@ func newStore(tc tenantContext, envID string, e Environment, now func() time.Tim
 		return formatTime(t), err
 	}
 
+	publisherIDs := map[string]string{}
+	for _, p := range append([]Publisher{defaultPublisher(domain)}, dv.Publishers...) {
+		id := st.id("publisher", strings.ToLower(p.UniqueName))
+		publisherIDs[strings.ToLower(p.UniqueName)] = id
+		friendly := p.FriendlyName
+		if friendly == "" {
+			friendly = p.UniqueName
+		}
+		st.insert(setPublishers, row{
+			"publisherid": id, "uniquename": p.UniqueName, "friendlyname": friendly, "customizationprefix": p.Prefix,
+		}, created)
+	}
 	for _, s := range dv.Solutions {
 		installed, err := at(s.InstalledOn)
 		if err != nil {
@@ -357,6 +370,7 @@ func newStore(tc tenantContext, envID string, e Environment, now func() time.Tim
 		st.insert(setSolutions, row{
 			"solutionid": st.id("solution", strings.ToLower(s.UniqueName)), "uniquename": s.UniqueName,
 			"friendlyname": friendly, "version": s.Version, "ismanaged": s.IsManaged, "installedon": installed, "isvisible": true,
+			"_publisherid_value": publisherIDs[strings.ToLower(cmp.Or(s.Publisher, defaultPublisher(domain).UniqueName))],
 		}, created)
 	}
 	if w := dv.Work365; w != nil && w.ServiceUser != nil {

@@ -12,6 +12,7 @@ var (
 	// customNamePattern is a custom table's or column's logical name: lowercase, with its publisher prefix.
 	customNamePattern = regexp.MustCompile(`^[a-z][a-z0-9]*_[a-z0-9_]+$`)
 	identPattern      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	prefixPattern     = regexp.MustCompile(`^[a-z][a-z0-9]{1,7}$`)
 )
 
 func isGUID(s string) bool { return guidPattern.MatchString(s) }
@@ -249,9 +250,25 @@ func validateDataverse(e Environment, at locator) error {
 	if err := validateCustomTables(dv, at); err != nil {
 		return err
 	}
+	publishers := map[string]bool{strings.ToLower(defaultPublisher(domain).UniqueName): true}
+	for i, p := range dv.Publishers {
+		where := lineSuffix(at("publishers", i))
+		switch {
+		case !identPattern.MatchString(p.UniqueName):
+			return fmt.Errorf("publishers[%d]: uniquename %q is not a valid unique name%s", i, p.UniqueName, where)
+		case publishers[strings.ToLower(p.UniqueName)]:
+			return fmt.Errorf("publisher %q: duplicate uniquename (the default publisher is %s)%s", p.UniqueName, defaultPublisher(domain).UniqueName, where)
+		case !prefixPattern.MatchString(p.Prefix) || strings.HasPrefix(p.Prefix, "mscrm"):
+			return fmt.Errorf("publisher %q: prefix %q is not a customization prefix (2 to 8 lowercase letters and digits, starting with a letter, not mscrm)%s", p.UniqueName, p.Prefix, lineSuffix(at("publishers", i, "prefix")))
+		}
+		publishers[strings.ToLower(p.UniqueName)] = true
+	}
 	for i, s := range dv.Solutions {
 		if s.UniqueName == "" {
 			return fmt.Errorf("solutions[%d]: uniquename is required%s", i, lineSuffix(at("solutions", i)))
+		}
+		if s.Publisher != "" && !publishers[strings.ToLower(s.Publisher)] {
+			return fmt.Errorf("solution %q: unknown publisher %q%s", s.UniqueName, s.Publisher, lineSuffix(at("solutions", i, "publisher")))
 		}
 		if _, err := parseFixtureTime(s.InstalledOn, time.Time{}); err != nil {
 			return fmt.Errorf("solution %q: %w%s", s.UniqueName, err, lineSuffix(at("solutions", i, "installedon")))
