@@ -38,6 +38,11 @@ const (
 	// ErrCodeRoleToDisabledUser answers assigning a security role to a disabled user while the organization
 	// setting allowRoleAssignmentOnDisabledUsers is off.
 	ErrCodeRoleToDisabledUser = "0x8004f0a7"
+	// ErrCodeOrganizationDisabled answers every request to an organization whose environment is disabled.
+	ErrCodeOrganizationDisabled = "0x8004f0a8"
+	// ErrCodeAdminMode answers a caller without System Administrator or System Customizer in an organization in
+	// administration mode.
+	ErrCodeAdminMode = "0x8004f0a9"
 )
 
 const maxWriteBodySize = 4 << 20
@@ -166,6 +171,10 @@ func (s *Server) serveDataverse(w *statusRecorder, r *http.Request) {
 		return
 	case caller["isdisabled"] == true:
 		dvError(http.StatusForbidden, ErrCodeCallerDisabled, fmt.Sprintf("The user with SystemUserId=%s is disabled. Disabled users cannot access the system.", caller["systemuserid"])).write(w)
+		return
+	}
+	if refusal := s.stateRefusal(env, caller); refusal != nil {
+		refusal.write(w)
 		return
 	}
 	if limit := s.opts.ConcurrencyLimit; limit > 0 && inFlight > limit {

@@ -119,6 +119,9 @@ func (f *Fixture) validate(at locator) error {
 			}
 			ids[strings.ToLower(e.ID)] = true
 		}
+		if !validStates[e.State] {
+			return fmt.Errorf("environment %q: state %q is not Enabled, AdminMode, Disabled or Warning%s", e.Name, e.State, lineSuffix(envAt("state")))
+		}
 		if !validAccess[e.Access] {
 			return fmt.Errorf("environment %q: access %q is not full, read or none%s", e.Name, e.Access, lineSuffix(envAt("access")))
 		}
