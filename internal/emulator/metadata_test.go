@@ -27,7 +27,7 @@ func TestEntityDefinitions(t *testing.T) {
 	tok := dvToken(t, srv)
 	base := srv.InstanceURL(prod) + "api/data/v9.2/"
 	const sel = "$select=LogicalName,EntitySetName,PrimaryIdAttribute,SchemaName,IsCustomEntity"
-	fixed := []string{"asyncoperation", "businessunit", "connectionreference", "publisher", "role", "solution", "systemuser", "team", "template", "workflow"}
+	fixed := []string{"asyncoperation", "businessunit", "connectionreference", "publisher", "role", "sdkmessage", "solution", "systemuser", "team", "template", "workflow"}
 
 	tests := []struct {
 		name   string
@@ -192,4 +192,34 @@ func TestMetadataErrors(t *testing.T) {
 			assert.Contains(t, resp.errorMessage(t), tt.contains)
 		})
 	}
+}
+
+func TestSdkMessages(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, Options{})
+	tok := dvToken(t, srv)
+	find := func(env, name string) []map[string]any {
+		resp := call(t, srv, http.MethodGet, dvURL(srv, env, "sdkmessages?$select=name&$filter="+url.QueryEscape("name eq '"+name+"'")), tok, "")
+		require.Equal(t, http.StatusOK, resp.status, "%s", resp.body)
+		return resp.values(t)
+	}
+	assert.Len(t, find(prod, "w365_ClearCache"), 1, "the action exists in production")
+	assert.Empty(t, find(sandbox, "w365_ClearCache"), "the sandbox has no Clear Cache action")
+	for _, name := range []string{"WhoAmI", "RetrieveUserPrivileges", "Update", "Associate"} {
+		p, s := find(prod, name), find(sandbox, name)
+		require.Len(t, p, 1, name)
+		require.Len(t, s, 1, name)
+		assert.Equal(t, p[0]["sdkmessageid"], s[0]["sdkmessageid"], "a standard message has the same ID in every organization")
+	}
+	t.Run("another action name", func(t *testing.T) {
+		t.Parallel()
+		f, err := LoadFixture(minimalFixture)
+		require.NoError(t, err)
+		name := "w365_FlushCache"
+		f.Environments[0].Dataverse.Work365.ClearCacheAction = &name
+		other := startFixture(t, f, Options{})
+		rows := call(t, other, http.MethodGet, dvURL(other, prod, "sdkmessages?$select=name&$filter="+url.QueryEscape("startswith(name,'w365_')")), dvToken(t, other), "").values(t)
+		assert.Equal(t, []string{"w365_FlushCache"}, names(rows, "name"))
+		assert.Equal(t, http.StatusNoContent, call(t, other, http.MethodPost, dvURL(other, prod, "w365_FlushCache"), dvToken(t, other), `{}`).status)
+	})
 }

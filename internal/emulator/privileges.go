@@ -12,7 +12,7 @@ import (
 var (
 	readPrivileges = []string{
 		"prvReadUser", "prvReadRole", "prvReadBusinessUnit", "prvReadTeam", "prvReadSolution", "prvReadPublisher", "prvReadAsyncOperation",
-		"prvReadWorkflow", "prvReadConnectionReference", "prvReadTemplate",
+		"prvReadWorkflow", "prvReadConnectionReference", "prvReadTemplate", "prvReadSdkMessage",
 	}
 	writePrivileges = []string{"prvCreateUser", "prvWriteUser", "prvDeleteUser", "prvAssignRole"}
 )

@@ -107,6 +107,7 @@ const (
 	setTemplates      = "templates"
 	setTeams          = "teams"
 	setPublishers     = "publishers"
+	setSdkMessages    = "sdkmessages"
 	navUserRoles      = "systemuserroles_association"
 )
 
@@ -174,8 +175,10 @@ func buildFixedSchemas() map[string]*entitySchema {
 		"title": tString, "templatetypecode": tString, "ispersonal": tBool, "languagecode": tInt,
 	}, owned)
 
+	sdkMessages := newSchema(setSdkMessages, "sdkmessage", "SdkMessage", "name", map[string]colType{"name": tString}, nil)
+
 	out := map[string]*entitySchema{}
-	for _, s := range []*entitySchema{users, bus, roles, teams, solutions, publishers, asyncOps, workflows, connRefs, templates} {
+	for _, s := range []*entitySchema{users, bus, roles, teams, solutions, publishers, asyncOps, workflows, connRefs, templates, sdkMessages} {
 		out[s.set] = s
 	}
 	return out

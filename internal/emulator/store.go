@@ -384,6 +384,14 @@ func newStore(tc tenantContext, envID string, e Environment, now func() time.Tim
 			"statecode": 0, "statuscode": 1,
 		}, created)
 	}
+	// The messages the emulator implements, and Work 365's action where it exists, so that a client can look an
+	// action up before calling it. Standard messages have the same ID in every organization, as in Dataverse.
+	for _, name := range standardMessages {
+		st.insert(setSdkMessages, row{"sdkmessageid": deterministicID("sdkmessage", strings.ToLower(name)), "name": name}, created)
+	}
+	if st.clearCacheAct != "" {
+		st.insert(setSdkMessages, row{"sdkmessageid": st.id("sdkmessage", strings.ToLower(st.clearCacheAct)), "name": st.clearCacheAct}, created)
+	}
 	workflowIDs := map[string]string{}
 	for i, w := range dv.Workflows {
 		id := st.id("workflow", fmt.Sprint(i), w.Name)
@@ -511,3 +519,7 @@ func builtInUser(id, name, rootBU, orgID string) row {
 		"isintegrationuser": false, "userlicensetype": -1, "azurestate": 0, "invitestatuscode": 4,
 	}
 }
+
+// standardMessages are the Dataverse messages (sdkmessages rows) the emulator implements.
+var standardMessages = []string{"Associate", "Create", "Delete", "Disassociate", "Retrieve", "RetrieveMultiple",
+	"RetrieveUserPrivileges", "Update", "Upsert", "WhoAmI"}
