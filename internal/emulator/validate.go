@@ -157,6 +157,8 @@ func validateFaults(f Faults, owner string, at locator) error {
 			return fmt.Errorf("%s: fault rule %d: count, every and retry_after cannot be negative%s", owner, i, where)
 		case r.Count > 0 && r.Every > 0:
 			return fmt.Errorf("%s: fault rule %d: count and every are exclusive%s", owner, i, where)
+		case r.Applied && r.Status == 0 && !r.Reset:
+			return fmt.Errorf("%s: fault rule %d: applied needs a status or reset (the answer that replaces the real one)%s", owner, i, where)
 		}
 	}
 	return nil
