@@ -18,6 +18,7 @@ const (
 	codeConcurrency    = "0x80072326"
 	codeRequestLimit   = "0x80072322"
 	codePayload        = "0x80048d19"
+	codeUndeclared     = "0x0" // OData's own validation errors carry no Dataverse code
 )
 
 // Dataverse error codes the emulator chose because the real ones are not public; docs/emulator.md lists them.
@@ -34,6 +35,14 @@ const (
 	ErrCodeCallerDisabled = "0x8004f0a5"
 	// ErrCodeOrganizationNotFound answers requests to an unknown or removed Dataverse organization.
 	ErrCodeOrganizationNotFound = "0x8004f0a6"
+	// ErrCodeRoleToDisabledUser answers assigning a security role to a disabled user while the organization
+	// setting allowRoleAssignmentOnDisabledUsers is off.
+	ErrCodeRoleToDisabledUser = "0x8004f0a7"
+	// ErrCodeOrganizationDisabled answers every request to an organization whose environment is disabled.
+	ErrCodeOrganizationDisabled = "0x8004f0a8"
+	// ErrCodeAdminMode answers a caller without System Administrator or System Customizer in an organization in
+	// administration mode.
+	ErrCodeAdminMode = "0x8004f0a9"
 )
 
 const maxWriteBodySize = 4 << 20
@@ -84,6 +93,7 @@ type segment struct {
 	name   string
 	key    string
 	hasKey bool
+	altKey string // EntityDefinitions(LogicalName='x'): x
 }
 
 func parseSegments(p string) ([]segment, *response) {
@@ -96,6 +106,11 @@ func parseSegments(p string) ([]segment, *response) {
 				return nil, notFoundSegment(part)
 			}
 			key := strings.Trim(strings.TrimSuffix(rest, ")"), "{}")
+			if m := logicalNameKey.FindStringSubmatch(key); m != nil && name == setEntityDefinitions {
+				seg.altKey = m[1]
+				out = append(out, seg)
+				continue
+			}
 			if key != "" && !isGUID(key) {
 				return nil, dvError(http.StatusBadRequest, codeNotFound, fmt.Sprintf("The key '%s' is not a GUID; the emulator does not support alternate keys.", key))
 			}
@@ -116,6 +131,8 @@ type dvRequest struct {
 	caller row
 	base   string
 	prefer map[string]string
+	// annotations is the odata.include-annotations preference.
+	annotations annotationFilter
 }
 
 // serveDataverse answers a request to an organization's own port.
@@ -152,6 +169,10 @@ func (s *Server) serveDataverse(w *statusRecorder, r *http.Request, env *environ
 		dvError(http.StatusForbidden, ErrCodeCallerDisabled, fmt.Sprintf("The user with SystemUserId=%s is disabled. Disabled users cannot access the system.", caller["systemuserid"])).write(w)
 		return
 	}
+	if refusal := s.stateRefusal(env, caller); refusal != nil {
+		refusal.write(w)
+		return
+	}
 	if limit := s.opts.ConcurrencyLimit; limit > 0 && inFlight > limit {
 		s.countThrottled(env)
 		resp := dvError(http.StatusTooManyRequests, codeConcurrency, fmt.Sprintf("Number of concurrent requests exceeded the limit of %d.", limit))
@@ -177,6 +198,7 @@ func (s *Server) serveDataverse(w *statusRecorder, r *http.Request, env *environ
 		return
 	}
 	req := &dvRequest{r: r, env: env, st: st, segs: segs, body: body, caller: caller, base: s.instanceURL(env) + apiPrefix, prefer: parsePrefer(r.Header.Values("Prefer"))}
+	req.annotations = parseAnnotationFilter(req.prefer["odata.include-annotations"])
 	rule := faults.pick(r.Method, segs[0].name)
 	s.deliver(w, r, apiDataverse, env.origin, rule, func() *response {
 		switch r.Method {
@@ -221,16 +243,34 @@ func (s *Server) privilegeDenied(req *dvRequest) *response {
 		req.caller["systemuserid"], priv, deterministicID("privilege", priv), entity, req.caller["systemuserid"]))
 }
 
-// parsePrefer reads Prefer headers, which may hold several comma-separated preferences.
+// parsePrefer reads Prefer headers, which may hold several comma-separated preferences; a quoted value may
+// hold commas itself (odata.include-annotations="A,B").
 func parsePrefer(values []string) map[string]string {
 	out := map[string]string{}
 	for _, v := range values {
-		for _, p := range strings.Split(v, ",") {
+		for _, p := range splitOutsideQuotes(v) {
 			k, val, _ := strings.Cut(strings.TrimSpace(p), "=")
 			out[strings.ToLower(strings.TrimSpace(k))] = strings.Trim(strings.TrimSpace(val), `"`)
 		}
 	}
 	return out
+}
+
+func splitOutsideQuotes(s string) []string {
+	var out []string
+	quoted, start := false, 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '"':
+			quoted = !quoted
+		case ',':
+			if !quoted {
+				out = append(out, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(out, s[start:])
 }
 
 func (s *Server) handleGet(req *dvRequest) *response {
@@ -243,6 +283,9 @@ func (s *Server) handleGet(req *dvRequest) *response {
 			"OrganizationId": req.st.orgID,
 		})
 	}
+	if segs[0].name == setEntityDefinitions {
+		return s.handleMetadata(req)
+	}
 	st := req.st
 	st.mu.RLock()
 	defer st.mu.RUnlock()
@@ -252,9 +295,9 @@ func (s *Server) handleGet(req *dvRequest) *response {
 	}
 	switch {
 	case len(segs) == 1 && !segs[0].hasKey:
-		q, qerr := parseQueryOptions(req.r.URL.RawQuery, schema, st.schemas)
-		if qerr != nil {
-			return dvError(http.StatusBadRequest, codeNotFound, qerr.message)
+		q, errResp := s.query(req, schema)
+		if errResp != nil {
+			return errResp
 		}
 		return s.collection(req, schema, st.sortedRows(schema.set), q, schema.set, true)
 	case len(segs) == 1:
@@ -262,11 +305,11 @@ func (s *Server) handleGet(req *dvRequest) *response {
 		if r == nil {
 			return recordNotFound(schema.logical, segs[0].key)
 		}
-		q, qerr := parseQueryOptions(req.r.URL.RawQuery, schema, st.schemas)
-		if qerr != nil {
-			return dvError(http.StatusBadRequest, codeNotFound, qerr.message)
+		q, errResp := s.query(req, schema)
+		if errResp != nil {
+			return errResp
 		}
-		out := project(r, schema, q.sel)
+		out := s.render(req, r, schema, q.sel)
 		for _, e := range q.expands {
 			s.expand(req, out, r, schema, e, false)
 		}
@@ -279,38 +322,30 @@ func (s *Server) handleGet(req *dvRequest) *response {
 		}
 		if target, ok := schema.collections[segs[1].name]; ok {
 			ts := st.schemas[target]
-			q, qerr := parseQueryOptions(req.r.URL.RawQuery, ts, st.schemas)
-			if qerr != nil {
-				return dvError(http.StatusBadRequest, codeNotFound, qerr.message)
+			q, errResp := s.query(req, ts)
+			if errResp != nil {
+				return errResp
 			}
-			return s.collection(req, ts, st.related(schema, segs[0].key), q, ts.set, false)
+			return s.collection(req, ts, st.related(schema, segs[1].name, segs[0].key), q, ts.set, false)
 		}
 		if lk, ok := schema.lookups[segs[1].name]; ok {
 			ts := st.schemas[lk.target]
-			q, qerr := parseQueryOptions(req.r.URL.RawQuery, ts, st.schemas)
-			if qerr != nil {
-				return dvError(http.StatusBadRequest, codeNotFound, qerr.message)
+			q, errResp := s.query(req, ts)
+			if errResp != nil {
+				return errResp
 			}
 			id, _ := r[lk.column].(string)
 			target := st.tables[ts.set][id]
 			if target == nil {
 				return dvNoContent()
 			}
-			out := project(target, ts, q.sel)
+			out := s.render(req, target, ts, q.sel)
 			out["@odata.context"] = req.base + "$metadata#" + ts.set + q.contextSelect() + "/$entity"
 			return dvJSON(http.StatusOK, out)
 		}
 		return notFoundSegment(segs[1].name)
 	}
 	return notFoundSegment(segs[len(segs)-1].name)
-}
-
-// related lists the rows on the other side of the N:N systemuserroles_association; callers hold a lock.
-func (st *store) related(schema *entitySchema, id string) []row {
-	if schema.set == setUsers {
-		return st.userRoleRows(id)
-	}
-	return st.roleUserRows(id)
 }
 
 // pageSize is the Prefer odata.maxpagesize (at most 5000), capped by Options.MaxPageSize.
@@ -351,7 +386,7 @@ func (s *Server) collection(req *dvRequest, schema *entitySchema, source []row, 
 
 	values := make([]any, 0, len(page))
 	for _, r := range page {
-		out := project(r, schema, q.sel)
+		out := s.render(req, r, schema, q.sel)
 		for _, e := range q.expands {
 			s.expand(req, out, r, schema, e, navLinks)
 		}
@@ -384,52 +419,4 @@ func (q *queryOptions) cookiePage() int {
 		return 1
 	}
 	return q.cookie.page + 1
-}
-
-// expand adds one $expand item to an output row; callers hold the store's read lock.
-func (s *Server) expand(req *dvRequest, out map[string]any, r row, schema *entitySchema, e *expandItem, navLink bool) {
-	st := req.st
-	if !e.collection {
-		id, _ := r[e.lookupCol].(string)
-		if target := st.tables[e.target.set][id]; target != nil {
-			out[e.nav] = project(target, e.target, e.opts.sel)
-		} else {
-			out[e.nav] = nil
-		}
-		return
-	}
-	id := r[schema.key].(string)
-	matched := e.opts.apply(st.related(schema, id), e.target)
-	limit := maxExpandedItems
-	if e.opts.top >= 0 {
-		limit = min(limit, e.opts.top)
-	}
-	matched = matched[:min(limit, len(matched))]
-	items := make([]any, 0, len(matched))
-	for _, rel := range matched {
-		items = append(items, project(rel, e.target, e.opts.sel))
-	}
-	out[e.nav] = items
-	if !navLink {
-		return
-	}
-	// The real service links every expanded collection to its own query, even when the array is complete.
-	var params []string
-	if e.opts.sel != nil {
-		params = append(params, "$select="+strings.Join(e.opts.sel, ","))
-	}
-	if e.opts.filterRaw != "" {
-		params = append(params, "$filter="+percentEncode(e.opts.filterRaw, false))
-	}
-	if e.opts.orderRaw != "" {
-		params = append(params, "$orderby="+percentEncode(e.opts.orderRaw, false))
-	}
-	if len(matched) > 0 {
-		params = append(params, "$skiptoken="+percentEncode(skipToken(e.opts, e.target, matched[0], matched[len(matched)-1], 1, len(matched)), false))
-	}
-	link := req.base + schema.set + "(" + id + ")/" + e.nav
-	if len(params) > 0 {
-		link += "?" + strings.Join(params, "&")
-	}
-	out[e.nav+"@odata.nextLink"] = link
 }

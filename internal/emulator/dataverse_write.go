@@ -22,7 +22,7 @@ func (s *Server) handleWrite(req *dvRequest) *response {
 	method := req.r.Method
 	switch {
 	case method == http.MethodPost && len(segs) == 1 && !first.hasKey && first.name == setUsers:
-		return s.createUser(req)
+		return s.createUser(req, "")
 	case method == http.MethodPost && len(segs) == 1 && !first.hasKey && st.clearCacheAct != "" && first.name == st.clearCacheAct:
 		if _, err := decodeBody(req.body); err != nil {
 			return payloadError(first.name, err)
@@ -43,12 +43,20 @@ func (s *Server) handleWrite(req *dvRequest) *response {
 		if method == http.MethodPatch && len(segs) == 1 {
 			return s.updateSettings(req)
 		}
-		if method == http.MethodDelete && len(segs) == 3 && segs[1].name == st.settingsAttr && segs[2].name == "$ref" {
+		if method == http.MethodDelete && len(segs) == 3 && segs[1].name == st.settingsLookup.nav && segs[2].name == "$ref" {
 			return s.setServiceUser(req, nil)
 		}
 	}
+	if first.name == setEntityDefinitions {
+		return dvError(http.StatusMethodNotAllowed, codeNotFound, "The emulator serves table definitions read-only.")
+	}
 	if schema == nil {
 		return notFoundSegment(first.name)
+	}
+	if len(segs) >= 2 && first.hasKey {
+		if _, ok := schema.lookups[segs[1].name]; !ok && schema.collections[segs[1].name] == "" {
+			return notFoundSegment(segs[1].name)
+		}
 	}
 	return dvError(http.StatusMethodNotAllowed, codeNotFound, fmt.Sprintf("The emulator does not support %s on '%s'.", method, req.r.URL.Path))
 }
@@ -71,6 +79,13 @@ func decodeBody(b []byte) (map[string]any, error) {
 
 func payloadError(set string, err error) *response {
 	return dvError(http.StatusBadRequest, codePayload, fmt.Sprintf("Error identified in Payload provided by the user for Entity :'%s', For more information on this error please follow this help link https://go.microsoft.com/fwlink/?linkid=2195293  ---->  InnerException : %s", set, err))
+}
+
+// undeclaredProperty is the real answer to a bind through a name that is no navigation property, such as a
+// lookup's lowercase logical name where its navigation property is mixed case (OData's own message, as
+// Dataverse returns it: github.com/microsoft/PowerPlatform-DataverseServiceClient/issues/31).
+func undeclaredProperty(name string) *response {
+	return dvError(http.StatusBadRequest, codeUndeclared, fmt.Sprintf("An error occurred while validating input parameters: Microsoft.OData.ODataException: An undeclared property '%s' which only has property annotations in the payload but no property value was found in the payload. In OData, only declared navigation properties and declared named streams can be represented as properties without values.", name))
 }
 
 func unknownBodyProperty(name string, schema *entitySchema) *response {
@@ -108,9 +123,9 @@ func applyUserFields(body map[string]any, schema *entitySchema, fields row, skip
 		if skip[k] || strings.HasPrefix(k, "@") {
 			continue
 		}
-		if strings.HasSuffix(k, "@odata.bind") {
-			if k != "businessunitid@odata.bind" {
-				return unknownBodyProperty(strings.TrimSuffix(k, "@odata.bind"), schema)
+		if nav, ok := strings.CutSuffix(k, "@odata.bind"); ok {
+			if nav != "businessunitid" {
+				return undeclaredProperty(nav)
 			}
 			continue
 		}
@@ -167,7 +182,8 @@ func (st *store) businessUnitBind(body map[string]any) (string, bool, *response)
 	return id, true, nil
 }
 
-func (s *Server) createUser(req *dvRequest) *response {
+// createUser creates an application user, with a GUID of its own or, for an upsert, the one of the URL.
+func (s *Server) createUser(req *dvRequest, id string) *response {
 	st := req.st
 	schema := st.schemas[setUsers]
 	body, err := decodeBody(req.body)
@@ -205,8 +221,10 @@ func (s *Server) createUser(req *dvRequest) *response {
 	if errResp := applyUserFields(body, schema, fields, map[string]bool{"applicationid": true}); errResp != nil {
 		return errResp
 	}
-	id := st.id("systemuser-created", appID, strconv.Itoa(st.created))
-	st.created++
+	if id == "" {
+		id = st.id("systemuser-created", appID, strconv.Itoa(st.created))
+		st.created++
+	}
 	first, last := splitName(fields["fullname"].(string))
 	domain := appID + "@" + s.tenant.Domain
 	r := row{
@@ -222,11 +240,11 @@ func (s *Server) createUser(req *dvRequest) *response {
 	st.insert(setUsers, r, st.now())
 	entityID := req.base + setUsers + "(" + id + ")"
 	if req.prefer["return"] == "representation" {
-		q, qerr := parseQueryOptions(req.r.URL.RawQuery, schema, st.schemas)
+		q, qerr := parseQueryOptions(req.r.URL.RawQuery, schema, st)
 		if qerr != nil {
 			return dvError(http.StatusBadRequest, codeNotFound, qerr.message)
 		}
-		out := project(r, schema, q.sel)
+		out := s.render(req, r, schema, q.sel)
 		out["@odata.context"] = req.base + "$metadata#" + setUsers + q.contextSelect() + "/$entity"
 		resp := dvJSON(http.StatusCreated, out)
 		resp.header.Set("Preference-Applied", "return=representation")
@@ -248,13 +266,17 @@ func checkIfMatch(r *http.Request, current row) *response {
 	return dvError(http.StatusPreconditionFailed, "0x80060882", "The version of the existing record doesn't match the RowVersion property provided.")
 }
 
+// updateUser updates a user; PATCH of a missing one without If-Match creates it under the rules of POST.
 func (s *Server) updateUser(req *dvRequest) *response {
 	st := req.st
 	schema := st.schemas[setUsers]
 	id := req.segs[0].key
 	u := st.tables[setUsers][id]
 	if u == nil {
-		return recordNotFound("systemuser", id)
+		if req.r.Header.Get("If-Match") != "" {
+			return recordNotFound("systemuser", id)
+		}
+		return s.createUser(req, id)
 	}
 	if errResp := checkIfMatch(req.r, u); errResp != nil {
 		return errResp
@@ -282,7 +304,7 @@ func (s *Server) updateUser(req *dvRequest) *response {
 	if buGiven && buID != u["_businessunitid_value"] {
 		// Moving a user to another business unit removes its security roles, as Dataverse does.
 		u["_businessunitid_value"] = buID
-		delete(st.userRoles, id)
+		st.unlinkLeft(navUserRoles, id)
 	}
 	st.touch(u)
 	return dvNoContent()
@@ -304,9 +326,10 @@ func (s *Server) deleteUser(req *dvRequest) *response {
 		return dvNoContent()
 	}
 	delete(st.tables[setUsers], id)
-	delete(st.userRoles, id)
+	st.unlinkLeft(navUserRoles, id)
+	st.unlinkLeft(navTeamMembers, id)
 	if st.settingsSet != "" {
-		col := "_" + st.settingsAttr + "_value"
+		col := st.settingsLookup.column
 		for _, r := range st.tables[st.settingsSet] {
 			if r[col] == id {
 				r[col] = nil
@@ -337,11 +360,11 @@ func (s *Server) associate(req *dvRequest) *response {
 	if want == setUsers {
 		userID, roleID = refID, req.segs[0].key
 	}
-	return s.link(st, userID, roleID)
+	return s.assignRole(st, userID, roleID)
 }
 
-// link associates a user with a role; callers hold the write lock.
-func (s *Server) link(st *store, userID, roleID string) *response {
+// assignRole associates a user with a role; callers hold the write lock.
+func (s *Server) assignRole(st *store, userID, roleID string) *response {
 	u := st.tables[setUsers][userID]
 	if u == nil {
 		return recordNotFound("systemuser", userID)
@@ -350,15 +373,21 @@ func (s *Server) link(st *store, userID, roleID string) *response {
 	if role == nil {
 		return recordNotFound("role", roleID)
 	}
+	// Disabled users cannot receive security roles unless the organization allows it
+	// (learn.microsoft.com/power-platform/admin/create-users); the real refusal's code and text are not public.
+	if u["isdisabled"] == true && !st.orgSettings.AllowRoleAssignmentOnDisabledUsers {
+		return dvError(http.StatusBadRequest, ErrCodeRoleToDisabledUser, fmt.Sprintf(
+			"Security roles cannot be assigned to the disabled user %s. Enable the user first, or turn on the organization setting allowRoleAssignmentOnDisabledUsers.", userID))
+	}
 	if role["_businessunitid_value"] != u["_businessunitid_value"] {
 		return dvError(http.StatusBadRequest, ErrCodeRoleNotInBusinessUnit, fmt.Sprintf(
 			"The role %s ('%s') belongs to business unit %s, not to the user's business unit %s. Assign the copy of the role that belongs to the user's business unit.",
 			roleID, role["name"], role["_businessunitid_value"], u["_businessunitid_value"]))
 	}
-	if st.userRoles[userID][roleID] {
+	if st.linked(navUserRoles, userID, roleID) {
 		return dvError(http.StatusBadRequest, codeDuplicate, "Cannot insert duplicate key.")
 	}
-	st.associate(userID, roleID)
+	st.link(navUserRoles, userID, roleID)
 	return dvNoContent()
 }
 
@@ -383,60 +412,79 @@ func (s *Server) disassociate(req *dvRequest) *response {
 	if st.tables[setRoles][roleID] == nil {
 		return recordNotFound("role", roleID)
 	}
-	delete(st.userRoles[userID], roleID)
+	st.unlink(navUserRoles, userID, roleID)
 	return dvNoContent()
 }
 
+// updateSettings updates the settings row, or creates it: PATCH is an upsert unless If-Match is sent
+// (learn.microsoft.com/power-apps/developer/data-platform/webapi/update-delete-entities-using-web-api,
+// "Prevent create in upsert").
 func (s *Server) updateSettings(req *dvRequest) *response {
 	st := req.st
 	schema := st.schemas[st.settingsSet]
 	id := req.segs[0].key
 	r := st.tables[st.settingsSet][id]
-	if r == nil {
+	if r == nil && req.r.Header.Get("If-Match") != "" {
 		return recordNotFound(schema.logical, id)
 	}
-	if errResp := checkIfMatch(req.r, r); errResp != nil {
-		return errResp
+	if r != nil {
+		if errResp := checkIfMatch(req.r, r); errResp != nil {
+			return errResp
+		}
 	}
 	body, err := decodeBody(req.body)
 	if err != nil {
 		return payloadError(st.settingsSet, err)
 	}
-	bindKey := st.settingsAttr + "@odata.bind"
+	// Binds go through the navigation property, case-sensitively; the lookup's logical name is no property.
+	bindKey := st.settingsLookup.nav + "@odata.bind"
+	changes := row{}
 	for k, v := range body {
 		switch {
-		case strings.HasPrefix(k, "@"), k == bindKey:
+		case strings.HasPrefix(k, "@"):
+		case k == bindKey:
+			if v == nil {
+				changes[st.settingsLookup.column] = nil
+				continue
+			}
+			str, _ := v.(string)
+			set, userID, ok := parseRef(str)
+			if !ok || set != setUsers {
+				return dvError(http.StatusBadRequest, codePayload, fmt.Sprintf("The value '%v' of %s is not a reference to a systemuser, such as /systemusers(<id>).", v, bindKey))
+			}
+			if st.tables[setUsers][userID] == nil {
+				return recordNotFound("systemuser", userID)
+			}
+			changes[st.settingsLookup.column] = userID
 		case strings.HasSuffix(k, "@odata.bind"):
-			return unknownBodyProperty(strings.TrimSuffix(k, "@odata.bind"), schema)
-		case schema.columns[k] == tString && strings.HasSuffix(k, "_name"):
+			return undeclaredProperty(strings.TrimSuffix(k, "@odata.bind"))
+		case k == schema.primaryName:
 			str, ok := v.(string)
 			if !ok && v != nil {
 				return typeError(k, "Edm.String", schema)
 			}
-			r[k] = nullable(str)
+			changes[k] = nullable(str)
 		default:
 			if _, known := schema.columns[k]; !known {
 				return unknownBodyProperty(k, schema)
 			}
 		}
 	}
-	v, present := body[bindKey]
-	if !present {
-		st.touch(r)
-		return dvNoContent()
+	if r == nil {
+		created := row{schema.key: id, "statecode": 0, "statuscode": 1}
+		for k, v := range changes {
+			created[k] = v
+		}
+		st.insert(st.settingsSet, created, st.now())
+		resp := dvNoContent()
+		resp.header.Set("OData-EntityId", req.base+st.settingsSet+"("+id+")")
+		return resp
 	}
-	if v == nil {
-		return s.setServiceUser(req, nil)
+	for k, v := range changes {
+		r[k] = v
 	}
-	str, _ := v.(string)
-	set, userID, ok := parseRef(str)
-	if !ok || set != setUsers {
-		return dvError(http.StatusBadRequest, codePayload, fmt.Sprintf("The value '%v' of %s is not a reference to a systemuser, such as /systemusers(<id>).", v, bindKey))
-	}
-	if st.tables[setUsers][userID] == nil {
-		return recordNotFound("systemuser", userID)
-	}
-	return s.setServiceUser(req, userID)
+	st.touch(r)
+	return dvNoContent()
 }
 
 // setServiceUser points the settings row's lookup at a user (nil clears it); callers hold the write lock.
@@ -450,7 +498,7 @@ func (s *Server) setServiceUser(req *dvRequest, userID any) *response {
 	if userID == "" {
 		userID = nil
 	}
-	r["_"+st.settingsAttr+"_value"] = userID
+	r[st.settingsLookup.column] = userID
 	st.touch(r)
 	return dvNoContent()
 }

@@ -38,6 +38,9 @@ type FaultRule struct {
 	Reset bool `yaml:"reset"`
 	// NextLink is loop (a nextLink to the same page) or foreign (a nextLink to another host).
 	NextLink string `yaml:"next_link"`
+	// Applied runs the handler first, so a write takes effect, and then replaces its answer with Status or, with
+	// Reset, closes the connection: the write was applied but its answer was lost.
+	Applied bool `yaml:"applied"`
 }
 
 // faultSet is the live form of Faults, with the per-rule counters that keep faults deterministic.
@@ -100,8 +103,9 @@ const (
 const oversizeBytes = 64 << 20
 
 // deliver writes the answer to a request, altered by a fault rule if one applies. produce runs the real
-// handler; it is not called when the rule replaces the answer, so a faulted write changes nothing. origin is
-// the answering service's (the main listener's for BAP, the organization's for Dataverse).
+// handler; it is not called when the rule replaces the answer, so a faulted write changes nothing, unless the
+// rule is Applied: then the handler runs and only its answer is replaced (or lost). origin is the answering
+// service's (the main listener's for BAP, the organization's for Dataverse).
 func (s *Server) deliver(w http.ResponseWriter, r *http.Request, api apiKind, origin string, rule *FaultRule, produce func() *response) {
 	if rule == nil {
 		produce().write(w)
@@ -109,6 +113,9 @@ func (s *Server) deliver(w http.ResponseWriter, r *http.Request, api apiKind, or
 	}
 	if !sleep(r.Context(), rule.Delay) {
 		return
+	}
+	if rule.Applied {
+		produce()
 	}
 	if rule.Reset {
 		abortConnection(w)

@@ -288,3 +288,61 @@ func TestBAPFaults(t *testing.T) {
 	assert.Error(t, srv.SetBAPFaults(Faults{Rules: []FaultRule{{Body: "xml"}}}))
 	assert.Error(t, srv.SetFaults(prod, Faults{Rules: []FaultRule{{NextLink: "sideways"}}}))
 }
+
+func TestAppliedFaults(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		rule   FaultRule
+		status int // what the client sees; 0: no answer
+	}{
+		{"throttled after the write", FaultRule{Status: 429, RetryAfter: 7}, 429},
+		{"server error after the write", FaultRule{Status: 500}, 500},
+		{"connection closed after the write", FaultRule{Reset: true}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := startServer(t, Options{})
+			tok := dvToken(t, srv)
+			svc := srv.UserID(prod, "svc")
+			rule := tt.rule
+			rule.Match, rule.Applied, rule.Count = "PATCH systemusers", true, 1
+			require.NoError(t, srv.SetFaults(prod, Faults{Rules: []FaultRule{rule}}))
+
+			resp, err := send(context.Background(), srv, http.MethodPatch, dvURL(srv, prod, "systemusers("+svc+")"), tok, `{"isdisabled":false}`)
+			if tt.status == 0 {
+				assert.Error(t, err, "no answer")
+			} else {
+				require.NoError(t, err)
+				assert.Equal(t, tt.status, resp.status)
+				if tt.rule.RetryAfter > 0 {
+					assert.Equal(t, "7", resp.header.Get("Retry-After"))
+				}
+			}
+			assert.Equal(t, false, userRow(t, srv, prod, svc)["isdisabled"], "the write took effect")
+			writes := srv.Writes()
+			require.Len(t, writes, 1)
+			assert.Equal(t, tt.status, writes[0].Status, "the journal has the status the client saw")
+
+			// The rule is spent: the next write answers normally, and faults never apply to reads by accident.
+			resp = call(t, srv, http.MethodPatch, dvURL(srv, prod, "systemusers("+svc+")"), tok, `{"isdisabled":true}`)
+			assert.Equal(t, http.StatusNoContent, resp.status)
+			assert.Equal(t, true, userRow(t, srv, prod, svc)["isdisabled"])
+		})
+	}
+	t.Run("without applied a faulted write changes nothing", func(t *testing.T) {
+		t.Parallel()
+		srv := startServer(t, Options{})
+		svc := srv.UserID(prod, "svc")
+		require.NoError(t, srv.SetFaults(prod, Faults{Rules: []FaultRule{{Match: "PATCH systemusers", Status: 500}}}))
+		resp := call(t, srv, http.MethodPatch, dvURL(srv, prod, "systemusers("+svc+")"), dvToken(t, srv), `{"isdisabled":false}`)
+		assert.Equal(t, http.StatusInternalServerError, resp.status)
+		assert.Equal(t, true, userRow(t, srv, prod, svc)["isdisabled"])
+	})
+	t.Run("applied needs an answer to replace the real one", func(t *testing.T) {
+		t.Parallel()
+		srv := startServer(t, Options{})
+		assert.ErrorContains(t, srv.SetFaults(prod, Faults{Rules: []FaultRule{{Applied: true}}}), "applied needs a status or reset")
+	})
+}

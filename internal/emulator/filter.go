@@ -279,20 +279,39 @@ func toTime(v any) time.Time {
 	return time.Time{}
 }
 
+// navCmpNode compares a column of the row a lookup points to (publisherid/uniquename eq 'x'); a null lookup
+// compares as a null column. It reads the store at evaluation, under the caller's lock.
+type navCmpNode struct {
+	st     *store
+	column string // the lookup's _x_value
+	target string // entity set of the referenced table
+	cmp    cmpNode
+}
+
+func (n navCmpNode) eval(r row) bool {
+	id, _ := r[n.column].(string)
+	ref := n.st.tables[n.target][id]
+	if ref == nil {
+		ref = row{}
+	}
+	return n.cmp.eval(ref)
+}
+
 // filterParser is a recursive descent parser over the lexed tokens.
 type filterParser struct {
 	src    string
 	toks   []token
 	i      int
 	schema *entitySchema
+	st     *store
 }
 
-func parseFilter(src string, schema *entitySchema) (filterNode, *queryError) {
+func parseFilter(src string, schema *entitySchema, st *store) (filterNode, *queryError) {
 	toks, err := lex(src)
 	if err != nil {
 		return nil, err
 	}
-	p := &filterParser{src: src, toks: toks, schema: schema}
+	p := &filterParser{src: src, toks: toks, schema: schema, st: st}
 	n, err := p.or()
 	if err != nil {
 		return nil, err
@@ -392,11 +411,39 @@ func (p *filterParser) primary() (filterNode, *queryError) {
 		return p.function(t)
 	}
 	if p.peek().kind == tkSlash {
-		return nil, &queryError{fmt.Sprintf("The emulator does not support navigation paths in $filter ('%s/…'); filter on the lookup column _<name>_value instead.", t.text)}
+		return p.navigationPath(t)
 	}
-	typ, ok := p.schema.columns[t.text]
+	return p.comparison(t, p.schema)
+}
+
+// navigationPath parses "<lookup navigation>/<column> <op> <literal>" after the navigation property's name
+// (learn.microsoft.com/power-apps/developer/data-platform/webapi/query/filter-rows, filter on lookup values).
+func (p *filterParser) navigationPath(nav token) (filterNode, *queryError) {
+	lk, ok := p.schema.lookups[nav.text]
 	if !ok {
-		return nil, unknownProperty(t.text, p.schema)
+		if _, collection := p.schema.collections[nav.text]; collection {
+			return nil, &queryError{fmt.Sprintf("The emulator supports only single-valued navigation paths in $filter; '%s' is collection-valued (lambda operators are not supported).", nav.text)}
+		}
+		return nil, unknownProperty(nav.text, p.schema)
+	}
+	p.next() // /
+	col := p.next()
+	if col.kind != tkIdent || p.peek().kind == tkSlash || p.peek().kind == tkLParen {
+		return nil, &queryError{fmt.Sprintf("The emulator supports only '<navigation>/<column> <operator> <literal>' paths in $filter, one level deep, after '%s/'.", nav.text)}
+	}
+	target := p.st.schemas[lk.target]
+	n, err := p.comparison(col, target)
+	if err != nil {
+		return nil, err
+	}
+	return navCmpNode{st: p.st, column: lk.column, target: lk.target, cmp: n.(cmpNode)}, nil
+}
+
+// comparison parses "<op> <literal>" after a column of schema.
+func (p *filterParser) comparison(t token, schema *entitySchema) (filterNode, *queryError) {
+	typ, ok := schema.columns[t.text]
+	if !ok {
+		return nil, unknownProperty(t.text, schema)
 	}
 	opTok := p.next()
 	opName, ok := comparisonOps[opTok.text]

@@ -90,12 +90,63 @@ type Dataverse struct {
 	BusinessUnits        []BusinessUnit        `yaml:"business_units"`
 	Roles                []string              `yaml:"roles"`
 	Users                []User                `yaml:"users"`
+	Publishers           []Publisher           `yaml:"publishers"`
 	Solutions            []Solution            `yaml:"solutions"`
 	Work365              *Work365              `yaml:"work365"`
 	AsyncOperations      []AsyncOperation      `yaml:"async_operations"`
 	Workflows            []Workflow            `yaml:"workflows"`
 	ConnectionReferences []ConnectionReference `yaml:"connection_references"`
 	Templates            []Template            `yaml:"templates"`
+	CustomTables         []CustomTable         `yaml:"custom_tables"`
+	Teams                []Team                `yaml:"teams"`
+	OrgSettings          OrgSettings           `yaml:"org_settings"`
+}
+
+// OrgSettings are the organization settings (OrgDBOrgSettings) that change what the Web API allows.
+type OrgSettings struct {
+	// AllowRoleAssignmentOnDisabledUsers lets security roles be assigned to disabled users
+	// (allowRoleAssignmentOnDisabledUsers; off by default, as in Dataverse).
+	AllowRoleAssignmentOnDisabledUsers bool `yaml:"allow_role_assignment_on_disabled_users"`
+}
+
+// Team is a team of a business unit. Every business unit also has its default team (an owner team named after
+// it, whose members are all the unit's users); an entry with Default gives that team roles.
+type Team struct {
+	Name string `yaml:"name"`
+	// Type is the teamtype: 0 owner (default), 1 access, 2 Microsoft Entra security group, 3 Entra Office group.
+	Type int `yaml:"type"`
+	// BusinessUnit defaults to the root business unit.
+	BusinessUnit string `yaml:"business_unit"`
+	// Roles are role names, resolved in the team's business unit; access teams cannot hold roles.
+	Roles []string `yaml:"roles"`
+	// Members are user keys.
+	Members []string `yaml:"members"`
+	// ObjectID is the Entra group of a group team (types 2 and 3); default: derived from the name.
+	ObjectID string `yaml:"azureactivedirectoryobjectid"`
+	// Default selects the business unit's default team, to give it roles; it takes neither members nor a type.
+	Default bool `yaml:"default"`
+}
+
+// CustomTable is a custom table known to the metadata (EntityDefinitions, IsCustomEntity true), such as one of
+// Work 365's own tables. Its entity set answers, without rows.
+type CustomTable struct {
+	// LogicalName is lowercase with its publisher prefix, e.g. w365_invoice.
+	LogicalName string `yaml:"logical_name"`
+	// EntitySet defaults to LogicalName + "s".
+	EntitySet string `yaml:"entity_set"`
+	// SchemaName defaults to the prefix and the capitalised rest, e.g. w365_Invoice.
+	SchemaName string `yaml:"schema_name"`
+}
+
+func (c CustomTable) names() (logical, set, schemaName string) {
+	logical, set, schemaName = c.LogicalName, c.EntitySet, c.SchemaName
+	if set == "" {
+		set = logical + "s"
+	}
+	if schemaName == "" {
+		schemaName = customSchemaName(logical)
+	}
+	return logical, set, schemaName
 }
 
 // BusinessUnit is a Dataverse business unit; the first one listed is the root.
@@ -129,16 +180,73 @@ type Solution struct {
 	Version      string `yaml:"version"`
 	IsManaged    bool   `yaml:"ismanaged"`
 	InstalledOn  string `yaml:"installedon"`
+	// Publisher is a publisher's uniquename; default the organization's default publisher.
+	Publisher string `yaml:"publisher"`
+}
+
+// Publisher is a row of the publishers table. Every organization also has its default publisher
+// (uniquename DefaultPublisher<domain>, prefix new).
+type Publisher struct {
+	UniqueName   string `yaml:"uniquename"`
+	FriendlyName string `yaml:"friendlyname"` // default: the unique name
+	Prefix       string `yaml:"prefix"`       // customizationprefix
+}
+
+// defaultPublisher is the publisher every organization has.
+func defaultPublisher(domain string) Publisher {
+	return Publisher{UniqueName: "DefaultPublisher" + domain, FriendlyName: "Default Publisher for " + domain, Prefix: "new"}
 }
 
 // Work365 describes Work 365's settings storage in an environment; its presence creates the settings table.
+// Its names are not public, so each is a fixture choice with the product's defaults.
 type Work365 struct {
 	// ServiceUser is the user key the setting points to: nil means no settings row, "" a row with an empty lookup.
-	ServiceUser          *string `yaml:"service_user"`
-	SettingsTable        string  `yaml:"settings_table"`
-	ServiceUserAttribute string  `yaml:"service_user_attribute"`
+	ServiceUser *string `yaml:"service_user"`
+	// SettingsTable is the settings table's logical name; default w365_configuration. Its key column is
+	// <SettingsTable>id.
+	SettingsTable string `yaml:"settings_table"`
+	// SettingsEntitySet is the table's entity set; default SettingsTable + "s".
+	SettingsEntitySet string `yaml:"settings_entity_set"`
+	// ServiceUserLookup is the lookup column's logical name (read as _<lookup>_value); default w365_serviceuserid.
+	ServiceUserLookup string `yaml:"service_user_lookup"`
+	// ServiceUserNavigation is the lookup's single-valued navigation property, the only name a bind, an
+	// $expand or a $ref accepts (case-sensitive); default w365_ServiceUserId, required with another lookup.
+	ServiceUserNavigation string `yaml:"service_user_navigation"`
 	// ClearCacheAction is the unbound action's name: nil means the default, "" that the action does not exist.
 	ClearCacheAction *string `yaml:"clear_cache_action"`
+}
+
+// Defaults of the Work 365 settings storage (the product's defaults; the real names are not public).
+const (
+	DefaultSettingsTable         = "w365_configuration"
+	DefaultServiceUserLookup     = "w365_serviceuserid"
+	DefaultServiceUserNavigation = "w365_ServiceUserId"
+	DefaultClearCacheAction      = "w365_ClearCache"
+)
+
+// work365Names are the resolved names of Work 365's storage in one environment.
+type work365Names struct {
+	logical, set, lookup, nav, clearCache string
+}
+
+func (w *Work365) names() work365Names {
+	n := work365Names{logical: w.SettingsTable, set: w.SettingsEntitySet, lookup: w.ServiceUserLookup, nav: w.ServiceUserNavigation, clearCache: DefaultClearCacheAction}
+	if n.logical == "" {
+		n.logical = DefaultSettingsTable
+	}
+	if n.set == "" {
+		n.set = n.logical + "s"
+	}
+	if n.lookup == "" {
+		n.lookup = DefaultServiceUserLookup
+	}
+	if n.nav == "" && n.lookup == DefaultServiceUserLookup {
+		n.nav = DefaultServiceUserNavigation
+	}
+	if w.ClearCacheAction != nil {
+		n.clearCache = *w.ClearCacheAction
+	}
+	return n
 }
 
 // AsyncOperation is a system job (asyncoperations row).

@@ -46,6 +46,13 @@ func TestParseFixtureErrors(t *testing.T) {
 		{"duplicate user", "        - key: JDOE\n", []string{`duplicate user key "JDOE"`, "line 16"}},
 		{"unknown fault body", "    faults: {rules: [{body: xml}]}\n", []string{`environment "Prod"`, `unknown body "xml"`, "line 16"}},
 		{"bad access", "    access: admin\n", []string{`access "admin"`, "line 16"}},
+		{"settings table without prefix", "      work365: {settings_table: configuration}\n", []string{`environment "Prod"`, `work365.settings_table "configuration"`, "line 16"}},
+		{"settings table named like a built-in one", "      work365: {settings_table: x_role, settings_entity_set: roles}\n", []string{`built-in table`}},
+		{"lookup without its navigation property", "      work365: {service_user_lookup: cr7_runas}\n", []string{`work365.service_user_navigation is required`, `"cr7_runas"`}},
+		{"custom table without prefix", "      custom_tables: [{logical_name: invoice}]\n", []string{`custom_tables[0]: logical_name "invoice"`, "line 16"}},
+		{"custom table named like the settings table", "      work365: {}\n      custom_tables: [{logical_name: w365_configuration}]\n", []string{`custom table "w365_configuration": duplicate`}},
+		{"custom table named like a built-in one", "      custom_tables: [{logical_name: x_team, entity_set: systemusers}]\n", []string{`built-in table`}},
+		{"upper-case lookup", "      work365: {service_user_lookup: w365_ServiceUserId, service_user_navigation: w365_ServiceUserId}\n", []string{`work365.service_user_lookup "w365_ServiceUserId"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -156,7 +163,7 @@ func TestGoBuiltFixture(t *testing.T) {
 	srv := startFixture(t, f, Options{})
 	assert.Equal(t, deterministicID("tenant", "fabrikam"), srv.TenantID())
 	assert.Regexp(t, `^https://127\.0\.0\.1:\d+/$`, srv.InstanceURL("Env 07"))
-	assert.Len(t, srv.Rows("env07", "systemusers"), 31)
+	assert.Len(t, srv.Rows("env07", "systemusers"), 33, "30 people, the client's application user, SYSTEM and INTEGRATION")
 	tok := secretToken(t, srv, auditorID, "s", srv.DataverseScope("Env 19"))
 	resp := call(t, srv, "GET", dvURL(srv, "Env 19", "roles?$select=name"), tok, "")
 	assert.Len(t, resp.values(t), 3)

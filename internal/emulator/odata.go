@@ -45,7 +45,7 @@ type expandItem struct {
 var supportedOptions = map[string]bool{"$select": true, "$filter": true, "$orderby": true, "$top": true, "$expand": true, "$skiptoken": true, "$count": true}
 
 // parseQueryOptions reads the query string of a Dataverse GET.
-func parseQueryOptions(rawQuery string, schema *entitySchema, schemas map[string]*entitySchema) (*queryOptions, *queryError) {
+func parseQueryOptions(rawQuery string, schema *entitySchema, st *store) (*queryOptions, *queryError) {
 	values, err := splitQuery(rawQuery)
 	if err != nil {
 		return nil, &queryError{"The query string is not valid: " + err.Error()}
@@ -65,7 +65,7 @@ func parseQueryOptions(rawQuery string, schema *entitySchema, schemas map[string
 		}
 		return v[0], true
 	}
-	q, qerr := parseOptionSet(get, schema, schemas, true)
+	q, qerr := parseOptionSet(get, schema, st, true)
 	if qerr != nil {
 		return nil, qerr
 	}
@@ -104,7 +104,7 @@ func splitQuery(raw string) (url.Values, error) {
 }
 
 // parseOptionSet parses $select, $filter, $orderby, $top and (top level only) $expand.
-func parseOptionSet(get func(string) (string, bool), schema *entitySchema, schemas map[string]*entitySchema, allowExpand bool) (*queryOptions, *queryError) {
+func parseOptionSet(get func(string) (string, bool), schema *entitySchema, st *store, allowExpand bool) (*queryOptions, *queryError) {
 	q := &queryOptions{top: -1}
 	if v, ok := get("$select"); ok {
 		for _, c := range strings.Split(v, ",") {
@@ -116,7 +116,7 @@ func parseOptionSet(get func(string) (string, bool), schema *entitySchema, schem
 		}
 	}
 	if v, ok := get("$filter"); ok {
-		f, err := parseFilter(v, schema)
+		f, err := parseFilter(v, schema, st)
 		if err != nil {
 			return nil, err
 		}
@@ -147,7 +147,7 @@ func parseOptionSet(get func(string) (string, bool), schema *entitySchema, schem
 		if !allowExpand {
 			return nil, &queryError{"The emulator does not support nested $expand."}
 		}
-		items, err := parseExpand(v, schema, schemas)
+		items, err := parseExpand(v, schema, st)
 		if err != nil {
 			return nil, err
 		}
@@ -178,7 +178,8 @@ func splitTopLevel(s string, sep byte) []string {
 	return append(out, s[start:])
 }
 
-func parseExpand(v string, schema *entitySchema, schemas map[string]*entitySchema) ([]*expandItem, *queryError) {
+func parseExpand(v string, schema *entitySchema, st *store) ([]*expandItem, *queryError) {
+	schemas := st.schemas
 	var items []*expandItem
 	for _, part := range splitTopLevel(v, ',') {
 		part = strings.TrimSpace(part)
@@ -213,7 +214,7 @@ func parseExpand(v string, schema *entitySchema, schemas map[string]*entitySchem
 			}
 		}
 		get := func(k string) (string, bool) { v, ok := opts[k]; return v, ok }
-		o, err := parseOptionSet(get, item.target, schemas, false)
+		o, err := parseOptionSet(get, item.target, st, false)
 		if err != nil {
 			return nil, err
 		}

@@ -11,8 +11,8 @@ import (
 // derives them from the environment's access setting (documented in docs/emulator.md).
 var (
 	readPrivileges = []string{
-		"prvReadUser", "prvReadRole", "prvReadBusinessUnit", "prvReadSolution", "prvReadAsyncOperation",
-		"prvReadWorkflow", "prvReadConnectionReference", "prvReadTemplate",
+		"prvReadUser", "prvReadRole", "prvReadBusinessUnit", "prvReadTeam", "prvReadSolution", "prvReadPublisher", "prvReadAsyncOperation",
+		"prvReadWorkflow", "prvReadConnectionReference", "prvReadTemplate", "prvReadSdkMessage",
 	}
 	writePrivileges = []string{"prvCreateUser", "prvWriteUser", "prvDeleteUser", "prvAssignRole"}
 )
@@ -34,12 +34,12 @@ func privilegesOf(env *environment, access string) []string {
 	return out
 }
 
-// settingsEntity is the logical name of the Work 365 settings table (entity set without its plural s).
+// settingsEntity is the logical name of the Work 365 settings table.
 func settingsEntity(env *environment) string {
 	if env.store == nil || env.store.settingsSet == "" {
 		return ""
 	}
-	return strings.TrimSuffix(env.store.settingsSet, "s")
+	return env.store.schemas[env.store.settingsSet].logical
 }
 
 // retrieveUserPrivileges answers the RetrieveUserPrivileges function bound to a systemuser, as the Web API

@@ -33,26 +33,49 @@ func (t colType) edm() string {
 	return "Edm.String"
 }
 
-// lookupNav is a single-valued navigation property backed by a _<name>_value column.
+// lookupNav is a lookup column and its single-valued navigation property. The navigation property's name is
+// case-sensitive and may differ from the lookup's logical name (a custom lookup's is usually its mixed-case
+// SchemaName, e.g. w365_ServiceUserId for the attribute w365_serviceuserid), while the value property is always
+// _<logical name>_value.
 type lookupNav struct {
-	column string
-	target string
+	nav       string // navigation property: $expand, @odata.bind, …/<nav>/$ref
+	attribute string // the lookup's logical name (ReferencingAttribute)
+	column    string // _<attribute>_value
+	target    string // entity set of the referenced table
 }
 
 // entitySchema describes one entity set as the Web API exposes it.
 type entitySchema struct {
 	set         string
 	logical     string
+	schemaName  string // the table's SchemaName (metadata)
 	key         string
+	primaryName string // the primary name column, the source of formatted lookup values
+	custom      bool
 	columns     map[string]colType
-	lookups     map[string]lookupNav
-	collections map[string]string
+	lookups     map[string]lookupNav // by navigation property name
+	collections map[string]string    // N:N navigation property → entity set on the other side
 }
 
 func (s *entitySchema) typeName() string { return "Microsoft.Dynamics.CRM." + s.logical }
 
-func newSchema(set, logical string, columns map[string]colType, lookups map[string]string) *entitySchema {
-	s := &entitySchema{set: set, logical: logical, key: logical + "id", columns: map[string]colType{}, lookups: map[string]lookupNav{}, collections: map[string]string{}}
+// lookupByColumn finds the lookup whose value property is col ("_x_value").
+func (s *entitySchema) lookupByColumn(col string) (lookupNav, bool) {
+	for _, lk := range s.lookups {
+		if lk.column == col {
+			return lk, true
+		}
+	}
+	return lookupNav{}, false
+}
+
+// newSchema builds a table whose lookups' navigation properties are named like their logical names, as
+// Dataverse's own system lookups are.
+func newSchema(set, logical, schemaName, primaryName string, columns map[string]colType, lookups map[string]string) *entitySchema {
+	s := &entitySchema{
+		set: set, logical: logical, schemaName: schemaName, key: logical + "id", primaryName: primaryName,
+		columns: map[string]colType{}, lookups: map[string]lookupNav{}, collections: map[string]string{},
+	}
 	s.columns[s.key] = tGUID
 	for _, c := range []string{"createdon", "modifiedon"} {
 		s.columns[c] = tDateTime
@@ -61,12 +84,16 @@ func newSchema(set, logical string, columns map[string]colType, lookups map[stri
 	for c, t := range columns {
 		s.columns[c] = t
 	}
-	for nav, target := range lookups {
-		col := "_" + nav + "_value"
-		s.columns[col] = tGUID
-		s.lookups[nav] = lookupNav{column: col, target: target}
+	for attr, target := range lookups {
+		s.addLookup(attr, attr, target)
 	}
 	return s
+}
+
+func (s *entitySchema) addLookup(attribute, nav, target string) {
+	col := "_" + attribute + "_value"
+	s.columns[col] = tGUID
+	s.lookups[nav] = lookupNav{nav: nav, attribute: attribute, column: col, target: target}
 }
 
 const (
@@ -78,6 +105,9 @@ const (
 	setWorkflows      = "workflows"
 	setConnectionRefs = "connectionreferences"
 	setTemplates      = "templates"
+	setTeams          = "teams"
+	setPublishers     = "publishers"
+	setSdkMessages    = "sdkmessages"
 	navUserRoles      = "systemuserroles_association"
 )
 
@@ -91,7 +121,7 @@ func baseSchemas() map[string]*entitySchema {
 }
 
 func buildFixedSchemas() map[string]*entitySchema {
-	users := newSchema(setUsers, "systemuser", map[string]colType{
+	users := newSchema(setUsers, "systemuser", "SystemUser", "fullname", map[string]colType{
 		"fullname": tString, "firstname": tString, "lastname": tString, "domainname": tString,
 		"internalemailaddress": tString, "windowsliveid": tString, "applicationid": tGUID,
 		"azureactivedirectoryobjectid": tGUID, "isdisabled": tBool, "islicensed": tBool, "accessmode": tInt,
@@ -100,49 +130,90 @@ func buildFixedSchemas() map[string]*entitySchema {
 		"invitestatuscode": tInt,
 	}, map[string]string{"businessunitid": setBusinessUnits})
 	users.collections[navUserRoles] = setRoles
+	users.collections[navTeamMembers] = setTeams
 
-	bus := newSchema(setBusinessUnits, "businessunit", map[string]colType{
+	bus := newSchema(setBusinessUnits, "businessunit", "BusinessUnit", "name", map[string]colType{
 		"name": tString, "organizationid": tGUID, "isdisabled": tBool,
 	}, map[string]string{"parentbusinessunitid": setBusinessUnits})
 
-	roles := newSchema(setRoles, "role", map[string]colType{
+	roles := newSchema(setRoles, "role", "Role", "name", map[string]colType{
 		"name": tString, "ismanaged": tBool, "isinherited": tInt, "organizationid": tGUID, "roleidunique": tGUID,
 		"componentstate": tInt, "iscustomizable": tObject, "canbedeleted": tObject,
 	}, map[string]string{"businessunitid": setBusinessUnits, "parentrootroleid": setRoles, "parentroleid": setRoles})
 	roles.collections[navUserRoles] = setUsers
+	roles.collections[navTeamRoles] = setTeams
 
-	solutions := newSchema(setSolutions, "solution", map[string]colType{
+	// Teams (learn.microsoft.com/power-platform/admin/manage-teams): teamtype 0 owner, 1 access, 2 Microsoft
+	// Entra security group, 3 Microsoft Entra Office group.
+	teams := newSchema(setTeams, "team", "Team", "name", map[string]colType{
+		"name": tString, "teamtype": tInt, "isdefault": tBool, "azureactivedirectoryobjectid": tGUID, "organizationid": tGUID,
+	}, map[string]string{"businessunitid": setBusinessUnits})
+	teams.collections[navTeamMembers] = setUsers
+	teams.collections[navTeamRoles] = setRoles
+
+	solutions := newSchema(setSolutions, "solution", "Solution", "friendlyname", map[string]colType{
 		"uniquename": tString, "friendlyname": tString, "version": tString, "ismanaged": tBool,
 		"installedon": tDateTime, "isvisible": tBool,
+	}, map[string]string{"publisherid": setPublishers})
+	publishers := newSchema(setPublishers, "publisher", "Publisher", "friendlyname", map[string]colType{
+		"uniquename": tString, "friendlyname": tString, "customizationprefix": tString,
 	}, nil)
 
 	owned := map[string]string{"ownerid": setUsers}
-	asyncOps := newSchema(setAsyncOps, "asyncoperation", map[string]colType{
+	asyncOps := newSchema(setAsyncOps, "asyncoperation", "AsyncOperation", "name", map[string]colType{
 		"name": tString, "operationtype": tInt, "statecode": tInt, "statuscode": tInt, "message": tString,
 		"friendlymessage": tString, "errorcode": tInt, "completedon": tDateTime,
 	}, map[string]string{"ownerid": setUsers, "workflowactivationid": setWorkflows})
-	workflows := newSchema(setWorkflows, "workflow", map[string]colType{
+	workflows := newSchema(setWorkflows, "workflow", "Workflow", "name", map[string]colType{
 		"name": tString, "category": tInt, "statecode": tInt, "statuscode": tInt, "type": tInt, "primaryentity": tString,
 	}, owned)
-	connRefs := newSchema(setConnectionRefs, "connectionreference", map[string]colType{
+	connRefs := newSchema(setConnectionRefs, "connectionreference", "connectionreference", "connectionreferencedisplayname", map[string]colType{
 		"connectionreferencelogicalname": tString, "connectionreferencedisplayname": tString, "connectorid": tString,
 		"connectionid": tString, "statecode": tInt, "statuscode": tInt,
 	}, owned)
-	templates := newSchema(setTemplates, "template", map[string]colType{
+	templates := newSchema(setTemplates, "template", "Template", "title", map[string]colType{
 		"title": tString, "templatetypecode": tString, "ispersonal": tBool, "languagecode": tInt,
 	}, owned)
 
+	sdkMessages := newSchema(setSdkMessages, "sdkmessage", "SdkMessage", "name", map[string]colType{"name": tString}, nil)
+
 	out := map[string]*entitySchema{}
-	for _, s := range []*entitySchema{users, bus, roles, solutions, asyncOps, workflows, connRefs, templates} {
+	for _, s := range []*entitySchema{users, bus, roles, teams, solutions, publishers, asyncOps, workflows, connRefs, templates, sdkMessages} {
 		out[s.set] = s
 	}
 	return out
 }
 
-// settingsSchema is the Work 365 settings table; its logical name is the entity set name without the plural "s".
-func settingsSchema(set, attribute string) *entitySchema {
-	logical := strings.TrimSuffix(set, "s")
-	return newSchema(set, logical, map[string]colType{
-		strings.SplitN(logical, "_", 2)[0] + "_name": tString, "statecode": tInt, "statuscode": tInt,
-	}, map[string]string{attribute: setUsers})
+// customizationPrefix is the publisher prefix of a custom name ("w365" of "w365_configuration").
+func customizationPrefix(logical string) string {
+	prefix, _, _ := strings.Cut(logical, "_")
+	return prefix
+}
+
+// customSchemaName is the SchemaName the emulator gives a custom table: its prefix, then the rest capitalised
+// (w365_configuration → w365_Configuration), as the maker portal proposes it.
+func customSchemaName(logical string) string {
+	prefix, rest, ok := strings.Cut(logical, "_")
+	if !ok || rest == "" {
+		return logical
+	}
+	return prefix + "_" + strings.ToUpper(rest[:1]) + rest[1:]
+}
+
+// customSchema is a custom table with a key and a primary name column (<prefix>_name).
+func customSchema(set, logical, schemaName string) *entitySchema {
+	nameCol := customizationPrefix(logical) + "_name"
+	s := newSchema(set, logical, schemaName, nameCol, map[string]colType{
+		nameCol: tString, "statecode": tInt, "statuscode": tInt,
+	}, nil)
+	s.custom = true
+	return s
+}
+
+// settingsSchema is the Work 365 settings table with its service-user lookup, whose navigation property is
+// named apart from its logical name.
+func settingsSchema(w work365Names) *entitySchema {
+	s := customSchema(w.set, w.logical, customSchemaName(w.logical))
+	s.addLookup(w.lookup, w.nav, setUsers)
+	return s
 }

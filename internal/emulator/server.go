@@ -43,6 +43,15 @@ type Options struct {
 	// DeviceCodePolls is how many token requests of a device code flow are answered authorization_pending
 	// before the emulator approves the code in the administrator's stead; default 1, negative means never.
 	DeviceCodePolls int
+	// AllowCombinedExpand accepts a collection-valued $expand together with other expands in one query, which
+	// one revision of Microsoft's "Join tables using OData" lists as unsupported; by default such queries are 400.
+	AllowCombinedExpand bool
+	// MaxExpandedItems caps the rows of an expanded collection given inline (also capped by the request's
+	// Prefer odata.maxpagesize); default 5000.
+	MaxExpandedItems int
+	// DeferExpandedCollections answers every expanded collection of an entity-set query with an empty array and
+	// its link, as older Web API versions did.
+	DeferExpandedCollections bool
 }
 
 // Server is a running emulator for one tenant.
@@ -127,6 +136,9 @@ func New(f *Fixture, opts Options) (*Server, error) {
 	}
 	if opts.DeviceCodePolls == 0 {
 		opts.DeviceCodePolls = 1
+	}
+	if opts.MaxExpandedItems <= 0 {
+		opts.MaxExpandedItems = maxExpandedItems
 	}
 	s := &Server{opts: opts, tenant: f.Tenant, signIns: newSignInState(), orgs: map[string]*environment{}}
 	if s.tenant.ID == "" {

@@ -38,8 +38,11 @@ type WriteRecord struct {
 	EnvironmentID string
 	Method        string
 	// Path is the request path with its query, relative to the organization's origin.
-	Path   string
-	Body   string
+	Path string
+	// IfMatch is the request's If-Match header ("" when absent), which decides between update and upsert.
+	IfMatch string
+	Body    string
+	// Status is the status the client saw; 0 when the connection was closed without an answer.
 	Status int
 }
 
@@ -160,6 +163,7 @@ func (s *Server) recordWrite(env *environment, r *http.Request, body []byte, sta
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.writes = append(s.writes, WriteRecord{
-		Time: s.opts.Now(), EnvironmentID: env.id, Method: r.Method, Path: path, Body: string(body), Status: status,
+		Time: s.opts.Now(), EnvironmentID: env.id, Method: r.Method, Path: path, IfMatch: r.Header.Get("If-Match"),
+		Body: string(body), Status: status,
 	})
 }

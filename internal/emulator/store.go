@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"cmp"
 	"crypto/sha1"
 	"fmt"
 	"maps"
@@ -16,19 +17,20 @@ type row map[string]any
 // store is the Dataverse content of one environment. One lock guards it: requests are short and the
 // tables small, and a single lock keeps multi-table writes (purge, business unit moves) consistent.
 type store struct {
-	mu        sync.RWMutex
-	version   int
-	schemas   map[string]*entitySchema
-	tables    map[string]map[string]row
-	userRoles map[string]map[string]bool // systemuserid → roleid set
-	orgID     string
-	now       func() time.Time
-	idSeed    string // tenant + environment, prefix of every generated GUID
-	created   int    // rows created through the API, for deterministic new GUIDs
+	mu      sync.RWMutex
+	version int
+	schemas map[string]*entitySchema
+	tables  map[string]map[string]row
+	links   map[string]map[string]map[string]bool // N:N name → left id → right ids
+	orgID   string
+	now     func() time.Time
+	idSeed  string // tenant + environment, prefix of every generated GUID
+	created int    // rows created through the API, for deterministic new GUIDs
 
-	settingsSet   string // "" when Work 365 is not installed
-	settingsAttr  string
-	clearCacheAct string // "" when the action does not exist
+	settingsSet    string    // "" when Work 365 is not installed
+	settingsLookup lookupNav // the service-user lookup of the settings table
+	clearCacheAct  string    // "" when the action does not exist
+	orgSettings    OrgSettings
 }
 
 // deterministicID derives a GUID (version 5 layout) from its parts so that reports are stable across runs.
@@ -124,39 +126,6 @@ func (st *store) roleInBusinessUnit(name, buID string) row {
 	return nil
 }
 
-// userRoleRows lists a user's roles in primary-key order; callers hold a lock.
-func (st *store) userRoleRows(userID string) []row {
-	var out []row
-	for roleID := range st.userRoles[userID] {
-		if r, ok := st.tables[setRoles][roleID]; ok {
-			out = append(out, r)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i]["roleid"].(string) < out[j]["roleid"].(string) })
-	return out
-}
-
-// roleUserRows lists the users holding a role in primary-key order; callers hold a lock.
-func (st *store) roleUserRows(roleID string) []row {
-	var out []row
-	for userID, roles := range st.userRoles {
-		if roles[roleID] {
-			if r, ok := st.tables[setUsers][userID]; ok {
-				out = append(out, r)
-			}
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i]["systemuserid"].(string) < out[j]["systemuserid"].(string) })
-	return out
-}
-
-func (st *store) associate(userID, roleID string) {
-	if st.userRoles[userID] == nil {
-		st.userRoles[userID] = map[string]bool{}
-	}
-	st.userRoles[userID][roleID] = true
-}
-
 // copyTable deep-copies a table for tests, in primary-key order.
 func (st *store) copyTable(set string) []map[string]any {
 	st.mu.RLock()
@@ -192,28 +161,26 @@ func newStore(tc tenantContext, envID string, e Environment, now func() time.Tim
 	dv := e.Dataverse
 	domain := envDomain(e)
 	st := &store{
-		version:   1000000,
-		schemas:   baseSchemas(),
-		tables:    map[string]map[string]row{},
-		userRoles: map[string]map[string]bool{},
-		now:       now,
-		idSeed:    tc.tenant.ID + "/" + envID,
+		version:     1000000,
+		schemas:     baseSchemas(),
+		tables:      map[string]map[string]row{},
+		links:       map[string]map[string]map[string]bool{},
+		now:         now,
+		idSeed:      tc.tenant.ID + "/" + envID,
+		orgSettings: dv.OrgSettings,
 	}
 	st.orgID = st.id("organization")
 	if w := dv.Work365; w != nil {
-		st.settingsSet = w.SettingsTable
-		if st.settingsSet == "" {
-			st.settingsSet = "w365_configurations"
-		}
-		st.settingsAttr = w.ServiceUserAttribute
-		if st.settingsAttr == "" {
-			st.settingsAttr = "w365_serviceuserid"
-		}
-		st.clearCacheAct = "w365_ClearCache"
-		if w.ClearCacheAction != nil {
-			st.clearCacheAct = *w.ClearCacheAction
-		}
-		st.schemas[st.settingsSet] = settingsSchema(st.settingsSet, st.settingsAttr)
+		names := w.names()
+		settings := settingsSchema(names)
+		st.settingsSet = names.set
+		st.settingsLookup = settings.lookups[names.nav]
+		st.clearCacheAct = names.clearCache
+		st.schemas[st.settingsSet] = settings
+	}
+	for _, c := range dv.CustomTables {
+		logical, set, schemaName := c.names()
+		st.schemas[set] = customSchema(set, logical, schemaName)
 	}
 	for set := range st.schemas {
 		st.tables[set] = map[string]row{}
@@ -252,8 +219,14 @@ func newStore(tc tenantContext, envID string, e Environment, now func() time.Tim
 		}
 	}
 
-	// Users: the fixture's, then an application user for each client the fixture did not list itself.
+	// Users: the built-in ones every organization has, the fixture's, then an application user for each client
+	// the fixture did not list itself.
 	userIDs := map[string]string{}
+	for _, name := range builtInUsers {
+		id := st.id("systemuser", strings.ToLower(name))
+		userIDs[strings.ToLower(name)] = id
+		st.insert(setUsers, builtInUser(id, name, rootBU, st.orgID), created)
+	}
 	listedApps := map[string]bool{}
 	for _, u := range dv.Users {
 		if u.ApplicationID != "" {
@@ -274,7 +247,8 @@ func newStore(tc tenantContext, envID string, e Environment, now func() time.Tim
 		if u.AccessMode != nil {
 			accessMode = *u.AccessMode
 		}
-		licensed := app == ""
+		// Application users and non-interactive people (access mode 4) need no license.
+		licensed := app == "" && accessMode != 4
 		if u.IsLicensed != nil {
 			licensed = *u.IsLicensed
 		}
@@ -326,7 +300,7 @@ func newStore(tc tenantContext, envID string, e Environment, now func() time.Tim
 			if r == nil {
 				return "", fmt.Errorf("user %q: role %q has no copy in its business unit", key, name)
 			}
-			st.associate(id, r["roleid"].(string))
+			st.link(navUserRoles, id, r["roleid"].(string))
 		}
 		userIDs[strings.ToLower(key)] = id
 		return id, nil
@@ -355,6 +329,9 @@ func newStore(tc tenantContext, envID string, e Environment, now func() time.Tim
 			defaultOwner = id
 		}
 	}
+	if err := st.addTeams(tc, dv, domain, buIDs, userIDs, created); err != nil {
+		return nil, err
+	}
 	owner := func(key string) any {
 		if key == "" {
 			return defaultOwner
@@ -369,6 +346,18 @@ func newStore(tc tenantContext, envID string, e Environment, now func() time.Tim
 		return formatTime(t), err
 	}
 
+	publisherIDs := map[string]string{}
+	for _, p := range append([]Publisher{defaultPublisher(domain)}, dv.Publishers...) {
+		id := st.id("publisher", strings.ToLower(p.UniqueName))
+		publisherIDs[strings.ToLower(p.UniqueName)] = id
+		friendly := p.FriendlyName
+		if friendly == "" {
+			friendly = p.UniqueName
+		}
+		st.insert(setPublishers, row{
+			"publisherid": id, "uniquename": p.UniqueName, "friendlyname": friendly, "customizationprefix": p.Prefix,
+		}, created)
+	}
 	for _, s := range dv.Solutions {
 		installed, err := at(s.InstalledOn)
 		if err != nil {
@@ -381,6 +370,7 @@ func newStore(tc tenantContext, envID string, e Environment, now func() time.Tim
 		st.insert(setSolutions, row{
 			"solutionid": st.id("solution", strings.ToLower(s.UniqueName)), "uniquename": s.UniqueName,
 			"friendlyname": friendly, "version": s.Version, "ismanaged": s.IsManaged, "installedon": installed, "isvisible": true,
+			"_publisherid_value": publisherIDs[strings.ToLower(cmp.Or(s.Publisher, defaultPublisher(domain).UniqueName))],
 		}, created)
 	}
 	if w := dv.Work365; w != nil && w.ServiceUser != nil {
@@ -389,11 +379,18 @@ func newStore(tc tenantContext, envID string, e Environment, now func() time.Tim
 			lookup = userIDs[strings.ToLower(*w.ServiceUser)]
 		}
 		s := st.schemas[st.settingsSet]
-		nameCol := strings.SplitN(s.logical, "_", 2)[0] + "_name"
 		st.insert(st.settingsSet, row{
-			s.key: st.id("work365-settings"), nameCol: "Work 365 Settings", "_" + st.settingsAttr + "_value": lookup,
+			s.key: st.id("work365-settings"), s.primaryName: "Work 365 Settings", st.settingsLookup.column: lookup,
 			"statecode": 0, "statuscode": 1,
 		}, created)
+	}
+	// The messages the emulator implements, and Work 365's action where it exists, so that a client can look an
+	// action up before calling it. Standard messages have the same ID in every organization, as in Dataverse.
+	for _, name := range standardMessages {
+		st.insert(setSdkMessages, row{"sdkmessageid": deterministicID("sdkmessage", strings.ToLower(name)), "name": name}, created)
+	}
+	if st.clearCacheAct != "" {
+		st.insert(setSdkMessages, row{"sdkmessageid": st.id("sdkmessage", strings.ToLower(st.clearCacheAct)), "name": st.clearCacheAct}, created)
 	}
 	workflowIDs := map[string]string{}
 	for i, w := range dv.Workflows {
@@ -495,3 +492,34 @@ func splitName(full string) (any, any) {
 	}
 	return first, last
 }
+
+// builtInUsers are the system-managed users of every organization
+// (learn.microsoft.com/power-platform/admin/system-application-users).
+var builtInUsers = []string{"SYSTEM", "INTEGRATION"}
+
+// isBuiltInUserKey reports whether a fixture user key names a built-in user.
+func isBuiltInUserKey(key string) bool {
+	for _, name := range builtInUsers {
+		if strings.EqualFold(key, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// builtInUser is a system-managed user: disabled, in the root business unit, with no application, no Entra
+// object, no UPN and no license. Access mode 0 is our choice (Microsoft does not document it).
+func builtInUser(id, name, rootBU, orgID string) row {
+	first, last := splitName(name)
+	return row{
+		"systemuserid": id, "fullname": name, "firstname": first, "lastname": last, "domainname": nil,
+		"internalemailaddress": nil, "windowsliveid": nil, "applicationid": nil, "azureactivedirectoryobjectid": nil,
+		"isdisabled": true, "islicensed": false, "accessmode": 0, "_businessunitid_value": rootBU,
+		"issyncwithdirectory": false, "deletedstate": 0, "ownerid": id, "organizationid": orgID, "setupuser": false,
+		"isintegrationuser": false, "userlicensetype": -1, "azurestate": 0, "invitestatuscode": 4,
+	}
+}
+
+// standardMessages are the Dataverse messages (sdkmessages rows) the emulator implements.
+var standardMessages = []string{"Associate", "Create", "Delete", "Disassociate", "Retrieve", "RetrieveMultiple",
+	"RetrieveUserPrivileges", "Update", "Upsert", "WhoAmI"}

@@ -7,7 +7,13 @@ import (
 	"time"
 )
 
-var guidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+var (
+	guidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	// customNamePattern is a custom table's or column's logical name: lowercase, with its publisher prefix.
+	customNamePattern = regexp.MustCompile(`^[a-z][a-z0-9]*_[a-z0-9_]+$`)
+	identPattern      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	prefixPattern     = regexp.MustCompile(`^[a-z][a-z0-9]{1,7}$`)
+)
 
 func isGUID(s string) bool { return guidPattern.MatchString(s) }
 
@@ -113,6 +119,9 @@ func (f *Fixture) validate(at locator) error {
 			}
 			ids[strings.ToLower(e.ID)] = true
 		}
+		if !validStates[e.State] {
+			return fmt.Errorf("environment %q: state %q is not Enabled, AdminMode, Disabled or Warning%s", e.Name, e.State, lineSuffix(envAt("state")))
+		}
 		if !validAccess[e.Access] {
 			return fmt.Errorf("environment %q: access %q is not full, read or none%s", e.Name, e.Access, lineSuffix(envAt("access")))
 		}
@@ -148,6 +157,8 @@ func validateFaults(f Faults, owner string, at locator) error {
 			return fmt.Errorf("%s: fault rule %d: count, every and retry_after cannot be negative%s", owner, i, where)
 		case r.Count > 0 && r.Every > 0:
 			return fmt.Errorf("%s: fault rule %d: count and every are exclusive%s", owner, i, where)
+		case r.Applied && r.Status == 0 && !r.Reset:
+			return fmt.Errorf("%s: fault rule %d: applied needs a status or reset (the answer that replaces the real one)%s", owner, i, where)
 		}
 	}
 	return nil
@@ -183,10 +194,19 @@ func validateDataverse(e Environment, at locator) error {
 		roles[strings.ToLower(r)] = true
 	}
 	users := map[string]bool{}
+	for _, name := range builtInUsers {
+		users[strings.ToLower(name)] = true
+	}
 	for i, u := range dv.Users {
 		k := userKey(u)
 		if k == "" {
 			return fmt.Errorf("users[%d]: needs a key, domainname, fullname or applicationid%s", i, lineSuffix(at("users", i)))
+		}
+		if isBuiltInUserKey(k) {
+			return fmt.Errorf("user %q: the key is reserved for the built-in user every organization has%s", k, lineSuffix(at("users", i)))
+		}
+		if u.ApplicationID == "" && u.AccessMode != nil && *u.AccessMode == 4 && u.DomainName == "" {
+			return fmt.Errorf("user %q: a non-interactive person (accessmode 4 without applicationid) is an Entra user account and needs a domainname (UPN)%s", k, lineSuffix(at("users", i)))
 		}
 		if users[strings.ToLower(k)] {
 			return fmt.Errorf("duplicate user key %q%s", k, lineSuffix(at("users", i)))
@@ -219,14 +239,41 @@ func validateDataverse(e Environment, at locator) error {
 		}
 		return nil
 	}
-	if w := dv.Work365; w != nil && w.ServiceUser != nil {
-		if err := owner(*w.ServiceUser, func() int { return at("work365", "service_user") }); err != nil {
-			return fmt.Errorf("work365.service_user: %w", err)
+	if w := dv.Work365; w != nil {
+		if err := validateWork365(w, at); err != nil {
+			return err
 		}
+		if w.ServiceUser != nil {
+			if err := owner(*w.ServiceUser, func() int { return at("work365", "service_user") }); err != nil {
+				return fmt.Errorf("work365.service_user: %w", err)
+			}
+		}
+	}
+	if err := validateTeams(dv, domain, bus, roles, users, at); err != nil {
+		return err
+	}
+	if err := validateCustomTables(dv, at); err != nil {
+		return err
+	}
+	publishers := map[string]bool{strings.ToLower(defaultPublisher(domain).UniqueName): true}
+	for i, p := range dv.Publishers {
+		where := lineSuffix(at("publishers", i))
+		switch {
+		case !identPattern.MatchString(p.UniqueName):
+			return fmt.Errorf("publishers[%d]: uniquename %q is not a valid unique name%s", i, p.UniqueName, where)
+		case publishers[strings.ToLower(p.UniqueName)]:
+			return fmt.Errorf("publisher %q: duplicate uniquename (the default publisher is %s)%s", p.UniqueName, defaultPublisher(domain).UniqueName, where)
+		case !prefixPattern.MatchString(p.Prefix) || strings.HasPrefix(p.Prefix, "mscrm"):
+			return fmt.Errorf("publisher %q: prefix %q is not a customization prefix (2 to 8 lowercase letters and digits, starting with a letter, not mscrm)%s", p.UniqueName, p.Prefix, lineSuffix(at("publishers", i, "prefix")))
+		}
+		publishers[strings.ToLower(p.UniqueName)] = true
 	}
 	for i, s := range dv.Solutions {
 		if s.UniqueName == "" {
 			return fmt.Errorf("solutions[%d]: uniquename is required%s", i, lineSuffix(at("solutions", i)))
+		}
+		if s.Publisher != "" && !publishers[strings.ToLower(s.Publisher)] {
+			return fmt.Errorf("solution %q: unknown publisher %q%s", s.UniqueName, s.Publisher, lineSuffix(at("solutions", i, "publisher")))
 		}
 		if _, err := parseFixtureTime(s.InstalledOn, time.Time{}); err != nil {
 			return fmt.Errorf("solution %q: %w%s", s.UniqueName, err, lineSuffix(at("solutions", i, "installedon")))
@@ -255,6 +302,117 @@ func validateDataverse(e Environment, at locator) error {
 	for i, t := range dv.Templates {
 		if err := owner(t.Owner, func() int { return at("templates", i, "owner") }); err != nil {
 			return fmt.Errorf("template %q: %w", t.Title, err)
+		}
+	}
+	return nil
+}
+
+// validateWork365 checks the names of the settings storage: Dataverse's naming rules for custom tables and
+// columns, and no clash with the tables every environment has.
+func validateWork365(w *Work365, at locator) error {
+	n := w.names()
+	switch {
+	case !customNamePattern.MatchString(n.logical):
+		return fmt.Errorf("work365.settings_table %q is not a custom table's logical name (lowercase, with its publisher prefix, e.g. %s)%s", n.logical, DefaultSettingsTable, lineSuffix(at("work365", "settings_table")))
+	case isFixedTable(n.logical, n.set):
+		return fmt.Errorf("work365.settings_table %q (entity set %q) is the name of a built-in table%s", n.logical, n.set, lineSuffix(at("work365")))
+	case !identPattern.MatchString(n.set):
+		return fmt.Errorf("work365.settings_entity_set %q is not a valid entity set name%s", n.set, lineSuffix(at("work365", "settings_entity_set")))
+	case !customNamePattern.MatchString(n.lookup):
+		return fmt.Errorf("work365.service_user_lookup %q is not a custom column's logical name (lowercase, with its publisher prefix, e.g. %s)%s", n.lookup, DefaultServiceUserLookup, lineSuffix(at("work365", "service_user_lookup")))
+	case n.nav == "":
+		return fmt.Errorf("work365.service_user_navigation is required with service_user_lookup %q: a navigation property's name cannot be derived from the lookup's%s", n.lookup, lineSuffix(at("work365")))
+	case !identPattern.MatchString(n.nav):
+		return fmt.Errorf("work365.service_user_navigation %q is not a valid property name%s", n.nav, lineSuffix(at("work365", "service_user_navigation")))
+	}
+	return nil
+}
+
+// isFixedTable reports whether a logical name or entity set is taken by a table every environment has.
+func isFixedTable(logical, set string) bool {
+	for _, s := range fixedSchemas {
+		if strings.EqualFold(s.logical, logical) || strings.EqualFold(s.set, set) || strings.EqualFold(s.set, logical) {
+			return true
+		}
+	}
+	return false
+}
+
+// validateCustomTables checks the custom tables' names: custom names, unique, apart from the built-in tables and
+// from Work 365's settings table.
+func validateCustomTables(dv *Dataverse, at locator) error {
+	logicals, sets := map[string]bool{}, map[string]bool{}
+	if dv.Work365 != nil {
+		n := dv.Work365.names()
+		logicals[n.logical], sets[strings.ToLower(n.set)] = true, true
+	}
+	for i, c := range dv.CustomTables {
+		logical, set, schemaName := c.names()
+		where := lineSuffix(at("custom_tables", i))
+		switch {
+		case !customNamePattern.MatchString(logical):
+			return fmt.Errorf("custom_tables[%d]: logical_name %q is not a custom table's logical name (lowercase, with its publisher prefix, e.g. w365_invoice)%s", i, logical, where)
+		case !identPattern.MatchString(set) || !identPattern.MatchString(schemaName):
+			return fmt.Errorf("custom table %q: entity_set %q or schema_name %q is not a valid name%s", logical, set, schemaName, where)
+		case isFixedTable(logical, set):
+			return fmt.Errorf("custom table %q (entity set %q) is the name of a built-in table%s", logical, set, where)
+		case logicals[logical] || sets[strings.ToLower(set)]:
+			return fmt.Errorf("custom table %q: duplicate logical name or entity set %q (the Work 365 settings table counts)%s", logical, set, where)
+		}
+		logicals[logical], sets[strings.ToLower(set)] = true, true
+	}
+	return nil
+}
+
+// validateTeams checks the teams: types, business units, roles (none on access teams) and members.
+func validateTeams(dv *Dataverse, domain string, bus, roles, users map[string]bool, at locator) error {
+	seen := map[string]bool{}
+	defaults := map[string]bool{}
+	root := fixtureBusinessUnits(dv, domain)[0].Name
+	for i, t := range dv.Teams {
+		where := lineSuffix(at("teams", i))
+		bu := t.BusinessUnit
+		if bu == "" {
+			bu = root
+		}
+		if !bus[strings.ToLower(bu)] {
+			return fmt.Errorf("team %q: unknown business unit %q%s", t.Name, t.BusinessUnit, lineSuffix(at("teams", i, "business_unit")))
+		}
+		name := t.Name
+		switch {
+		case t.Default && (t.Type != 0 || len(t.Members) > 0):
+			return fmt.Errorf("teams[%d]: a business unit's default team is an owner team whose members are the unit's users: it takes no type or members%s", i, where)
+		case t.Default && name != "" && !strings.EqualFold(name, bu):
+			return fmt.Errorf("teams[%d]: the default team of business unit %q is named after it, not %q%s", i, bu, name, where)
+		case t.Default && defaults[strings.ToLower(bu)]:
+			return fmt.Errorf("teams[%d]: the default team of business unit %q is listed twice%s", i, bu, where)
+		case !t.Default && name == "":
+			return fmt.Errorf("teams[%d]: name is required%s", i, where)
+		case t.Type < 0 || t.Type > 3:
+			return fmt.Errorf("team %q: type %d is not 0 (owner), 1 (access), 2 (Entra security group) or 3 (Entra Office group)%s", name, t.Type, lineSuffix(at("teams", i, "type")))
+		case t.Type == 1 && len(t.Roles) > 0:
+			return fmt.Errorf("team %q: an access team cannot hold security roles%s", name, lineSuffix(at("teams", i, "roles")))
+		case t.ObjectID != "" && (t.Type < 2 || !isGUID(t.ObjectID)):
+			return fmt.Errorf("team %q: azureactivedirectoryobjectid is a GUID and only for Entra group teams (type 2 or 3)%s", name, lineSuffix(at("teams", i, "azureactivedirectoryobjectid")))
+		}
+		if t.Default {
+			defaults[strings.ToLower(bu)] = true
+		} else {
+			key := strings.ToLower(bu) + "\x00" + strings.ToLower(name)
+			if seen[key] || strings.EqualFold(name, bu) {
+				return fmt.Errorf("team %q: duplicate team name in business unit %q (its default team is named after it)%s", name, bu, where)
+			}
+			seen[key] = true
+		}
+		for j, r := range t.Roles {
+			if !roles[strings.ToLower(r)] {
+				return fmt.Errorf("team %q: unknown role %q (not in the environment's roles list)%s", name, r, lineSuffix(at("teams", i, "roles", j)))
+			}
+		}
+		for j, m := range t.Members {
+			if !users[strings.ToLower(m)] {
+				return fmt.Errorf("team %q: unknown user key %q%s", name, m, lineSuffix(at("teams", i, "members", j)))
+			}
 		}
 	}
 	return nil
