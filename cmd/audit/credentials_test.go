@@ -33,7 +33,8 @@ const (
 )
 
 // fabrikamGrid is the demo grid of the Fabrikam tenant, whatever credential the auditor uses.
-var fabrikamGrid = map[string]string{"Fabrikam Production": demoGrid["Fabrikam Production"], "Fabrikam Sandbox": demoGrid["Fabrikam Sandbox"]}
+var fabrikamGrid = map[string]string{"Fabrikam Production": demoGrid["Fabrikam Production"], "Fabrikam Sandbox": demoGrid["Fabrikam Sandbox"],
+	"Fabrikam Archive": demoGrid["Fabrikam Archive"]}
 
 // fabrikamWith writes the Fabrikam demo fixture with extra keys on its auditor client into dir.
 func fabrikamWith(t *testing.T, dir, clientKeys string) string {

@@ -26,7 +26,10 @@ func newDoctorCmd(g *globals) *cobra.Command {
 		Long: `doctor checks, for each configured tenant, that the auditor can get tokens, that its app is registered as
 a Power Platform admin management application (so it can list environments), and for each environment
 with Dataverse that its application user exists there and holds the privileges a scan reads with and
-the ones audit fix writes with. It prints what to fix and changes nothing.
+the ones audit fix writes with. It shows what a scan discovers of Work 365 in each environment: the
+solution and how it was found (unique name, friendly name or publisher) with its version, the settings
+table's entity set, the service-user lookup's read and write (navigation) names, and whether the
+clear-cache action exists. It prints what to fix and changes nothing.
 
 Exit codes: 0 everything is in place; 3 scans work but audit fix would lack privileges somewhere;
 4 something would keep a tenant or environment from being audited; 2 usage or config error.`,
@@ -40,7 +43,7 @@ Exit codes: 0 everything is in place; 3 scans work but audit fix would lack priv
 
 // privilege sets the auditor needs; the settings table's privileges are added per its configured name.
 var (
-	readNeeded = []string{"prvReadUser", "prvReadRole", "prvReadBusinessUnit", "prvReadSolution", "prvReadAsyncOperation",
+	readNeeded = []string{"prvReadUser", "prvReadRole", "prvReadTeam", "prvReadBusinessUnit", "prvReadSolution", "prvReadAsyncOperation",
 		"prvReadWorkflow", "prvReadConnectionReference", "prvReadTemplate"}
 	writeNeeded = []string{"prvCreateUser", "prvWriteUser", "prvAssignRole"}
 )
@@ -74,7 +77,7 @@ func runDoctor(ctx context.Context, g *globals, o doctorOptions) error {
 	}
 	cfg := s.cfg
 	d := &doctorState{g: g}
-	settingsEntity := strings.TrimSuffix(cfg.Work365.SettingsTable, "s")
+	collector := collect.New(s.opts)
 	clientIDs := map[string]string{}
 	for _, t := range cfg.Tenants {
 		clientIDs[t.Name] = t.ClientID
@@ -94,7 +97,7 @@ func runDoctor(ctx context.Context, g *globals, o doctorOptions) error {
 			continue
 		}
 		d.ok("credentials: a token for %s was issued", t.BAPScope)
-		envs, err := collect.New(s.opts).Environments(ctx, t)
+		envs, err := collector.Environments(ctx, t)
 		if err != nil {
 			if api.StatusOf(err) == 403 {
 				d.fail(fmt.Sprintf("a Power Platform administrator registers the app once: Power Platform admin center → Settings → Admin management applications → + New app → %[1]s (or PUT https://api.bap.microsoft.com/providers/Microsoft.BusinessAppPlatform/adminApplications/%[1]s?api-version=2020-10-01 as that administrator)", clientIDs[t.Name]),
@@ -117,8 +120,16 @@ func runDoctor(ctx context.Context, g *globals, o doctorOptions) error {
 			if !e.HasDataverse || (t.Include != nil && !t.Include(e.Name, e.ID)) {
 				continue
 			}
-			fmt.Fprintf(g.stdout, "\n  Environment %s (%s)\n", e.Name, e.Type)
-			d.checkEnvironment(ctx, t, e.InstanceURL, settingsEntity, cfg.Work365.Solution)
+			kind := e.Type
+			if e.State != "" && !strings.EqualFold(e.State, "Enabled") {
+				kind += ", runtime state " + e.State
+			}
+			fmt.Fprintf(g.stdout, "\n  Environment %s (%s)\n", e.Name, kind)
+			if strings.EqualFold(e.State, collect.StateDisabled) {
+				fmt.Fprintln(g.stdout, "  info  the environment is disabled: scans report it as not applicable until it is enabled")
+				continue
+			}
+			d.checkEnvironment(ctx, collector, t, e.InstanceURL, cfg.Work365.ClearCacheAction)
 		}
 		fmt.Fprintln(g.stdout)
 	}
@@ -134,7 +145,7 @@ func runDoctor(ctx context.Context, g *globals, o doctorOptions) error {
 	return nil
 }
 
-func (d *doctorState) checkEnvironment(ctx context.Context, t collect.Target, instanceURL, settingsEntity, solution string) {
+func (d *doctorState) checkEnvironment(ctx context.Context, collector *collect.Collector, t collect.Target, instanceURL, clearCache string) {
 	dv, err := api.NewDataverse(t.Client, instanceURL, 0)
 	if err != nil {
 		d.fail("check the environment in the Power Platform admin center", "instance URL: %v", err)
@@ -153,6 +164,35 @@ func (d *doctorState) checkEnvironment(ctx context.Context, t collect.Target, in
 		return
 	}
 	d.ok("member: the auditor is user %s", who.UserID)
+
+	// What a scan discovers of Work 365 here, with the same requests.
+	disc, derr := collector.Discover(ctx, t.Client, instanceURL, clearCache)
+	settingsTable := ""
+	switch {
+	case derr != nil && disc == nil:
+		d.fail("see the error; the scan of this environment would fail the same way", "Work 365 solution: %v", derr)
+	case !disc.Solution.Installed && len(disc.Tables) > 0:
+		d.fail("set work365.solution, work365.solution_friendly_name or work365.publisher in the config to the names this Work 365 version uses (Power Apps → Solutions lists them)",
+			"Work 365: its tables exist (%s) but no solution was found by %s", strings.Join(disc.Tables, ", "), strings.Join(disc.Solution.Tried, ", or "))
+	case !disc.Solution.Installed:
+		fmt.Fprintf(d.g.stdout, "  info  Work 365 is not installed (looked for %s): the rules do not apply here\n", strings.Join(disc.Solution.Tried, ", "))
+	default:
+		sol := disc.Solution
+		d.ok("Work 365: solution %q (%s) version %s, found by %s", sol.UniqueName, sol.FriendlyName, sol.Version, strings.ReplaceAll(sol.MatchedBy, "_", " "))
+		if derr != nil {
+			d.fail("set work365.settings_table, service_user_lookup (or settings_entity_set and service_user_navigation) in the config to the names this Work 365 version uses", "Work 365 settings: %v", derr)
+			break
+		}
+		sc := disc.Schema
+		settingsTable = sc.SettingsTable
+		d.ok("Work 365 settings: table %s, entity set %s (from %s)", sc.SettingsTable, sc.EntitySet, sc.Source)
+		d.ok("service-user lookup: reads %s, writes bind through %s@odata.bind", sc.ValueColumn(), sc.Navigation)
+		if disc.ClearCache {
+			d.ok("clear cache: the action %s exists", clearCache)
+		} else {
+			fmt.Fprintf(d.g.stdout, "  info  clear cache: no action %s here: audit fix lists Clear Cache as a manual step (Work 365 → Admin Hub → Clear Cache)\n", clearCache)
+		}
+	}
 
 	var privs struct {
 		RolePrivileges []struct {
@@ -176,10 +216,14 @@ func (d *doctorState) checkEnvironment(ctx context.Context, t collect.Target, in
 		}
 		return out
 	}
-	read := append(append([]string{}, readNeeded...), "prvRead"+settingsEntity)
-	write := append(append([]string{}, writeNeeded...), "prvWrite"+settingsEntity)
+	read := append([]string{}, readNeeded...)
+	write := append([]string{}, writeNeeded...)
+	if settingsTable != "" {
+		read = append(read, "prvRead"+settingsTable)
+		write = append(write, "prvWrite"+settingsTable)
+	}
 	if m := missing(read); len(m) > 0 {
-		d.fail("give the auditor's application user a role with organization-level Read on users, roles, business units, solutions, system jobs, processes, connection references, email templates and the Work 365 settings",
+		d.fail("give the auditor's application user a role with organization-level Read on users, roles, teams, business units, solutions, system jobs, processes, connection references, email templates and the Work 365 settings",
 			"read privileges for audit scan: missing %s", strings.Join(m, ", "))
 	} else {
 		d.ok("read privileges for audit scan")
@@ -189,21 +233,6 @@ func (d *doctorState) checkEnvironment(ctx context.Context, t collect.Target, in
 			"write privileges for audit fix: missing %s", strings.Join(m, ", "))
 	} else {
 		d.ok("write privileges for audit fix")
-	}
-	var found bool
-	err = api.Each(ctx, dv, api.Query("solutions", [2]string{"$select", "uniquename,version"}, [2]string{"$filter", "uniquename eq " + api.Quote(solution)}),
-		func(r struct {
-			Version string `json:"version"`
-		}) error {
-			found = true
-			d.ok("Work 365: solution %s version %s", solution, r.Version)
-			return nil
-		})
-	switch {
-	case err != nil:
-		d.fail("see the error", "Work 365 solution: %v", err)
-	case !found:
-		fmt.Fprintf(d.g.stdout, "  info  Work 365 (solution %s) is not installed: the rules do not apply here\n", solution)
 	}
 }
 

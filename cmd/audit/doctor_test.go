@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -21,8 +24,13 @@ func TestDoctorSaysWhatToFixAndChangesNothing(t *testing.T) {
 	assert.Contains(t, out, "Environment Contoso Partner Portal (Production)\n  FAIL  member: the auditor's app has no application user here")
 	assert.Contains(t, out, "Environment Contoso Finance (Production)")
 	assert.Contains(t, out, "WARN  write privileges for audit fix: missing prvCreateUser, prvWriteUser, prvAssignRole, prvWritew365_configuration")
-	assert.Contains(t, out, "ok    Work 365: solution Work365 version 3.6.2.0")
-	assert.Contains(t, out, "info  Work 365 (solution Work365) is not installed")
+	// What a scan discovers of Work 365, with the same requests.
+	assert.Contains(t, out, `ok    Work 365: solution "Work365" (Work 365) version 3.6.2.0, found by unique name`)
+	assert.Contains(t, out, "ok    Work 365 settings: table w365_configuration, entity set w365_configurations (from metadata)")
+	assert.Contains(t, out, "ok    service-user lookup: reads _w365_serviceuserid_value, writes bind through w365_ServiceUserId@odata.bind")
+	assert.Contains(t, out, "ok    clear cache: the action w365_ClearCache exists")
+	assert.Contains(t, out, `info  Work 365 is not installed (looked for unique name "Work365", friendly name "Work 365")`)
+	assert.Contains(t, out, "Environment Contoso Sandbox (Sandbox, runtime state AdminMode)")
 	assert.Empty(t, h.server("contoso").Writes())
 
 	// Only the environments that can be fully used: everything in place.
@@ -40,4 +48,39 @@ func TestDoctorSaysWhatToFixAndChangesNothing(t *testing.T) {
 	code = h.run("doctor", "--config", h.cfgPath)
 	assert.Equal(t, exitUnaudited, code)
 	assert.Contains(t, h.stdout.String(), "Admin management applications → + New app → 6b1f0c2a-3d4e-4f50-8a9b-0c1d2e3f4a5b")
+}
+
+// Doctor shows what is discovered where it differs: a Work 365 found by its friendly name, a disabled
+// environment, an environment without the clear-cache action, and names set in the config.
+func TestDoctorShowsWhatWasDiscoveredPerEnvironment(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var lines []string
+	logf := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		lines = append(lines, fmt.Sprintf(format, args...))
+	}
+	h := newHarness(t, emulator.Options{Logf: logf}, demoFixtures[1], northwind)
+	h.run("doctor", "--config", h.cfgPath)
+	out := h.stdout.String()
+	assert.Contains(t, out, `ok    Work 365: solution "W365Billing" (Work 365) version 3.8.1.0, found by friendly name`)
+	assert.Contains(t, out, "Environment Fabrikam Archive (Sandbox, runtime state Disabled)\n  info  the environment is disabled")
+	assert.Contains(t, out, "Environment Northwind Sandbox (Sandbox)")
+	assert.Contains(t, out, "info  clear cache: no action w365_ClearCache here: audit fix lists Clear Cache as a manual step")
+
+	// Names in the config win and cost no metadata request.
+	cfg := mustRead(t, h.cfgPath) + "work365:\n  settings_entity_set: w365_configurations\n  service_user_navigation: w365_ServiceUserId\n"
+	require.NoError(t, os.WriteFile(h.cfgPath, []byte(cfg), 0o600))
+	mu.Lock()
+	lines = nil
+	mu.Unlock()
+	h.run("doctor", "--config", h.cfgPath, "--env", "Fabrikam Production")
+	assert.Contains(t, h.stdout.String(), "entity set w365_configurations (from configuration)")
+	mu.Lock()
+	defer mu.Unlock()
+	require.NotEmpty(t, lines)
+	for _, l := range lines {
+		assert.NotContains(t, l, "EntityDefinitions", "no metadata is read when the config names both")
+	}
 }

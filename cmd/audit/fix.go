@@ -34,7 +34,7 @@ type fixOptions struct {
 	yes             bool
 	allowProduction bool
 	fixPrivileges   bool
-	purgeDeleted    bool
+	purgeDeleted    bool // accepted for old scripts; it does nothing
 	journal         string
 	undo            string
 	runID           string
@@ -46,7 +46,8 @@ func addFixFlags(cmd *cobra.Command, o *fixOptions) {
 	cmd.Flags().BoolVar(&o.yes, "yes", false, "apply without asking for confirmation (unattended runs)")
 	cmd.Flags().BoolVar(&o.allowProduction, "allow-production", false, "change production environments even when no sandbox of the tenant passes the critical rules")
 	cmd.Flags().BoolVar(&o.fixPrivileges, "fix-privileges", false, "also remove roles: extra roles of the application user (W365.ROLES.3), Work 365 Service of people (W365.LEGACY.1)")
-	cmd.Flags().BoolVar(&o.purgeDeleted, "purge-deleted", false, "purge a soft-deleted application user that blocks re-creating it")
+	cmd.Flags().BoolVar(&o.purgeDeleted, "purge-deleted", false, "no longer used: permanent deletion of users is a manual step")
+	_ = cmd.Flags().MarkHidden("purge-deleted")
 	cmd.Flags().StringVar(&o.journal, "journal", "", "JSONL journal of every write (default: fix-journal-<time>.jsonl in the output directory)")
 }
 
@@ -67,7 +68,8 @@ Safety: environments that could not be read completely are never changed; an env
 365 is below the minimum version gets no automatic change (its plan starts with the upgrade);
 production environments are changed only when a sandbox of the same tenant passes the critical rules
 (after this run's own sandbox fixes), or with --allow-production; removing roles needs
---fix-privileges, purging a soft-deleted application user needs --purge-deleted.
+--fix-privileges. A soft-deleted application user is never purged automatically: permanent deletion
+is a manual step, and the application user is re-created once it is done.
 
 --undo JOURNAL reverses the reversible writes of a run (role assignments, the service-user setting,
 enable/disable), newest first; created users are disabled, never deleted.
@@ -118,7 +120,7 @@ func (o fixOptions) planOptions(s *session) fix.Options {
 	pc := s.eng.Config()
 	min, _ := pc["min_version"].(string)
 	return fix.Options{
-		Rules: o.rules, Environments: o.envs, FixPrivileges: o.fixPrivileges, PurgeDeleted: o.purgeDeleted,
+		Rules: o.rules, Environments: o.envs, FixPrivileges: o.fixPrivileges,
 		AllowProduction: o.allowProduction, ProductionTypes: policyList(pc, "production_types", "Production"),
 		SandboxTypes: policyList(pc, "sandbox_types", "Sandbox"), MinVersion: min, ClearCacheName: s.cfg.Work365.ClearCacheAction,
 	}
@@ -139,6 +141,9 @@ func policyList(cfg map[string]any, key string, def ...string) []string {
 }
 
 func runFix(ctx context.Context, g *globals, o fixOptions) error {
+	if o.purgeDeleted {
+		fmt.Fprintln(g.stderr, "audit: --purge-deleted no longer does anything: permanent deletion of a user is a preview feature that needs an environment setting and the user's records reassigned first, so the plan lists it as a manual step")
+	}
 	s, ev, err := fixSession(ctx, g, o)
 	if err != nil {
 		return err
@@ -246,7 +251,7 @@ func verifySandboxes(ctx context.Context, g *globals, s *session, ev *evaluation
 }
 
 func settingsOf(cfg *config.Config) fix.Settings {
-	return fix.Settings{Table: cfg.Work365.SettingsTable, Attribute: cfg.Work365.ServiceUserAttribute, ClearCacheAction: cfg.Work365.ClearCacheAction}
+	return fix.Settings{ClearCacheAction: cfg.Work365.ClearCacheAction}
 }
 
 func outputDir(o string) string {

@@ -160,6 +160,26 @@ func TestFixApplyOnTheDemoTenantsThenUndo(t *testing.T) {
 		"PATCH w365_configurations(" + h.server("contoso").Rows("Contoso Legacy", "w365_configurations")[0]["w365_configurationid"].(string) + ")",
 		"POST w365_ClearCache",
 	}, journalWrites(t, journal)[legacy], "create → roles → service user → clear cache")
+	// A disabled application user is enabled before it is given a role: Dataverse refuses roles to disabled users.
+	finance := envID(t, repBefore, "Contoso Finance")
+	financeUser := userIn(t, h, "contoso", "Contoso Finance", "e4b1a995-abe3-4350-a61c-65fccd32e8bd")
+	assert.Equal(t, []string{"PATCH systemusers(" + financeUser + ")", "POST systemusers(" + financeUser + ")/systemuserroles_association/$ref", "POST w365_ClearCache"},
+		journalWrites(t, journal)[finance], "enable, then assign")
+	// Every update carries If-Match: *, and the service user is bound through the lookup's navigation property
+	// as the metadata names it (mixed case), never through its logical name.
+	patches := 0
+	for _, w := range h.server("contoso").Writes() {
+		if w.Method != http.MethodPatch {
+			continue
+		}
+		patches++
+		assert.Equal(t, "*", w.IfMatch, w.Path)
+		if strings.Contains(w.Path, "w365_configurations(") {
+			assert.Contains(t, w.Body, `"w365_ServiceUserId@odata.bind":"/systemusers(`)
+			assert.Equal(t, http.StatusNoContent, w.Status)
+		}
+	}
+	assert.Positive(t, patches)
 
 	// A second run finds nothing left to write.
 	writes := len(h.server("contoso").Writes()) + len(h.server("fabrikam").Writes())
@@ -169,11 +189,36 @@ func TestFixApplyOnTheDemoTenantsThenUndo(t *testing.T) {
 	// Undo restores the state before the fix; created application users stay, disabled.
 	require.Equal(t, exitOK, h.run("fix", "--config", h.cfgPath, "--undo", journal, "--yes"), h.stderr.String())
 	assert.Contains(t, h.stdout.String(), "Undo plan for run")
+	// Undo works newest first: the role comes off before the user is disabled again.
+	undoJournals, err := filepath.Glob(strings.TrimSuffix(journal, ".jsonl") + ".undo-*.jsonl")
+	require.NoError(t, err)
+	require.Len(t, undoJournals, 1)
+	assert.Equal(t, []string{"DELETE systemusers(" + financeUser + ")/systemuserroles_association(", "PATCH systemusers(" + financeUser + ")"},
+		prefixes(journalWrites(t, undoJournals[0])[finance], 2), "remove the role, then disable")
 	snapUndone := filepath.Join(h.dir, "undone.json")
 	h.run("collect", "--config", h.cfgPath, "-o", snapUndone, "--quiet")
 	created := createdUsers(t, journal)
 	require.NotEmpty(t, created)
 	assertSameState(t, snapBefore, snapUndone, created)
+}
+
+// prefixes cuts each write to its method and path up to the n-th "(" key, so that keys of roles can be left out.
+func prefixes(writes []string, n int) []string {
+	out := make([]string, len(writes))
+	for i, w := range writes {
+		cut, count := w, 0
+		for j, r := range w {
+			if r == '(' {
+				count++
+				if count == n {
+					cut = w[:j+1]
+					break
+				}
+			}
+		}
+		out[i] = cut
+	}
+	return out
 }
 
 // userIn finds the live application user of an App ID in an environment, from the emulator's state.
@@ -256,14 +301,30 @@ func TestSandboxFirstHoldsProductionBackUntilASandboxPasses(t *testing.T) {
 			reasons[o.Environment+"/"+o.Action] = o.Reason
 		}
 	}
-	// The sandbox was fixed first; it passes now, so production followed.
-	assert.Equal(t, []string{"create_app_user=applied", "assign_role=applied", "assign_role=applied", "set_service_user=applied", "clear_cache=applied"},
+	// The sandbox was fixed first; it passes now, so production followed. It has no clear-cache action, which
+	// becomes a manual step.
+	assert.Equal(t, []string{"create_app_user=applied", "assign_role=applied", "assign_role=applied", "set_service_user=applied", "clear_cache=manual"},
 		status["Northwind Sandbox"])
+	assert.Contains(t, reasons["Northwind Sandbox/clear_cache"], "Admin Hub → Administration → Clear Cache")
 	assert.Equal(t, []string{"assign_role=applied"}, status["Northwind Production"])
-	// Purge (opted in) then create; the environment has no clear-cache action, which becomes a manual step.
-	assert.Equal(t, []string{"purge_app_user=applied", "create_app_user=applied", "assign_role=applied", "assign_role=applied", "set_service_user=applied", "clear_cache=manual"},
+	// A soft-deleted leftover is never purged (--purge-deleted is accepted and does nothing): a person deletes
+	// it, and the re-creation waits for that.
+	assert.Equal(t, []string{"create_app_user=not_applied", "assign_role=not_applied", "assign_role=not_applied", "set_service_user=not_applied", "clear_cache=not_applied"},
 		status["Northwind Dev"])
-	assert.Contains(t, reasons["Northwind Dev/clear_cache"], "Admin Hub → Administration → Clear Cache")
+	manual := ""
+	for _, o := range rep.Fix.Outcomes {
+		if o.Environment == "Northwind Dev" && o.Action == fix.ActManual {
+			manual += o.Description + "\n"
+		}
+		if o.Environment == "Northwind Dev" && o.Action == fix.ActCreateAppUser {
+			assert.Contains(t, o.Reason, "has to be purged first")
+		}
+	}
+	assert.Contains(t, manual, "Permanently delete the soft-deleted Work 365 application user")
+	for _, w := range h.server("northwind").Writes() {
+		assert.NotEqual(t, http.MethodDelete+" systemusers", w.Method+" "+w.Path[:min(len(w.Path), len("/api/data/v9.2/systemusers"))], "no user is deleted")
+	}
+	assert.Contains(t, h.stderr.String(), "--purge-deleted no longer does anything")
 	// A missing role is a clear error, not a guess.
 	assert.Contains(t, reasons["Northwind Lab/assign_role"], `the role "Work 365 Portal Service" does not exist in the business unit`)
 	// Tailspin's only sandbox is too old to qualify or be fixed: production is held back.
@@ -279,7 +340,7 @@ func TestSandboxFirstHoldsProductionBackUntilASandboxPasses(t *testing.T) {
 		if o.Environment == "Tailspin Production" && o.Action == fix.ActCreateAppUser {
 			found = true
 			assert.Equal(t, fix.OutcomeFailed, o.Status)
-			assert.Contains(t, o.Reason, "has no service principal in this tenant: complete Work 365's consent/onboarding")
+			assert.Contains(t, o.Reason, "has no service principal in this tenant yet (complete Work 365's consent or onboarding for the tenant first)")
 		}
 	}
 	assert.True(t, found)

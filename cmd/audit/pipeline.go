@@ -133,20 +133,25 @@ func collectOptions(g *globals, cfg *config.Config, eng *policy.Engine) (collect
 		}
 	}
 	return collect.Options{
-		Concurrency:          cfg.Collect.Concurrency,
-		PerEnvironment:       cfg.Collect.PerEnvironment,
-		PageSize:             cfg.Collect.PageSize,
-		EnvironmentTimeout:   time.Duration(cfg.Collect.Timeout),
-		SolutionName:         cfg.Work365.Solution,
-		AppIDs:               appIDs,
-		RoleNames:            roleNames,
-		SettingsTable:        cfg.Work365.SettingsTable,
-		ServiceUserAttribute: cfg.Work365.ServiceUserAttribute,
-		LookbackDays:         policyInt(pc, "lookback_days", 7),
-		RecentJobs:           cfg.Collect.RecentJobs,
-		JobNamePrefixes:      cfg.Collect.JobNamePrefixes,
-		Now:                  g.now,
-		ToolVersion:          toolVersion(),
+		Concurrency:           cfg.Collect.Concurrency,
+		PerEnvironment:        cfg.Collect.PerEnvironment,
+		PageSize:              cfg.Collect.PageSize,
+		EnvironmentTimeout:    time.Duration(cfg.Collect.Timeout),
+		SolutionName:          cfg.Work365.Solution,
+		SolutionFriendlyName:  cfg.Work365.SolutionFriendlyName,
+		Publisher:             cfg.Work365.Publisher,
+		TablePrefix:           cfg.Work365.TablePrefix,
+		SettingsTable:         cfg.Work365.SettingsTable,
+		SettingsEntitySet:     cfg.Work365.SettingsEntitySet,
+		ServiceUserLookup:     cfg.Work365.ServiceUserLookup,
+		ServiceUserNavigation: cfg.Work365.ServiceUserNavigation,
+		AppIDs:                appIDs,
+		RoleNames:             roleNames,
+		LookbackDays:          policyInt(pc, "lookback_days", 7),
+		RecentJobs:            cfg.Collect.RecentJobs,
+		JobNamePrefixes:       cfg.Collect.JobNamePrefixes,
+		Now:                   g.now,
+		ToolVersion:           toolVersion(),
 	}, nil
 }
 
@@ -187,7 +192,8 @@ func targets(g *globals, cfg *config.Config, envGlobs []string) ([]collect.Targe
 		out = append(out, collect.Target{
 			Name: t.Name, TenantID: t.TenantID, Cloud: ep.Cloud, BAPURL: ep.BAPURL, BAPScope: ep.BAPScope,
 			HTTP: hc, Tokens: src, Client: &api.Client{HTTP: hc, Tokens: src, MaxAttempts: cfg.Collect.MaxAttempts,
-				BaseBackoff: time.Duration(cfg.Collect.RetryDelay), MaxWait: time.Duration(cfg.Collect.MaxRetryWait)},
+				BaseBackoff: time.Duration(cfg.Collect.RetryDelay), MaxWait: time.Duration(cfg.Collect.MaxRetryWait),
+				MaxRetryAfter: time.Duration(cfg.Collect.MaxRetryAfter)},
 			Include: func(name, id string) bool {
 				if !filter.Match(name, id) {
 					return false

@@ -34,8 +34,8 @@ func TestProgressOnATerminalShowsEachEnvironmentWithCountsAndTime(t *testing.T) 
 		assert.Regexp(t, regexp.MustCompile(want), stripColour(out))
 	}
 	// A status line with the counts, redrawn in place, and a closing line; the clock is the test's, so 0s.
-	assert.Contains(t, out, "\r\x1b[2Kcollecting: 11/11 environments, 0 in progress, 1 could not be read · 0s")
-	assert.Contains(t, out, "collected 11 environments in 0s: 9 read, 1 skipped, 1 could not be read\n")
+	assert.Contains(t, out, "\r\x1b[2Kcollecting: 12/12 environments, 0 in progress, 1 could not be read · 0s")
+	assert.Contains(t, out, "collected 12 environments in 0s: 9 read, 2 skipped, 1 could not be read\n")
 	assert.Contains(t, out, "\x1b[32m✓\x1b[0m", "colour on a terminal")
 
 	getenv := h.g.getenv

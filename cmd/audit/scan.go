@@ -51,7 +51,7 @@ the reports: the table on standard output, the other formats as report.<ext> in 
 The exit code says whether anything fails at or above --fail-on (3) or could not be audited (4).
 
 --fix is the one-shot form: scan, print the fix plan, apply it under the same confirmation and safety
-rules as 'audit fix --apply' (--yes, --allow-production, --fix-privileges, --purge-deleted, --rule),
+rules as 'audit fix --apply' (--yes, --allow-production, --fix-privileges, --rule),
 verify by collecting the changed environments again, and write the reports of the final state with
 the fix outcome included. A failed fix step makes the exit code 5.`,
 		Args: cobra.NoArgs,

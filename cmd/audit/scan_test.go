@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/work365/audit/internal/emulator"
+	"github.com/work365/audit/internal/policy"
 	"github.com/work365/audit/internal/report"
 )
 
@@ -27,6 +28,7 @@ var demoGrid = map[string]string{
 	"Contoso Partner Portal": "EEEEEEEEEEEEEEE",
 	"Fabrikam Production":    "PPPPPFPPPPPPPPP",
 	"Fabrikam Sandbox":       "F--PP-PP----FFP",
+	"Fabrikam Archive":       "---------------",
 }
 
 func TestScanOfTheDemoTenantsGivesTheExpectedStatusOfEveryPair(t *testing.T) {
@@ -59,11 +61,45 @@ func TestScanOfTheDemoTenantsGivesTheExpectedStatusOfEveryPair(t *testing.T) {
 		require.NotNil(t, e.Inventory)
 		assert.Equal(t, "e4b1a995-abe3-4350-a61c-65fccd32e8bd", e.Inventory.AppID)
 		assert.Equal(t, []string{"Work 365 Portal Service", "Work 365 Service"}, e.Inventory.Roles)
+		assert.Equal(t, []report.TeamRole{{Role: "Work 365 Portal Service", Team: "Work 365 Integration"}}, e.Inventory.TeamRoles)
+		assert.Equal(t, "unique_name", e.Inventory.Work365FoundBy)
 		assert.Equal(t, "application", e.Inventory.ServiceUser.Kind)
 		assert.Equal(t, "3.6.2.0", e.Inventory.Work365Version)
 		assert.Equal(t, "contosoprod", e.Inventory.BusinessUnit)
 		assert.Equal(t, "pass", e.Status)
 	}
+
+	// What real tenants have and a self-made emulator tends to leave out.
+	byPair := map[string]policy.Result{}
+	for _, r := range rep.Results {
+		byPair[r.EnvironmentName+" "+r.RuleID] = r
+	}
+	envs := map[string]report.Environment{}
+	for _, e := range rep.Environments {
+		envs[e.Name] = e
+	}
+	// A role held through a team counts, and the passing result names the team.
+	portal := byPair["Contoso Production W365.ROLES.2"]
+	assert.Equal(t, "pass", portal.Status)
+	assert.Contains(t, portal.Message, `holds "Work 365 Portal Service" through team "Work 365 Integration"`)
+	assert.Equal(t, "Work 365 Integration", portal.Evidence["teams"].([]any)[0].(map[string]any)["name"])
+	// A non-interactive person (access mode 4, no application ID) still holding Work 365 Service is a person.
+	legacy := byPair["Contoso Europe W365.LEGACY.1"]
+	assert.Equal(t, "fail", legacy.Status)
+	assert.Contains(t, legacy.Message, `"Old Service Account" (w365svc-eu@contoso.onmicrosoft.com)`)
+	// An environment in admin mode is audited: the auditor's application user is a System Administrator.
+	assert.Equal(t, "pass", byPair["Contoso Sandbox W365.ROLES.1"].Status)
+	assert.Equal(t, "fail", byPair["Contoso Sandbox W365.ROLES.3"].Status, "read completely: its System Administrator role is seen")
+	// Templates owned by SYSTEM and INTEGRATION are not "owned by a disabled user".
+	assert.Equal(t, "pass", byPair["Contoso Production W365.BIND.2"].Status)
+	// Work 365 installed under another unique name is found by its friendly name, not reported missing.
+	require.NotNil(t, envs["Fabrikam Production"].Inventory)
+	assert.Equal(t, "friendly_name", envs["Fabrikam Production"].Inventory.Work365FoundBy)
+	assert.Equal(t, "3.8.1.0", envs["Fabrikam Production"].Inventory.Work365Version)
+	// A disabled environment is not audited, and says so.
+	archive := byPair["Fabrikam Archive W365.ROLES.1"]
+	assert.Equal(t, "not_applicable", archive.Status)
+	assert.Contains(t, archive.Message, "disabled")
 }
 
 // Paging at two rows a page, throttling and transient server errors change nothing in the results; an

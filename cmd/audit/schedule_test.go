@@ -229,11 +229,11 @@ func TestScheduledScansRecordDriftAndSendExactlyTheExpectedNotifications(t *test
 	clock.before = map[int]func(){
 		2: func() {
 			seenBefore = append(seenBefore, rcv.counts())
-			removeRole(t, h, "Contoso Production", "Work 365 Portal Service")
+			removeRole(t, h, "Contoso Production", "Work 365 Service")
 		},
 		3: func() {
 			seenBefore = append(seenBefore, rcv.counts())
-			assignRole(t, h, "Contoso Production", "Work 365 Portal Service")
+			assignRole(t, h, "Contoso Production", "Work 365 Service")
 		},
 	}
 	o := scheduleOf(h, clock, 3)
@@ -248,8 +248,8 @@ func TestScheduledScansRecordDriftAndSendExactlyTheExpectedNotifications(t *test
 		reps = append(reps, rep)
 	}
 	assert.Nil(t, reps[0].Drift, "the first run is the baseline")
-	assert.Equal(t, []string{"new Contoso Production W365.ROLES.2", "role_removed Contoso Production Work 365 Portal Service"}, driftLines(reps[1].Drift))
-	assert.Equal(t, []string{"resolved Contoso Production W365.ROLES.2 pass", "role_added Contoso Production Work 365 Portal Service"}, driftLines(reps[2].Drift))
+	assert.Equal(t, []string{"new Contoso Production W365.ROLES.1", "role_removed Contoso Production Work 365 Service"}, driftLines(reps[1].Drift))
+	assert.Equal(t, []string{"resolved Contoso Production W365.ROLES.1 pass", "role_added Contoso Production Work 365 Service"}, driftLines(reps[2].Drift))
 	assert.Equal(t, int64(1), reps[1].Drift.Baseline.RunID)
 	assert.Equal(t, int64(2), reps[2].Drift.Baseline.RunID)
 	// Failures that persist keep the time they were first seen: the first run's.
@@ -261,7 +261,7 @@ func TestScheduledScansRecordDriftAndSendExactlyTheExpectedNotifications(t *test
 	assert.Equal(t, reps[0].Summary.Results["fail"], reps[1].Drift.Summary.Persisting)
 	md := mustRead(t, filepath.Join(h.dir, "runs", dirs[1], "report.md"))
 	assert.Contains(t, md, "## Changed since the last scan\n\n1 new failure, 0 resolved,")
-	assert.Contains(t, md, `- **Contoso Production** (contoso): role "Work 365 Portal Service" removed from the application user`)
+	assert.Contains(t, md, `- **Contoso Production** (contoso): role "Work 365 Service" removed from the application user`)
 	assert.Contains(t, mustRead(t, filepath.Join(h.dir, "runs", dirs[2], "report.html")), `<tr data-drift="resolved"><th scope="row">Contoso Production</th>`)
 
 	// The one-line drift of every run with a baseline.
@@ -278,7 +278,7 @@ func TestScheduledScansRecordDriftAndSendExactlyTheExpectedNotifications(t *test
 	assert.Equal(t, map[string]int{"/hook": 2, "/teams": 2, "/slack": 1}, rcv.counts())
 	hook := rcv.last("/hook")
 	assert.Equal(t, []any{"resolved", "inventory"}, hook["events"])
-	assert.Equal(t, "W365.ROLES.2", hook["resolved"].([]any)[0].(map[string]any)["rule_id"])
+	assert.Equal(t, "W365.ROLES.1", hook["resolved"].([]any)[0].(map[string]any)["rule_id"])
 	assert.Equal(t, float64(3), hook["run_id"])
 	teams := rcv.last("/teams")
 	assert.Equal(t, "application/vnd.microsoft.card.adaptive", teams["attachments"].([]any)[0].(map[string]any)["contentType"])
@@ -312,7 +312,7 @@ func TestScheduledScansRecordDriftAndSendExactlyTheExpectedNotifications(t *test
 	assert.Contains(t, h.stdout.String(), "2 sent, 0 failed")
 	require.Equal(t, exitFailing, h.run("diff", "--history", o.scan.history.path, "1", "2", "--exit-code"), h.stderr.String())
 	assert.Contains(t, h.stdout.String(), "Changes from run 1 (26 November 2026, 12:01 UTC) to run 2 (26 November 2026, 18:01 UTC)")
-	assert.Contains(t, h.stdout.String(), `Contoso Production (contoso)  role "Work 365 Portal Service" removed from the application user`)
+	assert.Contains(t, h.stdout.String(), `Contoso Production (contoso)  role "Work 365 Service" removed from the application user`)
 	require.Equal(t, exitOK, h.run("diff", "--history", o.scan.history.path, "--format", "json"), h.stderr.String())
 	var d report.Drift
 	require.NoError(t, json.Unmarshal(h.stdout.Bytes(), &d))

@@ -173,7 +173,7 @@ func TestNoWebhookURLInAnyArtifactOfScansWithNotifications(t *testing.T) {
 		return code
 	}
 	assert.Equal(t, exitUnaudited, scan())
-	removeRole(t, h, "Contoso Production", "Work 365 Portal Service")
+	removeRole(t, h, "Contoso Production", "Work 365 Service")
 	assert.Equal(t, exitUnaudited, scan(), "failed notifications never change the scan's result")
 	stderr := outputs[len(outputs)-1]
 	assert.Contains(t, stderr, "notify: sent new_failures to ok (slack)")

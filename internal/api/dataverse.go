@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // DefaultPageSize is the page size asked of Dataverse with Prefer: odata.maxpagesize (its own maximum).
@@ -53,6 +54,11 @@ func (d *Dataverse) Base() string { return d.base }
 
 // Scope returns the token scope of the organization.
 func (d *Dataverse) Scope() string { return d.scope }
+
+// RetryWait is the client's RetryWait: how long to wait before sending again a request that failed with err.
+func (d *Dataverse) RetryWait(ctx context.Context, err error, attempt int, waited time.Duration) (time.Duration, error) {
+	return d.client.RetryWait(ctx, err, attempt, waited)
+}
 
 // PageSize is the page size asked with Prefer: odata.maxpagesize.
 func (d *Dataverse) PageSize() int { return d.pageSize }

@@ -43,14 +43,24 @@ type Options struct {
 	// EnvironmentTimeout bounds the collection of one environment.
 	EnvironmentTimeout time.Duration
 
-	SolutionName         string            // Work 365's solution unique name
-	AppIDs               map[string]string // Work 365 App IDs by geo code; users with any of them are collected
-	RoleNames            []string          // the Work 365 roles (service and portal)
-	SettingsTable        string            // entity set of the Work 365 settings row
-	ServiceUserAttribute string            // lookup attribute (bind name) of the service user on that row
-	LookbackDays         int
-	RecentJobs           int
-	JobNamePrefixes      []string
+	// Work 365's solution is looked up by SolutionName (unique name), then by SolutionFriendlyName or Publisher;
+	// where none matches, tables named with TablePrefix make the environment an error instead of "not installed".
+	SolutionName         string
+	SolutionFriendlyName string
+	Publisher            string
+	TablePrefix          string
+	// The settings table (logical name) and its service-user lookup (logical name). Their entity set and
+	// navigation property are read from each environment's metadata unless set here.
+	SettingsTable         string
+	SettingsEntitySet     string
+	ServiceUserLookup     string
+	ServiceUserNavigation string
+
+	AppIDs          map[string]string // Work 365 App IDs by geo code; users with any of them are collected
+	RoleNames       []string          // the Work 365 roles (service and portal)
+	LookbackDays    int
+	RecentJobs      int
+	JobNamePrefixes []string
 
 	Now         func() time.Time
 	Progress    func(Event) // called from collector goroutines; must be safe for concurrent use
@@ -71,6 +81,9 @@ type Target struct {
 	// Client is built from HTTP and Tokens when nil; tests may inject one.
 	Client *api.Client
 }
+
+// StateDisabled is the BAP runtime state of a disabled environment, the one state that is not read.
+const StateDisabled = "Disabled"
 
 // Event reports progress of one environment.
 type Event struct {
@@ -119,12 +132,17 @@ func New(opts Options) *Collector {
 // Settings returns what this collector looks for, as recorded in the snapshot.
 func (c *Collector) Settings() snapshot.Settings {
 	return snapshot.Settings{
-		SolutionName:      c.opts.SolutionName,
-		AppIDs:            c.opts.AppIDs,
-		RoleNames:         c.opts.RoleNames,
-		LookbackDays:      c.opts.LookbackDays,
-		SettingsEntitySet: c.opts.SettingsTable,
-		ServiceUserLookup: c.opts.ServiceUserAttribute,
+		SolutionName:          c.opts.SolutionName,
+		SolutionFriendlyName:  c.opts.SolutionFriendlyName,
+		Publisher:             c.opts.Publisher,
+		TablePrefix:           c.opts.TablePrefix,
+		AppIDs:                c.opts.AppIDs,
+		RoleNames:             c.opts.RoleNames,
+		LookbackDays:          c.opts.LookbackDays,
+		SettingsTable:         c.opts.SettingsTable,
+		SettingsEntitySet:     c.opts.SettingsEntitySet,
+		ServiceUserLookup:     c.opts.ServiceUserLookup,
+		ServiceUserNavigation: c.opts.ServiceUserNavigation,
 	}
 }
 
@@ -216,10 +234,13 @@ func (c *Collector) collectEnvironment(ctx context.Context, client *api.Client, 
 	case !env.HasDataverse:
 		env.Status, env.SkipReason = snapshot.StatusSkipped, "the environment has no Dataverse database"
 		return
-	case env.State != "" && env.State != "Enabled":
-		env.Status, env.SkipReason = snapshot.StatusSkipped, fmt.Sprintf("the environment is %s", env.State)
+	case strings.EqualFold(env.State, StateDisabled):
+		env.Status, env.SkipReason = snapshot.StatusSkipped, "the environment is disabled in the Power Platform admin center"
 		return
 	}
+	// Every other runtime state is read: in admin mode (AdminMode) System Administrators — the auditor's
+	// application user among them — can still use the Web API, Warning changes nothing, and a state this build
+	// does not know is tried rather than dropped; if the organization refuses, the environment reports why.
 	ctx, cancel := context.WithTimeout(ctx, c.opts.EnvironmentTimeout)
 	defer cancel()
 	dv, err := api.NewDataverse(client, env.InstanceURL, c.opts.PageSize)
@@ -271,9 +292,11 @@ func describeStage(err error) *snapshot.Error {
 func describe(stage string, err error) *snapshot.Error {
 	out := &snapshot.Error{Stage: stage, Message: err.Error()}
 	var ae *api.Error
+	var we *api.WaitError
 	if errors.As(err, &ae) {
 		out.HTTPStatus, out.Code = ae.Status, ae.Code
-		if hint := advice(stage, ae); hint != "" {
+		// A wait that was not started explains itself (the Retry-After asked for and the bound it passed).
+		if hint := advice(stage, ae); hint != "" && !errors.As(err, &we) {
 			out.Message = ae.Error() + " — " + hint
 		}
 	} else if strings.Contains(out.Message, "x509:") || strings.Contains(out.Message, "tls: failed to verify") {

@@ -49,8 +49,9 @@ func startFixture(t *testing.T, fx *emulator.Fixture, opts emulator.Options) (*e
 func options() Options {
 	return Options{
 		SolutionName: "Work365", AppIDs: map[string]string{"US": usApp, "EU": euApp},
-		RoleNames: []string{"Work 365 Service", "Work 365 Portal Service"}, SettingsTable: "w365_configurations",
-		ServiceUserAttribute: "w365_serviceuserid", LookbackDays: 7, RecentJobs: 5, JobNamePrefixes: []string{"Work 365", "w365"},
+		RoleNames: []string{"Work 365 Service", "Work 365 Portal Service"}, SettingsTable: "w365_configuration",
+		ServiceUserLookup: "w365_serviceuserid", SolutionFriendlyName: "Work 365", TablePrefix: "w365_",
+		LookbackDays: 7, RecentJobs: 5, JobNamePrefixes: []string{"Work 365", "w365"},
 		Now: func() time.Time { return now },
 	}
 }
@@ -91,7 +92,12 @@ func TestCollectReadsWhatTheRulesNeedAndNothingElse(t *testing.T) {
 	dv := legacy.Dataverse
 	require.NotNil(t, dv)
 	assert.Equal(t, snapshot.Solution{Installed: true, UniqueName: "Work365", FriendlyName: "Work 365", Version: "3.5.4.0", Managed: true,
-		InstalledOn: "2023-02-01T00:00:00Z"}, dv.Work365)
+		InstalledOn: "2023-02-01T00:00:00Z", Publisher: "DefaultPublishercontosolegacy", MatchedBy: snapshot.MatchUniqueName,
+		Tried: []string{`unique name "Work365"`, `friendly name "Work 365"`}}, dv.Work365)
+	// Where Work 365 keeps its service user, as the metadata says: the bind goes through the mixed-case
+	// navigation property, the read through the lowercase value column.
+	assert.Equal(t, &snapshot.Schema{SettingsTable: "w365_configuration", EntitySet: "w365_configurations", PrimaryID: "w365_configurationid",
+		Lookup: "w365_serviceuserid", Navigation: "w365_ServiceUserId", Source: "metadata"}, dv.Schema)
 	assert.Empty(t, dv.ApplicationUsers, "no Work 365 application user (the auditor's own is not one)")
 
 	// The service user is the licensed human account, read on its own because it is no application user.
@@ -120,6 +126,10 @@ func TestCollectReadsWhatTheRulesNeedAndNothingElse(t *testing.T) {
 	assert.Equal(t, []string{"Work 365 Service"}, names(dv.ServiceRoleHolders[0].Roles, func(r snapshot.Role) string { return r.Name }))
 
 	europe := env(t, snap, "Contoso Europe").Dataverse
+	// A non-interactive person (access mode 4, no application ID) is no application user.
+	require.Len(t, europe.ServiceRoleHolders, 1)
+	assert.Equal(t, "Old Service Account", europe.ServiceRoleHolders[0].FullName)
+	assert.Equal(t, 4, europe.ServiceRoleHolders[0].AccessMode)
 	require.Len(t, europe.ApplicationUsers, 1)
 	app := europe.ApplicationUsers[0]
 	assert.Equal(t, usApp, app.ApplicationID)
@@ -140,6 +150,26 @@ func TestCollectReadsWhatTheRulesNeedAndNothingElse(t *testing.T) {
 	marketing := env(t, snap, "Contoso Marketing")
 	assert.Equal(t, snapshot.StatusOK, marketing.Status)
 	assert.False(t, marketing.Dataverse.Work365.Installed)
+
+	// A role held through a team counts, with the team.
+	prod := env(t, snap, "Contoso Production").Dataverse
+	require.Len(t, prod.ApplicationUsers, 1)
+	var viaTeam []string
+	for _, r := range prod.ApplicationUsers[0].Roles {
+		if r.Team != nil {
+			viaTeam = append(viaTeam, r.Name+" through "+r.Team.Name)
+		}
+	}
+	assert.Equal(t, []string{"Work 365 Portal Service through Work 365 Integration"}, viaTeam)
+	// Templates of the system-managed users are kept as disabled owners without an Entra identity; the rules
+	// tell them apart.
+	assert.Equal(t, []string{"Case Created", "Order Confirmation"}, names(prod.EmailTemplates, func(e snapshot.EmailTemplate) string { return e.Title }))
+	for _, tpl := range prod.EmailTemplates {
+		assert.True(t, tpl.Owner.Disabled)
+		assert.Empty(t, tpl.Owner.ObjectID)
+	}
+	// An environment in admin mode is read: the auditor's application user is a System Administrator.
+	assert.Equal(t, snapshot.StatusOK, env(t, snap, "Contoso Sandbox").Status)
 
 	def := env(t, snap, "Contoso (default)")
 	assert.Equal(t, snapshot.StatusSkipped, def.Status)

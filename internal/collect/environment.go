@@ -2,6 +2,7 @@ package collect
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strings"
 
@@ -64,9 +65,10 @@ func (r *reader) get(ctx context.Context, stage, path string, v any) error {
 	return inStage(stage, r.dv.Get(ctx, path, v))
 }
 
-// read collects in three dependent steps: the Work 365 solution (nothing else is read where it is missing);
-// then everything that depends only on it, concurrently; then the service user when it is not one of the
-// application users already read.
+// read collects in dependent steps: the Work 365 solution (where none is found, only whether Work 365's
+// tables exist anyway); then, concurrently, everything that depends only on it — the schema of the settings
+// table and, through it, the setting itself —; then the members of the teams that hold a Work 365 role; then
+// the service user when it is not one of the application users already read.
 func (r *reader) read(ctx context.Context) (*snapshot.Dataverse, error) {
 	out := &snapshot.Dataverse{
 		ApplicationUsers:     []snapshot.User{},
@@ -81,11 +83,20 @@ func (r *reader) read(ctx context.Context) (*snapshot.Dataverse, error) {
 	}
 	out.Work365 = sol
 	if !sol.Installed {
+		tables, err := r.work365Tables(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(tables) > 0 {
+			return nil, inStage("solutions", &missingSolutionError{tried: sol.Tried, tables: tables, prefix: r.c.opts.TablePrefix})
+		}
 		return out, nil
 	}
 
 	var (
 		setting  settingRow
+		appTeams map[string][]snapshot.Team
+		teams    map[string]*teamRoles
 		holders  []snapshot.User
 		disabled []ownerRow
 		jobs     snapshot.FailedJobs
@@ -94,9 +105,17 @@ func (r *reader) read(ctx context.Context) (*snapshot.Dataverse, error) {
 		tmpls    []ownedRow
 	)
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		if out.Schema, err = r.schema(gctx); err != nil {
+			return err
+		}
+		setting, err = r.serviceUserSetting(gctx, out.Schema)
+		return err
+	})
 	g.Go(func() (err error) { out.RootBusinessUnit, err = r.rootBusinessUnit(gctx); return })
 	g.Go(func() (err error) { out.ApplicationUsers, err = r.applicationUsers(gctx); return })
-	g.Go(func() (err error) { setting, err = r.serviceUserSetting(gctx); return })
+	g.Go(func() (err error) { appTeams, err = r.applicationUserTeams(gctx); return })
+	g.Go(func() (err error) { teams, err = r.teamsWithRoles(gctx); return })
 	g.Go(func() (err error) { holders, err = r.serviceRoleHolders(gctx); return })
 	g.Go(func() (err error) { disabled, err = r.disabledUsers(gctx); return })
 	g.Go(func() (err error) { jobs, err = r.failedJobs(gctx); return })
@@ -107,11 +126,27 @@ func (r *reader) read(ctx context.Context) (*snapshot.Dataverse, error) {
 		return nil, err
 	}
 	out.FailedJobs = jobs
+
+	// Roles held through teams: every role of the application users' teams; the Work 365 roles of the people
+	// who are members of a team that holds one.
+	for i := range out.ApplicationUsers {
+		u := &out.ApplicationUsers[i]
+		for _, tm := range appTeams[strings.ToLower(u.ID)] {
+			if t := teams[strings.ToLower(tm.ID)]; t != nil {
+				u.Roles = append(u.Roles, t.rolesOf()...)
+			}
+		}
+	}
+	members, err := r.work365TeamMembers(ctx, teams)
+	if err != nil {
+		return nil, err
+	}
+	holders = mergeTeamHolders(holders, members, teams, r.c.opts.RoleNames)
 	out.ServiceRoleHolders = people(holders)
 
 	out.ServiceUser = snapshot.ServiceUser{Configured: setting.userID != "", SettingID: setting.id, UserID: setting.userID}
 	if setting.userID != "" {
-		u, err := r.serviceUser(ctx, setting.userID, out.ApplicationUsers)
+		u, err := r.serviceUser(ctx, setting.userID, out.ApplicationUsers, holders)
 		if err != nil {
 			return nil, err
 		}
@@ -138,6 +173,25 @@ func (r *reader) read(ctx context.Context) (*snapshot.Dataverse, error) {
 	return out, nil
 }
 
+// missingSolutionError is an environment with Work 365's tables but no solution found by any of the names tried:
+// reporting it as "not installed" would hide an installation under a name this configuration does not know.
+type missingSolutionError struct {
+	tried  []string
+	tables []string
+	prefix string
+}
+
+func (e *missingSolutionError) Error() string {
+	shown := e.tables
+	if len(shown) > 5 {
+		shown = append(append([]string{}, shown[:5]...), fmt.Sprintf("and %d more", len(e.tables)-5))
+	}
+	return fmt.Sprintf("the environment has Work 365's tables (%s: %s) but no Work 365 solution was found by %s — "+
+		"set work365.solution (the unique name), work365.solution_friendly_name or work365.publisher in the config to "+
+		"the names this Work 365 version uses (Power Apps → Solutions lists them)",
+		e.prefix+"*", strings.Join(shown, ", "), strings.Join(e.tried, ", or "))
+}
+
 // people keeps the role holders that are not application users.
 func people(holders []snapshot.User) []snapshot.User {
 	out := []snapshot.User{}
@@ -151,10 +205,13 @@ func people(holders []snapshot.User) []snapshot.User {
 
 // flaggedOwners are the owners whose flows, connection references and templates are at risk: disabled users,
 // and people holding a Work 365 role (the legacy human service account, which is retired after the switch).
+// System-managed users such as SYSTEM are disabled by design; they are kept with their object ID (they have
+// none) so that the rules can tell them apart.
 func flaggedOwners(disabled []ownerRow, holders []snapshot.User) map[string]snapshot.Owner {
 	owners := map[string]snapshot.Owner{}
 	for _, d := range disabled {
-		owners[strings.ToLower(d.id)] = snapshot.Owner{ID: d.id, Name: d.name, DomainName: d.domain, Disabled: true, Application: d.application}
+		owners[strings.ToLower(d.id)] = snapshot.Owner{ID: d.id, Name: d.name, DomainName: d.domain, Disabled: true,
+			Application: d.application, ObjectID: d.objectID}
 	}
 	for _, h := range holders {
 		if h.IsApplication() {

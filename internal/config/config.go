@@ -80,16 +80,29 @@ type Collect struct {
 	MaxAttempts     int      `yaml:"max_attempts"`      // tries of a read answered 429, 5xx or not at all
 	RetryDelay      Duration `yaml:"retry_delay"`       // first wait when no Retry-After is given; doubles per try
 	MaxRetryWait    Duration `yaml:"max_retry_wait"`    // total wait of one request across its retries
+	MaxRetryAfter   Duration `yaml:"max_retry_after"`   // the longest Retry-After honoured; longer stops the environment
 	RecentJobs      int      `yaml:"recent_jobs"`       // failed jobs kept as evidence
 	JobNamePrefixes []string `yaml:"job_name_prefixes"` // system jobs counted as Work 365's
 }
 
-// Work365 names Work 365's storage, which is not public: defaults match the emulator and can be overridden.
+// Work365 names Work 365's storage, which is not public. The solution is looked up by its unique name, then by
+// its friendly name or publisher; the settings table's entity set and the lookup's navigation property are read
+// from Dataverse's metadata unless given here (configuration wins).
 type Work365 struct {
-	Solution             string `yaml:"solution"`
-	SettingsTable        string `yaml:"settings_table"`
-	ServiceUserAttribute string `yaml:"service_user_attribute"`
-	ClearCacheAction     string `yaml:"clear_cache_action"`
+	Solution             string `yaml:"solution"`               // unique name, tried first
+	SolutionFriendlyName string `yaml:"solution_friendly_name"` // friendly name, compared case-insensitively
+	Publisher            string `yaml:"publisher"`              // publisher unique name; optional
+	TablePrefix          string `yaml:"table_prefix"`           // prefix of Work 365's tables, e.g. w365_
+	// SettingsTable is the logical (singular) name of the settings table; SettingsEntitySet its entity set,
+	// read from metadata when empty.
+	SettingsTable     string `yaml:"settings_table"`
+	SettingsEntitySet string `yaml:"settings_entity_set"`
+	// ServiceUserLookup is the logical name of the service-user lookup column (read as _<name>_value);
+	// ServiceUserNavigation the navigation property writes bind through (case-sensitive, usually the lookup's
+	// schema name, e.g. w365_ServiceUserId), read from metadata when empty.
+	ServiceUserLookup     string `yaml:"service_user_lookup"`
+	ServiceUserNavigation string `yaml:"service_user_navigation"`
+	ClearCacheAction      string `yaml:"clear_cache_action"`
 }
 
 // Waiver accepts a known failure for a while, with a reason and an owner.
@@ -113,11 +126,14 @@ const (
 	DefaultRequestTimeout  = 2 * time.Minute
 	DefaultMaxAttempts     = 6
 	DefaultRetryDelay      = 500 * time.Millisecond
-	DefaultMaxRetryWait    = 2 * time.Minute
+	DefaultMaxRetryWait    = 10 * time.Minute
+	DefaultMaxRetryAfter   = 5 * time.Minute
 	DefaultRecentJobs      = 5
 	DefaultTimeout         = 5 * time.Minute
 	DefaultSolution        = "Work365"
-	DefaultSettingsTable   = "w365_configurations"
+	DefaultFriendlyName    = "Work 365"
+	DefaultTablePrefix     = "w365_"
+	DefaultSettingsTable   = "w365_configuration"
 	DefaultServiceUserAttr = "w365_serviceuserid"
 	DefaultClearCache      = "w365_ClearCache"
 	MaxPerEnvironment      = 52 // Dataverse's concurrent-request limit per user and web server
@@ -143,8 +159,11 @@ func (c *Config) ApplyDefaults() {
 	if c.Collect.RetryDelay <= 0 {
 		c.Collect.RetryDelay = Duration(DefaultRetryDelay)
 	}
+	if c.Collect.MaxRetryAfter <= 0 {
+		c.Collect.MaxRetryAfter = Duration(DefaultMaxRetryAfter)
+	}
 	if c.Collect.MaxRetryWait <= 0 {
-		c.Collect.MaxRetryWait = Duration(DefaultMaxRetryWait)
+		c.Collect.MaxRetryWait = Duration(max(DefaultMaxRetryWait, 2*time.Duration(c.Collect.MaxRetryAfter)))
 	}
 	if c.Collect.RecentJobs <= 0 {
 		c.Collect.RecentJobs = DefaultRecentJobs
@@ -158,11 +177,17 @@ func (c *Config) ApplyDefaults() {
 	if c.Work365.Solution == "" {
 		c.Work365.Solution = DefaultSolution
 	}
+	if c.Work365.SolutionFriendlyName == "" {
+		c.Work365.SolutionFriendlyName = DefaultFriendlyName
+	}
+	if c.Work365.TablePrefix == "" {
+		c.Work365.TablePrefix = DefaultTablePrefix
+	}
 	if c.Work365.SettingsTable == "" {
 		c.Work365.SettingsTable = DefaultSettingsTable
 	}
-	if c.Work365.ServiceUserAttribute == "" {
-		c.Work365.ServiceUserAttribute = DefaultServiceUserAttr
+	if c.Work365.ServiceUserLookup == "" {
+		c.Work365.ServiceUserLookup = DefaultServiceUserAttr
 	}
 	if c.Work365.ClearCacheAction == "" {
 		c.Work365.ClearCacheAction = DefaultClearCache
@@ -273,8 +298,17 @@ func lineError(path, msg string) *Error {
 	}
 	if m := unknownField.FindStringSubmatch(msg); m != nil {
 		msg = fmt.Sprintf("unknown key %q in %s", m[1], sectionName(m[2]))
+		if hint := renamedKeys[m[2]+"."+m[1]]; hint != "" {
+			msg += ": " + hint
+		}
 	}
 	return &Error{Path: path, Line: line, Msg: msg}
+}
+
+// renamedKeys says what became of keys that earlier versions read.
+var renamedKeys = map[string]string{
+	"Work365.service_user_attribute": "it is now service_user_lookup (the lookup's logical name, read as _<name>_value); " +
+		"writes bind through the lookup's navigation property, which is read from Dataverse's metadata or set with service_user_navigation",
 }
 
 func sectionName(goType string) string {
@@ -402,6 +436,9 @@ func (c *Config) validate(requireTenants bool) Errors {
 				add(t.Line, "tenant %q: environment pattern %q is not a valid glob: %v", t.Name, g, err)
 			}
 		}
+	}
+	if c.Collect.MaxRetryAfter > 0 && c.Collect.MaxRetryWait > 0 && c.Collect.MaxRetryWait < c.Collect.MaxRetryAfter {
+		add(0, "collect.max_retry_wait (%s) is shorter than collect.max_retry_after (%s): a request could then never wait as long as the ceiling allows; raise max_retry_wait", time.Duration(c.Collect.MaxRetryWait), time.Duration(c.Collect.MaxRetryAfter))
 	}
 	if c.Collect.PerEnvironment > MaxPerEnvironment {
 		add(0, "collect.per_environment is %d: Dataverse allows at most %d concurrent requests per user, more would only be throttled", c.Collect.PerEnvironment, MaxPerEnvironment)

@@ -49,7 +49,12 @@ func TestParseReadsTheContractAndAppliesDefaults(t *testing.T) {
 	assert.Equal(t, Duration(90*time.Second), c.Collect.Timeout)
 	assert.Equal(t, DefaultPerEnvironment, c.Collect.PerEnvironment)
 	assert.Equal(t, "w365_settings", c.Work365.SettingsTable)
-	assert.Equal(t, DefaultServiceUserAttr, c.Work365.ServiceUserAttribute)
+	assert.Equal(t, DefaultServiceUserAttr, c.Work365.ServiceUserLookup)
+	assert.Empty(t, c.Work365.ServiceUserNavigation, "read from metadata unless configured")
+	assert.Equal(t, "Work 365", c.Work365.SolutionFriendlyName)
+	assert.Equal(t, "w365_", c.Work365.TablePrefix)
+	assert.Equal(t, Duration(5*time.Minute), c.Collect.MaxRetryAfter)
+	assert.Equal(t, Duration(10*time.Minute), c.Collect.MaxRetryWait)
 	assert.Equal(t, map[string]any{"unitedkingdom": "EU"}, c.PolicyData["regions"])
 	require.Len(t, c.Waivers, 1)
 	assert.Equal(t, "2026-12-31", c.Waivers[0].Expires.String())
@@ -149,4 +154,21 @@ func TestFilterMatchesNamesAndIDsCaseInsensitively(t *testing.T) {
 	assert.False(t, f.Match("Contoso Finance", "00000000-0000-0000-0000-000000000001"))
 	assert.False(t, f.Match("Fabrikam", "3"))
 	assert.True(t, Filter{}.Match("anything", "x"))
+}
+
+// A key earlier versions read says what became of it; a total wait shorter than the ceiling is refused.
+func TestRenamedKeysAndRetryBoundsAreExplained(t *testing.T) {
+	t.Parallel()
+	base := "tenants:\n  - {name: a, tenant_id: 3f6c1d2e-8a4b-4c7d-9e1f-2a3b4c5d6e7f, client_id: 6b1f0c2a-3d4e-4f50-8a9b-0c1d2e3f4a5b, client_secret_env: S}\n"
+	_, err := Parse([]byte(base+"work365:\n  service_user_attribute: w365_serviceuserid\n"), "audit.yaml")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `audit.yaml:4: unknown key "service_user_attribute" in work365: it is now service_user_lookup`)
+
+	_, err = Parse([]byte(base+"collect:\n  max_retry_after: 10m\n  max_retry_wait: 5m\n"), "audit.yaml")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "collect.max_retry_wait (5m0s) is shorter than collect.max_retry_after (10m0s)")
+
+	c, err := Parse([]byte(base+"collect:\n  max_retry_after: 8m\n"), "audit.yaml")
+	require.NoError(t, err)
+	assert.Equal(t, Duration(16*time.Minute), c.Collect.MaxRetryWait, "the default total leaves room for two waits at the ceiling")
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -34,10 +33,9 @@ type Outcome struct {
 	Reason        string `json:"reason,omitempty"`
 }
 
-// Settings name Work 365's storage (not public, so configurable).
+// Settings name what of Work 365 is configuration rather than per-environment schema (which each EnvPlan
+// carries, as collected).
 type Settings struct {
-	Table            string // settings entity set, e.g. w365_configurations
-	Attribute        string // service-user lookup bind name, e.g. w365_serviceuserid
 	ClearCacheAction string // unbound action, e.g. w365_ClearCache
 }
 
@@ -247,6 +245,7 @@ var errAlready = errors.New("already compliant")
 func (r *envRun) write(ctx context.Context, st Step, method, path string, body any, before map[string]any,
 	recheck func(context.Context) (bool, error)) (*api.Response, error) {
 	j := r.a.opts.Journal
+	var waited time.Duration
 	for attempt := 1; ; attempt++ {
 		intent := Record{Tenant: r.ep.Tenant, EnvironmentID: r.ep.EnvironmentID, Environment: r.ep.Name, InstanceURL: r.ep.InstanceURL,
 			Action: st.Action, Params: st.Params, Method: method, Path: path, Body: body, Before: before}
@@ -280,10 +279,13 @@ func (r *envRun) write(ctx context.Context, st Step, method, path string, body a
 		if !errors.As(err, &ae) || ae.Status != http.StatusTooManyRequests || attempt >= r.a.opts.MaxWriteAttempts {
 			return nil, err
 		}
-		wait := ae.RetryAfter
-		if wait <= 0 {
-			wait = time.Duration(attempt) * time.Second
+		// The same bounds as reads: a Retry-After above the ceiling, or beyond the request's budget, ends the
+		// step with an error that names the wait.
+		wait, werr := r.dv.RetryWait(ctx, err, attempt, waited)
+		if werr != nil {
+			return nil, werr
 		}
+		waited += wait
 		if err := r.a.opts.Sleep(ctx, wait); err != nil {
 			return nil, err
 		}
@@ -312,21 +314,6 @@ func (r *envRun) step(ctx context.Context, st Step) (status, reason string, err 
 		return OutcomeApplied, "", nil
 	}
 	switch st.Action {
-	case ActPurgeAppUser:
-		_, deleted, err := appUsers(ctx, r.dv, appID(p))
-		if err != nil {
-			return "", "", err
-		}
-		if deleted == nil {
-			return OutcomeAlready, "no soft-deleted application user is left for this App ID", nil
-		}
-		if !deleted.IsDisabled {
-			if _, err := r.write(ctx, st, http.MethodPatch, "systemusers("+deleted.ID+")", map[string]any{"isdisabled": true}, deleted.state(), nil); err != nil {
-				return "", "", err
-			}
-		}
-		return wrote(r.write(ctx, st, http.MethodDelete, "systemusers("+deleted.ID+")", nil, deleted.state(), nil))
-
 	case ActCreateAppUser:
 		check := func(ctx context.Context) (bool, error) {
 			live, _, err := appUsers(ctx, r.dv, appID(p))
@@ -379,6 +366,11 @@ func (r *envRun) step(ctx context.Context, st Step) (status, reason string, err 
 			return "", "", fmt.Errorf("the role %q does not exist in the business unit of %q (%s): check that Work 365 and its security roles are installed completely; audit does not guess another role",
 				str(p, "role"), u.FullName, u.BusinessUnitID)
 		}
+		if u.IsDisabled && !u.holds(role.ID) {
+			// Dataverse refuses security roles to disabled users unless the organization allows it
+			// (allowRoleAssignmentOnDisabledUsers): the user is enabled first, by its own step.
+			return "", "", fmt.Errorf("%q is disabled, and Dataverse does not assign security roles to disabled users: enable it first (W365.APPUSER.3 plans that step; run audit fix without --rule, or with --rule W365.APPUSER.3 too)", u.FullName)
+		}
 		if u.holds(role.ID) {
 			return OutcomeAlready, fmt.Sprintf("%q already holds %q", u.FullName, role.Name), nil
 		}
@@ -413,24 +405,27 @@ func (r *envRun) step(ctx context.Context, st Step) (status, reason string, err 
 		if err != nil {
 			return "", "", err
 		}
-		s := r.a.opts.Settings
-		cur, err := readSetting(ctx, r.dv, s.Table, s.Attribute)
+		schema := r.ep.Schema
+		if schema == nil || schema.EntitySet == "" || schema.Navigation == "" {
+			return "", "", fmt.Errorf("where this environment keeps Work 365's service user was not read: run audit scan to see why, then audit fix again")
+		}
+		cur, err := readSetting(ctx, r.dv, schema)
 		if err != nil {
 			return "", "", err
 		}
 		if cur == nil || cur.id == "" {
-			return "", "", fmt.Errorf("Work 365 has no settings row in %s: open Work 365 → Admin Hub once so that it creates it, then run audit fix again", s.Table)
+			return "", "", fmt.Errorf("Work 365 has no settings row in %s: open Work 365 → Admin Hub once so that it creates it, then run audit fix again", schema.EntitySet)
 		}
 		if strings.EqualFold(cur.userID, u.ID) {
 			return OutcomeAlready, fmt.Sprintf("the service user is already %q", u.FullName), nil
 		}
 		check := func(ctx context.Context) (bool, error) {
-			now, err := readSetting(ctx, r.dv, s.Table, s.Attribute)
+			now, err := readSetting(ctx, r.dv, schema)
 			return now != nil && strings.EqualFold(now.userID, u.ID), err
 		}
-		body := map[string]any{s.Attribute + "@odata.bind": "/systemusers(" + u.ID + ")"}
-		before := map[string]any{"setting_id": cur.id, "user_id": cur.userID}
-		return wrote(r.write(ctx, st, http.MethodPatch, s.Table+"("+cur.id+")", body, before, check))
+		// The write binds through the lookup's navigation property (case-sensitive); reads use _<lookup>_value.
+		body := map[string]any{schema.Navigation + "@odata.bind": "/systemusers(" + u.ID + ")"}
+		return wrote(r.write(ctx, st, http.MethodPatch, schema.EntitySet+"("+cur.id+")", body, settingBefore(schema, cur), check))
 
 	case ActClearCache:
 		if !r.wrote {
@@ -471,17 +466,18 @@ func (r *envRun) userOf(ctx context.Context, p map[string]any) (*liveUser, error
 	return u, nil
 }
 
-var notInDirectory = regexp.MustCompile(`(?i)(application|service principal).*(not (be )?found|does not exist)`)
-
-// explain turns a failed write into what to do about it.
+// explain turns a failed write into what to do about it. Hints go by status and action, not by the wording of
+// Dataverse's messages, which is not documented for these cases.
 func explain(st Step, err error) string {
 	var ae *api.Error
 	if !errors.As(err, &ae) {
 		return err.Error()
 	}
 	switch {
-	case st.Action == ActCreateAppUser && ae.Status == http.StatusBadRequest && notInDirectory.MatchString(ae.Message):
-		return fmt.Sprintf("%s — the Work 365 app (App ID %s) has no service principal in this tenant: complete Work 365's consent/onboarding for the tenant first, then run audit fix again", ae.Error(), appID(st.Params))
+	case st.Action == ActCreateAppUser && ae.Status == http.StatusBadRequest:
+		return fmt.Sprintf("%s — Dataverse refused to create the application user. The usual causes: the Work 365 app (App ID %s) has no service principal in this tenant yet (complete Work 365's consent or onboarding for the tenant first), or a soft-deleted application user of the same app still exists (purge it: Power Platform admin center → the environment → Settings → Users + permissions → Users → Manage users in Dynamics 365 → Disabled users view → delete it permanently)", ae.Error(), appID(st.Params))
+	case ae.Status == http.StatusNotFound && st.Action != ActClearCache:
+		return ae.Error() + " — the row was deleted after it was read; nothing was created in its place (updates are sent with If-Match: *): run audit fix again"
 	case ae.Status == http.StatusForbidden:
 		return ae.Error() + " — the auditor's application user lacks a write privilege here: give it a role that can write users and role assignments (and the Work 365 settings) in this environment"
 	case ae.Status == http.StatusTooManyRequests:

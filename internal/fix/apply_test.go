@@ -49,8 +49,8 @@ func (r *rig) plan(t *testing.T, env string) (*snapshot.Snapshot, []policy.Resul
 	t.Helper()
 	snap, err := collect.New(collect.Options{
 		SolutionName: "Work365", AppIDs: map[string]string{"US": "e4b1a995-abe3-4350-a61c-65fccd32e8bd", "EU": "5e56ae97-9be1-40d3-938b-99ea52175a30"},
-		RoleNames: []string{"Work 365 Service", "Work 365 Portal Service"}, SettingsTable: "w365_configurations", ServiceUserAttribute: "w365_serviceuserid",
-		JobNamePrefixes: []string{"Work 365"}, Now: func() time.Time { return now },
+		RoleNames: []string{"Work 365 Service", "Work 365 Portal Service"}, SettingsTable: "w365_configuration", ServiceUserLookup: "w365_serviceuserid",
+		SolutionFriendlyName: "Work 365", TablePrefix: "w365_", JobNamePrefixes: []string{"Work 365"}, Now: func() time.Time { return now },
 	}).Collect(context.Background(), []collect.Target{r.target})
 	require.NoError(t, err)
 	results, err := r.eng.Evaluate(context.Background(), snap, nil)
@@ -61,7 +61,7 @@ func (r *rig) plan(t *testing.T, env string) (*snapshot.Snapshot, []policy.Resul
 
 func (r *rig) options(j *Journal) ApplyOptions {
 	return ApplyOptions{Clients: map[string]*api.Client{"contoso": r.target.Client}, Journal: j,
-		Settings: Settings{Table: "w365_configurations", Attribute: "w365_serviceuserid", ClearCacheAction: "w365_ClearCache"}}
+		Settings: Settings{ClearCacheAction: "w365_ClearCache"}}
 }
 
 var errKilled = errors.New("killed")
@@ -155,4 +155,56 @@ func TestReadJournalToleratesATornLastLine(t *testing.T) {
 	require.Len(t, entries, 1)
 	assert.Equal(t, OutcomeApplied, entries[0].Outcome.Result)
 	assert.True(t, strings.HasPrefix(entries[0].Intent.Path, "systemusers"))
+}
+
+// Dataverse gives no security role to a disabled user: when the plan does not enable the user first (here the
+// enabling rule is left out), the assignment is not sent and the outcome says what to do.
+func TestARoleIsNeverSentToADisabledUser(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	snap, results, _ := r.plan(t, "Contoso Finance")
+	plan := BuildPlan(snap, results, r.eng.Rules(), Options{Environments: []string{"Contoso Finance"}, Rules: []string{"W365.ROLES.2"},
+		ProductionTypes: []string{"Production"}, SandboxTypes: []string{"Sandbox"}, MinVersion: "3.5", AllowProduction: true})
+	require.Len(t, plan.Environments, 1)
+	require.Equal(t, ActAssignRole, plan.Environments[0].Steps[0].Action)
+	j, err := OpenJournal(filepath.Join(t.TempDir(), "j.jsonl"), "r", "fix", "test", func() time.Time { return now })
+	require.NoError(t, err)
+	defer j.Close()
+	res, err := Apply(context.Background(), plan, r.options(j))
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Failed())
+	assert.Contains(t, res.Outcomes[0].Reason, `is disabled, and Dataverse does not assign security roles to disabled users: enable it first`)
+	assert.Empty(t, r.srv.Writes())
+}
+
+// A purge asked by a policy is never applied: permanent deletion is a manual step.
+func TestAPurgeIsListedAsNotApplied(t *testing.T) {
+	t.Parallel()
+	snap := &snapshot.Snapshot{Tenants: []snapshot.Tenant{{Name: "t", Environments: []snapshot.Environment{{ID: "e", Name: "Dev", Type: "Developer",
+		Status: snapshot.StatusOK, Dataverse: &snapshot.Dataverse{Work365: snapshot.Solution{Installed: true}}}}}}}
+	results := []policy.Result{{EnvironmentID: "e", RuleID: "ACME.1", Status: policy.StatusFail, Remediation: &policy.Remediation{
+		Actions: []map[string]any{{"action": ActPurgeAppUser, "user_id": "u", "app_id": "a"}}}}}
+	plan := BuildPlan(snap, results, nil, Options{})
+	require.Len(t, plan.Environments, 1)
+	ep := plan.Environments[0]
+	assert.Empty(t, ep.Steps)
+	require.Len(t, ep.NotApplied, 1)
+	assert.Contains(t, ep.NotApplied[0].Reason, "permanent deletion of a user is a preview feature")
+}
+
+// Undo of a service-user switch needs only the journal: it binds through the names the fix journaled. A journal
+// of an earlier version without them is refused with what to do by hand.
+func TestUndoOfTheServiceUserUsesTheJournaledNames(t *testing.T) {
+	t.Parallel()
+	before := map[string]any{"setting_id": "s", "user_id": "u"}
+	assert.Nil(t, schemaFrom(before))
+	before = settingBefore(&snapshot.Schema{EntitySet: "w365_configurations", PrimaryID: "w365_configurationid", Lookup: "w365_serviceuserid",
+		Navigation: "w365_ServiceUserId"}, &setting{id: "s", userID: "u"})
+	assert.Equal(t, &snapshot.Schema{EntitySet: "w365_configurations", PrimaryID: "w365_configurationid", Lookup: "w365_serviceuserid",
+		Navigation: "w365_ServiceUserId"}, schemaFrom(before))
+
+	r := &envRun{a: &applier{opts: ApplyOptions{}}, ep: &EnvPlan{}}
+	_, _, err := r.reverse(context.Background(), UndoStep{kind: "restore_service_user", before: map[string]any{"setting_id": "s", "user_id": "u"}}, Step{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "Change Service User")
 }

@@ -16,7 +16,6 @@ import (
 
 // Action types, in the order they are applied within an environment.
 const (
-	ActPurgeAppUser   = "purge_app_user"
 	ActCreateAppUser  = "create_app_user"
 	ActEnableUser     = "enable_user"
 	ActAssignRole     = "assign_role"
@@ -24,25 +23,28 @@ const (
 	ActSetServiceUser = "set_service_user"
 	ActClearCache     = "clear_cache"
 	ActManual         = "manual"
+	// ActPurgeAppUser permanently deleted a soft-deleted application user in earlier versions. Permanent deletion
+	// of users is a preview feature that needs an environment setting and the reassignment of the user's records
+	// first (learn.microsoft.com/power-platform/admin/delete-users), so it is a manual step now; the name stays to
+	// read older journals and to refuse the action by name.
+	ActPurgeAppUser = "purge_app_user"
 )
 
 var actionRank = map[string]int{
-	ActPurgeAppUser: 0, ActCreateAppUser: 1, ActEnableUser: 2, ActAssignRole: 3, ActRemoveRole: 4,
-	ActSetServiceUser: 5, ActClearCache: 6,
+	ActCreateAppUser: 1, ActEnableUser: 2, ActAssignRole: 3, ActRemoveRole: 4, ActSetServiceUser: 5, ActClearCache: 6,
 }
 
-// Opt-in flags that unlock actions.
-const (
-	OptInFixPrivileges = "fix-privileges"
-	OptInPurgeDeleted  = "purge-deleted"
-)
+// OptInFixPrivileges is the opt-in flag that unlocks removing roles.
+const OptInFixPrivileges = "fix-privileges"
+
+// purgeIsManual is why a purge is never applied automatically.
+const purgeIsManual = "permanent deletion of a user is a preview feature that needs an environment setting and its records reassigned first: it is a manual step (see the manual steps)"
 
 // Options shape a plan.
 type Options struct {
 	Rules           []string // only failures of these rules (globs); empty means all
 	Environments    []string // only these environments (name or ID globs); empty means all
 	FixPrivileges   bool     // allow remove_role (least privilege, legacy role holders)
-	PurgeDeleted    bool     // allow purging a soft-deleted application user before re-creating it
 	AllowProduction bool     // change production environments without a passing sandbox
 	ProductionTypes []string // environment types treated as production (policy data production_types)
 	SandboxTypes    []string // environment types that count as sandboxes (policy data sandbox_types)
@@ -78,6 +80,8 @@ type EnvPlan struct {
 	InstanceURL   string `json:"instance_url"`
 	Production    bool   `json:"production"`
 	Sandbox       bool   `json:"sandbox"`
+	// Schema is where the environment keeps Work 365's service-user setting, as collected.
+	Schema *snapshot.Schema `json:"schema,omitempty"`
 	// Steps are the automatic steps, in dependency order.
 	Steps []Step `json:"steps"`
 	// Manual are the steps a person has to take; never faked as automatic.
@@ -133,6 +137,9 @@ func BuildPlan(snap *snapshot.Snapshot, results []policy.Result, rules []policy.
 			}
 			if !matchAny(opts.Environments, env.Name, env.ID) {
 				continue
+			}
+			if env.Dataverse != nil {
+				ep.Schema = env.Dataverse.Schema
 			}
 			buildEnv(&ep, env, res, opts)
 			if len(ep.Steps)+len(ep.Manual)+len(ep.NotApplied) == 0 && ep.Blocked == "" {
@@ -222,6 +229,11 @@ func buildEnv(ep *EnvPlan, env *snapshot.Environment, res []policy.Result, opts 
 				ep.Manual = append(ep.Manual, Step{Action: ActManual, Params: a, Rules: []string{r.RuleID}, Title: title, Steps: steps, Description: title})
 				continue
 			}
+			if kind == ActPurgeAppUser {
+				ep.NotApplied = append(ep.NotApplied, Step{Action: kind, Params: a, Rules: []string{r.RuleID},
+					Description: describe(a, env, opts), Reason: purgeIsManual})
+				continue
+			}
 			if _, known := actionRank[kind]; !known {
 				ep.NotApplied = append(ep.NotApplied, Step{Action: kind, Params: a, Rules: []string{r.RuleID},
 					Description: "unknown action " + kind, Reason: "this version of audit does not know how to apply it"})
@@ -246,30 +258,18 @@ func buildEnv(ep *EnvPlan, env *snapshot.Environment, res []policy.Result, opts 
 	ep.NotApplied = dropCovered(ep.NotApplied, seen)
 	sort.SliceStable(ep.Steps, func(i, j int) bool { return actionRank[ep.Steps[i].Action] < actionRank[ep.Steps[j].Action] })
 
-	// Opt-in steps, and steps that depend on an application user that cannot be created without an opt-in.
+	// Opt-in steps, and steps that depend on an application user that cannot be created: a soft-deleted one
+	// of the same App ID blocks creating it until it is purged, which a person does (a manual step).
 	var keep []Step
-	blockedApps := map[string]string{}
 	for _, st := range ep.Steps {
-		switch optIn(st.Params) {
-		case OptInFixPrivileges:
-			if !opts.FixPrivileges {
-				st.Reason = "removing roles needs --fix-privileges (least privilege is applied only on request)"
-				ep.NotApplied = append(ep.NotApplied, st)
-				continue
-			}
-		case OptInPurgeDeleted:
-			if !opts.PurgeDeleted {
-				st.Reason = "purging the soft-deleted application user needs --purge-deleted"
-				ep.NotApplied = append(ep.NotApplied, st)
-				blockedApps[appID(st.Params)] = "a soft-deleted application user with this App ID blocks creating a new one: re-run with --purge-deleted to purge and re-create it"
-				continue
-			}
+		if optIn(st.Params) == OptInFixPrivileges && !opts.FixPrivileges {
+			st.Reason = "removing roles needs --fix-privileges (least privilege is applied only on request)"
+			ep.NotApplied = append(ep.NotApplied, st)
+			continue
 		}
-		if st.Action == ActCreateAppUser && hasDeleted(env, appID(st.Params)) && !opts.PurgeDeleted {
-			blockedApps[appID(st.Params)] = "a soft-deleted application user with this App ID blocks creating a new one: re-run with --purge-deleted to purge and re-create it"
-		}
-		if reason, blocked := blockedApps[appID(st.Params)]; blocked && st.Action != ActClearCache && appID(st.Params) != "" && !hasLive(env, appID(st.Params)) {
-			st.Reason = reason
+		app := appID(st.Params)
+		if app != "" && st.Action != ActClearCache && hasDeleted(env, app) && !hasLive(env, app) {
+			st.Reason = "a soft-deleted application user with this App ID blocks creating a new one: it has to be purged first (see the manual steps)"
 			ep.NotApplied = append(ep.NotApplied, st)
 			continue
 		}
@@ -354,9 +354,6 @@ func optIn(a map[string]any) string {
 	s, _ := a["opt_in"].(string)
 	if s == "" && a["action"] == ActRemoveRole {
 		return OptInFixPrivileges
-	}
-	if s == "" && a["action"] == ActPurgeAppUser {
-		return OptInPurgeDeleted
 	}
 	return s
 }

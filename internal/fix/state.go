@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/work365/audit/internal/api"
+	"github.com/work365/audit/internal/snapshot"
 )
 
 // The state the actions read before acting, straight from Dataverse (never from the snapshot, which may be
@@ -118,27 +119,41 @@ type setting struct {
 	id, userID string
 }
 
-func readSetting(ctx context.Context, dv *api.Dataverse, table, attr string) (*setting, error) {
-	lookup := "_" + attr + "_value"
+// readSetting reads the settings row through the environment's schema: its key column and the lookup's
+// read-only value column.
+func readSetting(ctx context.Context, dv *api.Dataverse, s *snapshot.Schema) (*setting, error) {
 	var out *setting
-	err := api.Each(ctx, dv, api.Query(table, [2]string{"$select", lookup}), func(row map[string]json.RawMessage) error {
-		if out != nil {
-			return nil
-		}
-		out = &setting{}
-		for _, k := range []string{strings.TrimSuffix(table, "s") + "id", strings.TrimSuffix(table, "es") + "id"} {
-			if raw, ok := row[k]; ok {
-				_ = json.Unmarshal(raw, &out.id)
-				break
-			}
-		}
-		if raw, ok := row[lookup]; ok {
-			var v *string
-			if json.Unmarshal(raw, &v) == nil && v != nil {
-				out.userID = *v
-			}
+	q := api.Query(s.EntitySet, [2]string{"$select", s.PrimaryID + "," + s.ValueColumn()})
+	err := api.Each(ctx, dv, q, func(row map[string]json.RawMessage) error {
+		if out == nil {
+			out = &setting{id: jsonString(row[s.PrimaryID]), userID: jsonString(row[s.ValueColumn()])}
 		}
 		return nil
 	})
 	return out, err
+}
+
+// settingBefore is what a service-user write journals of the state before it: the setting's value and the names
+// it was written through, so that undo needs nothing but the journal.
+func settingBefore(s *snapshot.Schema, cur *setting) map[string]any {
+	return map[string]any{"setting_id": cur.id, "user_id": cur.userID, "entity_set": s.EntitySet, "primary_id": s.PrimaryID,
+		"lookup": s.Lookup, "navigation": s.Navigation}
+}
+
+// schemaFrom reads back the names settingBefore journaled; nil when the journal predates them.
+func schemaFrom(before map[string]any) *snapshot.Schema {
+	s := &snapshot.Schema{EntitySet: beforeString(before, "entity_set"), PrimaryID: beforeString(before, "primary_id"),
+		Lookup: beforeString(before, "lookup"), Navigation: beforeString(before, "navigation")}
+	if s.EntitySet == "" || s.PrimaryID == "" || s.Lookup == "" || s.Navigation == "" {
+		return nil
+	}
+	return s
+}
+
+func jsonString(raw json.RawMessage) string {
+	var v *string
+	if json.Unmarshal(raw, &v) != nil || v == nil {
+		return ""
+	}
+	return *v
 }

@@ -190,8 +190,11 @@ func (r *envRun) reverse(ctx context.Context, st UndoStep, step Step) (string, s
 		}
 		return wrote(r.write(ctx, step, http.MethodPatch, "systemusers("+u.ID+")", map[string]any{"isdisabled": true}, u.state(), nil))
 	case "restore_service_user":
-		s := r.a.opts.Settings
-		cur, err := readSetting(ctx, r.dv, s.Table, s.Attribute)
+		s := schemaFrom(st.before)
+		if s == nil {
+			return "", "", fmt.Errorf("the journal was written by an earlier version of audit and does not say through which names the setting was written: point the service user back by hand (Work 365 → Admin Hub → Administration → Change Service User, then Clear Cache)")
+		}
+		cur, err := readSetting(ctx, r.dv, s)
 		if err != nil {
 			return "", "", err
 		}
@@ -202,12 +205,12 @@ func (r *envRun) reverse(ctx context.Context, st UndoStep, step Step) (string, s
 		if strings.EqualFold(cur.userID, prev) {
 			return OutcomeAlready, "the setting already points where it did before the fix", nil
 		}
-		before := map[string]any{"setting_id": cur.id, "user_id": cur.userID}
+		before := settingBefore(s, cur)
 		if prev == "" {
-			return wrote(r.write(ctx, step, http.MethodDelete, s.Table+"("+cur.id+")/"+s.Attribute+"/$ref", nil, before, nil))
+			return wrote(r.write(ctx, step, http.MethodDelete, s.EntitySet+"("+cur.id+")/"+s.Navigation+"/$ref", nil, before, nil))
 		}
-		body := map[string]any{s.Attribute + "@odata.bind": "/systemusers(" + prev + ")"}
-		return wrote(r.write(ctx, step, http.MethodPatch, s.Table+"("+cur.id+")", body, before, nil))
+		body := map[string]any{s.Navigation + "@odata.bind": "/systemusers(" + prev + ")"}
+		return wrote(r.write(ctx, step, http.MethodPatch, s.EntitySet+"("+cur.id+")", body, before, nil))
 	}
 	return "", "", fmt.Errorf("cannot undo %s", st.Action)
 }

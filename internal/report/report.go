@@ -92,12 +92,20 @@ type Counts map[string]int
 
 // Inventory is what the guide asks administrators to record for audits.
 type Inventory struct {
-	ApplicationUser *User    `json:"application_user,omitempty"`
-	AppID           string   `json:"app_id,omitempty"`
-	Roles           []string `json:"roles"`
-	ServiceUser     *User    `json:"service_user,omitempty"`
-	Work365Version  string   `json:"work365_version,omitempty"`
-	BusinessUnit    string   `json:"business_unit,omitempty"`
+	ApplicationUser *User      `json:"application_user,omitempty"`
+	AppID           string     `json:"app_id,omitempty"`
+	Roles           []string   `json:"roles"`
+	TeamRoles       []TeamRole `json:"team_roles,omitempty"`
+	ServiceUser     *User      `json:"service_user,omitempty"`
+	Work365Version  string     `json:"work365_version,omitempty"`
+	Work365FoundBy  string     `json:"work365_found_by,omitempty"`
+	BusinessUnit    string     `json:"business_unit,omitempty"`
+}
+
+// TeamRole is a role the application user holds through a team.
+type TeamRole struct {
+	Role string `json:"role"`
+	Team string `json:"team"`
 }
 
 // User is a user as the inventory shows it.
@@ -261,7 +269,7 @@ func appIDsAndRegions(cfg map[string]any) (map[string]string, map[string]string)
 // application user, else the one with the region's App ID, else any live one.
 func inventory(env *snapshot.Environment, expected string, appIDs map[string]string) *Inventory {
 	dv := env.Dataverse
-	inv := &Inventory{Roles: []string{}, Work365Version: dv.Work365.Version}
+	inv := &Inventory{Roles: []string{}, Work365Version: dv.Work365.Version, Work365FoundBy: dv.Work365.MatchedBy}
 	var app *snapshot.User
 	if su := dv.ServiceUser.User; su != nil {
 		for i := range dv.ApplicationUsers {
@@ -285,10 +293,24 @@ func inventory(env *snapshot.Environment, expected string, appIDs map[string]str
 	if app != nil {
 		inv.ApplicationUser = userOf(app)
 		inv.AppID = app.ApplicationID
+		seen := map[string]bool{}
 		for _, role := range app.Roles {
-			inv.Roles = append(inv.Roles, role.Name)
+			if !seen[role.Name] {
+				seen[role.Name] = true
+				inv.Roles = append(inv.Roles, role.Name)
+			}
+			if role.Team != nil {
+				inv.TeamRoles = append(inv.TeamRoles, TeamRole{Role: role.Name, Team: role.Team.Name})
+			}
 		}
 		sort.Strings(inv.Roles)
+		sort.Slice(inv.TeamRoles, func(i, j int) bool {
+			a, b := inv.TeamRoles[i], inv.TeamRoles[j]
+			if a.Role != b.Role {
+				return a.Role < b.Role
+			}
+			return a.Team < b.Team
+		})
 		if app.BusinessUnit != nil {
 			inv.BusinessUnit = app.BusinessUnit.Name
 		}

@@ -102,7 +102,9 @@ results_of(sandbox) := sandbox.results if {
 } else := {}
 
 # problem says why a sandbox does not qualify; undefined when it does.
-problem(sandbox) := "Work 365 not installed" if {
+problem(sandbox) := sprintf("not read: %s", [object.get(sandbox, "skip_reason", "skipped during collection")]) if {
+	sandbox.status == "skipped"
+} else := "Work 365 not installed" if {
 	not sandbox.work365_installed == true
 } else := sprintf("could not be audited: status %s", [sandbox.status]) if {
 	object.get(sandbox, "status", "ok") != "ok"

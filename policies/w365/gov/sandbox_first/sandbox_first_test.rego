@@ -181,3 +181,14 @@ test_quiet_on_a_collection_error if {
 	count(sandbox_first.deny) == 0 with input as inp
 	count(sandbox_first.not_applicable) == 0 with input as inp
 }
+
+# A sandbox that was not read (a disabled environment) says why, not that Work 365 is missing.
+test_fail_names_why_a_skipped_sandbox_does_not_qualify if {
+	off := {
+		"id": "env-off", "name": "Archive", "type": "Sandbox", "region": "unitedstates", "status": "skipped",
+		"skip_reason": "the environment is disabled", "has_dataverse": true, "work365_installed": false, "work365_version": "",
+		"results": {},
+	}
+	some d in denials_for("env-prod") with input as tenant_input([off])
+	contains(d.message, `"Archive" (not read: the environment is disabled)`)
+}
