@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -19,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/work365/audit/internal/cloud"
+	"github.com/work365/audit/internal/glob"
 )
 
 // Config is the whole configuration file.
@@ -432,7 +432,7 @@ func (c *Config) validate(requireTenants bool) Errors {
 			}
 		}
 		for _, g := range append(append([]string{}, t.Environments.Include...), t.Environments.Exclude...) {
-			if _, err := path.Match(strings.ToLower(g), ""); err != nil {
+			if err := glob.Valid(g); err != nil {
 				add(t.Line, "tenant %q: environment pattern %q is not a valid glob: %v", t.Name, g, err)
 			}
 		}
@@ -457,7 +457,7 @@ func (c *Config) validate(requireTenants bool) Errors {
 			add(w.Line, "waiver %d needs an expires date (YYYY-MM-DD): waivers without an end are how exceptions rot", i+1)
 		}
 		for _, g := range []string{w.Rule, w.Environment, w.Tenant, w.Object} {
-			if _, err := path.Match(strings.ToLower(g), ""); err != nil {
+			if err := glob.Valid(g); err != nil {
 				add(w.Line, "waiver %d: pattern %q is not a valid glob: %v", i+1, g, err)
 			}
 		}
@@ -503,8 +503,6 @@ func (f Filter) Match(name, id string) bool {
 	return true
 }
 
-// Glob matches s against a shell-style pattern, case-insensitively. "*" matches across any characters.
-func Glob(pattern, s string) bool {
-	ok, err := path.Match(strings.ToLower(pattern), strings.ToLower(s))
-	return err == nil && ok
-}
+// Glob matches s against a shell-style pattern (internal/glob): case-insensitively, "*" across any
+// characters, "/" included.
+func Glob(pattern, s string) bool { return glob.Match(pattern, s) }

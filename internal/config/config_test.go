@@ -154,6 +154,9 @@ func TestFilterMatchesNamesAndIDsCaseInsensitively(t *testing.T) {
 	assert.False(t, f.Match("Contoso Finance", "00000000-0000-0000-0000-000000000001"))
 	assert.False(t, f.Match("Fabrikam", "3"))
 	assert.True(t, Filter{}.Match("anything", "x"))
+	lab := Filter{Exclude: []string{"*Lab*"}}
+	assert.False(t, lab.Match("R&D/Lab", "4"), "'*' crosses '/' in environment names")
+	assert.True(t, lab.Match("R&D/Prod", "5"))
 }
 
 // A key earlier versions read says what became of it; a total wait shorter than the ceiling is refused.

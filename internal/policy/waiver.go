@@ -2,10 +2,10 @@ package policy
 
 import (
 	"fmt"
-	"path"
 	"sort"
-	"strings"
 	"time"
+
+	globs "github.com/work365/audit/internal/glob"
 )
 
 // Waiver accepts a known failure until a date, with a reason and an owner.
@@ -130,10 +130,7 @@ func (ws *Waivers) Warnings() []string {
 	return out
 }
 
-func glob(pattern, s string) bool {
-	ok, err := path.Match(strings.ToLower(pattern), strings.ToLower(s))
-	return err == nil && ok
-}
+func glob(pattern, s string) bool { return globs.Match(pattern, s) }
 
 // nameKeys are the keys that name an object in a rule's evidence, in order of preference.
 var nameKeys = []string{"name", "title", "full_name", "logical_name"}
