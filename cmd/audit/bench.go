@@ -373,13 +373,12 @@ func runBenchFix(ctx context.Context, g *globals, o benchChildOptions) error {
 	// As applyPlan does, without the confirmation and the lock (the emulator is this run's alone).
 	from := trace.Since()
 	t = time.Now()
-	res, err := fix.Apply(ctx, plan, fix.ApplyOptions{
-		Clients: s.clients(), Settings: settingsOf(s.cfg), Journal: journal, Concurrency: s.cfg.Collect.Concurrency,
-		PageSize: s.cfg.Collect.PageSize,
-		VerifySandboxes: func(ctx context.Context, tenant string, ids []string) ([]string, error) {
-			return verifySandboxes(ctx, gi, s, ev, tenant, ids, fo)
-		},
-	})
+	ao := applyOptions(gi, s, journal)
+	ao.Concurrency = s.cfg.Collect.Concurrency
+	ao.VerifySandboxes = func(ctx context.Context, tenant string, ids []string) ([]string, error) {
+		return verifySandboxes(ctx, gi, s, ev, tenant, ids, fo)
+	}
+	res, err := fix.Apply(ctx, plan, ao)
 	if err != nil {
 		return err
 	}

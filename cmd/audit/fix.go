@@ -13,7 +13,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/work365/audit/internal/config"
 	"github.com/work365/audit/internal/fix"
 	"github.com/work365/audit/internal/policy"
 	"github.com/work365/audit/internal/report"
@@ -104,16 +103,17 @@ func fixSession(ctx context.Context, g *globals, o fixOptions) (*session, *evalu
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg, eng := s.cfg, s.eng
+	ev, err := s.collectAndEvaluate(ctx, o)
+	return s, ev, err
+}
+
+// collectAndEvaluate reads the environments in scope and evaluates them, as a fix plans from.
+func (s *session) collectAndEvaluate(ctx context.Context, o fixOptions) (*evaluation, error) {
 	snap, err := s.collect(ctx, o.report.quiet)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	ev, err := evaluate(ctx, g, eng, cfg, snap, o.report.failOn, sources(o.policyDirs))
-	if err != nil {
-		return nil, nil, err
-	}
-	return s, ev, nil
+	return evaluate(ctx, s.g, s.eng, s.cfg, snap, o.report.failOn, sources(o.policyDirs))
 }
 
 func (o fixOptions) planOptions(s *session) fix.Options {
@@ -121,7 +121,8 @@ func (o fixOptions) planOptions(s *session) fix.Options {
 	min, _ := pc["min_version"].(string)
 	return fix.Options{
 		Rules: o.rules, Environments: o.envs, FixPrivileges: o.fixPrivileges,
-		AllowProduction: o.allowProduction, ProductionTypes: policyList(pc, "production_types", "Production"),
+		AllowProduction: o.allowProduction, NonProductionTypes: policyList(pc, "non_production_types", fix.DefaultNonProductionTypes...),
+		Roles:        rolesOf(s),
 		SandboxTypes: policyList(pc, "sandbox_types", "Sandbox"), MinVersion: min, ClearCacheName: s.cfg.Work365.ClearCacheAction,
 	}
 }
@@ -144,7 +145,22 @@ func runFix(ctx context.Context, g *globals, o fixOptions) error {
 	if o.purgeDeleted {
 		fmt.Fprintln(g.stderr, "audit: --purge-deleted no longer does anything: permanent deletion of a user is a preview feature that needs an environment setting and the user's records reassigned first, so the plan lists it as a manual step")
 	}
-	s, ev, err := fixSession(ctx, g, o)
+	if err := o.report.validate(); err != nil {
+		return err
+	}
+	s, err := openSession(ctx, g, o.configPath, o.policyDirs, o.envs, o.concurrency)
+	if err != nil {
+		return err
+	}
+	if o.apply {
+		// The plan is made under the lock, from state read under it: another run's writes cannot slip in between.
+		release, err := lockAll(g, s)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
+	ev, err := s.collectAndEvaluate(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -160,24 +176,19 @@ func runFix(ctx context.Context, g *globals, o fixOptions) error {
 	return finishFix(g, s, final, res, journal, "apply", o.report)
 }
 
-// applyPlan confirms, locks the tenants, applies the plan with a journal and verifies by collecting the changed
-// environments again. It returns the evaluation of the state after the run.
+// applyPlan confirms, applies the plan with a journal and verifies by collecting the changed environments
+// again; the caller holds the tenants' locks. It returns the evaluation of the state after the run.
 func applyPlan(ctx context.Context, g *globals, s *session, ev *evaluation, plan *fix.Plan, o fixOptions) (*evaluation, *fix.Result, string, error) {
 	if plan.Automatic() == 0 {
 		// Nothing will be written: no confirmation, lock or journal, but the outcome still lists the manual
 		// steps and what was left out, and why.
 		fmt.Fprintln(g.stdout, "\nNothing to apply automatically.")
-		res, err := fix.Apply(ctx, plan, fix.ApplyOptions{Clients: s.clients(), Settings: settingsOf(s.cfg)})
+		res, err := fix.Apply(ctx, plan, applyOptions(g, s, nil))
 		return ev, res, "", err
 	}
 	if err := confirm(g, o.yes, fmt.Sprintf("Apply %d automatic steps in %d environments?", plan.Automatic(), countEnvs(plan))); err != nil {
 		return nil, nil, "", err
 	}
-	release, err := lockTenants(g, s, plan)
-	if err != nil {
-		return nil, nil, "", err
-	}
-	defer release()
 	journalPath := o.journal
 	if journalPath == "" {
 		journalPath = filepath.Join(outputDir(o.report.output), "fix-journal-"+g.now().UTC().Format("20060102T150405Z")+".jsonl")
@@ -194,13 +205,11 @@ func applyPlan(ctx context.Context, g *globals, s *session, ev *evaluation, plan
 	if !o.report.quiet {
 		fmt.Fprintf(g.stderr, "journal: %s\n", journalPath)
 	}
-	res, err := fix.Apply(ctx, plan, fix.ApplyOptions{
-		Clients: s.clients(), Settings: settingsOf(s.cfg), Journal: journal, Concurrency: s.opts.Concurrency,
-		PageSize: s.cfg.Collect.PageSize,
-		VerifySandboxes: func(ctx context.Context, tenant string, ids []string) ([]string, error) {
-			return verifySandboxes(ctx, g, s, ev, tenant, ids, o)
-		},
-	})
+	ao := applyOptions(g, s, journal)
+	ao.VerifySandboxes = func(ctx context.Context, tenant string, ids []string) ([]string, error) {
+		return verifySandboxes(ctx, g, s, ev, tenant, ids, o)
+	}
+	res, err := fix.Apply(ctx, plan, ao)
 	if err != nil {
 		return nil, res, journalPath, fmt.Errorf("apply: %w (the journal %s records what was written)", err, journalPath)
 	}
@@ -250,8 +259,24 @@ func verifySandboxes(ctx context.Context, g *globals, s *session, ev *evaluation
 	return names, nil
 }
 
-func settingsOf(cfg *config.Config) fix.Settings {
-	return fix.Settings{ClearCacheAction: cfg.Work365.ClearCacheAction}
+// rolesOf are the Work 365 roles of the policy data: the only roles audit fix assigns.
+func rolesOf(s *session) fix.RoleNames {
+	roles := policyStrings(s.eng.Config(), "roles")
+	return fix.RoleNames{Service: roles["service"], Portal: roles["portal"]}
+}
+
+// applyOptions are the options of every apply and undo of a session: its clients, the Work 365 roles (the
+// only ones assigned), the bounds, and a word on standard error when a write waits long under the lock.
+func applyOptions(g *globals, s *session, journal *fix.Journal) fix.ApplyOptions {
+	return fix.ApplyOptions{
+		Clients: s.clients(), Settings: fix.Settings{ClearCacheAction: s.cfg.Work365.ClearCacheAction}, Journal: journal,
+		Concurrency: s.opts.Concurrency, PageSize: s.cfg.Collect.PageSize,
+		Roles: rolesOf(s),
+		Waiting: func(tenant, env string, d time.Duration) {
+			fmt.Fprintf(g.stderr, "audit: waiting %s before writing to %q again (Dataverse asked with Retry-After); the lock of tenant %s stays held meanwhile\n",
+				d.Round(time.Second), env, tenant)
+		},
+	}
 }
 
 func outputDir(o string) string {
@@ -288,13 +313,11 @@ func confirm(g *globals, yes bool, question string) error {
 	return &exitErr{code: exitError, err: errors.New("not confirmed: nothing was changed")}
 }
 
-// lockTenants takes the lock of every tenant the plan changes.
-func lockTenants(g *globals, s *session, plan *fix.Plan) (func(), error) {
+// lockAll takes the lock of every tenant of the session, before anything is read for a plan that may be applied.
+func lockAll(g *globals, s *session) (func(), error) {
 	names := map[string]bool{}
-	for _, e := range plan.Environments {
-		if len(e.Steps) > 0 {
-			names[e.Tenant] = true
-		}
+	for _, t := range s.targets {
+		names[t.Name] = true
 	}
 	return lockNames(g, s, names)
 }
@@ -360,7 +383,6 @@ func runUndo(ctx context.Context, g *globals, o fixOptions) error {
 	if err != nil {
 		return err
 	}
-	cfg := s.cfg
 	printUndoPlan(g, plan, o.undo)
 	if len(plan.Steps) == 0 {
 		return nil
@@ -386,7 +408,7 @@ func runUndo(ctx context.Context, g *globals, o fixOptions) error {
 		return err
 	}
 	defer journal.Close()
-	res, err := fix.Undo(ctx, plan, fix.ApplyOptions{Clients: s.clients(), Settings: settingsOf(cfg), Journal: journal, PageSize: cfg.Collect.PageSize})
+	res, err := fix.Undo(ctx, plan, applyOptions(g, s, journal))
 	printOutcomes(g, res)
 	if err != nil {
 		return fmt.Errorf("undo: %w (the journal %s records what was written)", err, journalPath)

@@ -189,17 +189,53 @@ func TestFixApplyOnTheDemoTenantsThenUndo(t *testing.T) {
 	// Undo restores the state before the fix; created application users stay, disabled.
 	require.Equal(t, exitOK, h.run("fix", "--config", h.cfgPath, "--undo", journal, "--yes"), h.stderr.String())
 	assert.Contains(t, h.stdout.String(), "Undo plan for run")
-	// Undo works newest first: the role comes off before the user is disabled again.
+	// Undo takes back the role it gave, but does not disable the application user again: Work 365 runs as it.
 	undoJournals, err := filepath.Glob(strings.TrimSuffix(journal, ".jsonl") + ".undo-*.jsonl")
 	require.NoError(t, err)
 	require.Len(t, undoJournals, 1)
-	assert.Equal(t, []string{"DELETE systemusers(" + financeUser + ")/systemuserroles_association(", "PATCH systemusers(" + financeUser + ")"},
-		prefixes(journalWrites(t, undoJournals[0])[finance], 2), "remove the role, then disable")
+	assert.Equal(t, []string{"DELETE systemusers(" + financeUser + ")/systemuserroles_association("},
+		prefixes(journalWrites(t, undoJournals[0])[finance], 2))
+	// Undo never leaves Work 365 running as a disabled user or one without Work 365 Service: where the state
+	// before the fix was such (Contoso Finance ran as its disabled application user, Fabrikam Sandbox as a person
+	// without the role), the service user the fix set stays, with its roles, and undo says why.
+	undoOut := h.stdout.String()
+	leftAlone := map[string]bool{}
+	for _, env := range []string{"Contoso Finance", "Fabrikam Sandbox"} {
+		leftAlone[envID(t, repBefore, env)] = true
+	}
+	assert.Contains(t, undoOut, `left alone: "# Work 365" is the Work 365 service user now; undoing this would stop Work 365`)
+	assert.Contains(t, undoOut, "left alone: the previous service user cannot run Work 365:")
 	snapUndone := filepath.Join(h.dir, "undone.json")
 	h.run("collect", "--config", h.cfgPath, "-o", snapUndone, "--quiet")
 	created := createdUsers(t, journal)
 	require.NotEmpty(t, created)
-	assertSameState(t, snapBefore, snapUndone, created)
+	assertSameState(t, snapBefore, snapUndone, created, leftAlone)
+	for _, e := range loadSnapshot(t, snapUndone) {
+		if dv := e.Dataverse; dv != nil && dv.Work365.Installed && dv.ServiceUser.User != nil && leftAlone[e.ID] {
+			su := dv.ServiceUser.User
+			assert.False(t, su.Disabled, "%s runs as an enabled user", e.Name)
+			assert.Contains(t, roleNames(su.Roles), "Work 365 Service", "%s runs as a user holding Work 365 Service", e.Name)
+		}
+	}
+}
+
+func loadSnapshot(t *testing.T, p string) []snapshot.Environment {
+	t.Helper()
+	s, err := snapshot.Load(p)
+	require.NoError(t, err)
+	var out []snapshot.Environment
+	for _, tn := range s.Tenants {
+		out = append(out, tn.Environments...)
+	}
+	return out
+}
+
+func roleNames(rs []snapshot.Role) []string {
+	out := []string{}
+	for _, r := range rs {
+		out = append(out, r.Name)
+	}
+	return out
 }
 
 // prefixes cuts each write to its method and path up to the n-th "(" key, so that keys of roles can be left out.
@@ -248,7 +284,7 @@ func createdUsers(t *testing.T, journal string) map[string]bool {
 
 // assertSameState compares two snapshots' environments, leaving out application users created by the fix,
 // which undo disables but never deletes; those must be disabled and hold no role that matters.
-func assertSameState(t *testing.T, a, b string, created map[string]bool) {
+func assertSameState(t *testing.T, a, b string, created map[string]bool, skip map[string]bool) {
 	t.Helper()
 	load := func(p string) map[string]snapshot.Environment {
 		s, err := snapshot.Load(p)
@@ -260,7 +296,9 @@ func assertSameState(t *testing.T, a, b string, created map[string]bool) {
 					kept := []snapshot.User{}
 					for _, u := range e.Dataverse.ApplicationUsers {
 						if created[u.ID] {
-							assert.True(t, u.Disabled, "created user %s is disabled by undo", u.ID)
+							if !skip[e.ID] {
+								assert.True(t, u.Disabled, "created user %s is disabled by undo", u.ID)
+							}
 							continue
 						}
 						kept = append(kept, u)
@@ -280,6 +318,9 @@ func assertSameState(t *testing.T, a, b string, created map[string]bool) {
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
+		if skip[id] {
+			continue
+		}
 		assert.Equal(t, before[id], after[id], "environment %s after undo", before[id].Name)
 	}
 }

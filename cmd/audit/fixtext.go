@@ -96,6 +96,7 @@ var outcomeWords = map[string]string{
 	fix.OutcomeHeldBack:   "held back",
 	fix.OutcomeFailed:     "FAILED",
 	fix.OutcomeNotApplied: "not applied",
+	fix.OutcomeUnknown:    "UNKNOWN",
 }
 
 // printOutcomes writes what became of every step, per environment, then the counts.

@@ -121,6 +121,15 @@ func (p *preparedScan) run(ctx context.Context, ro reportOptions, trigger string
 		return err
 	}
 	defer rec.close()
+	if o.fix {
+		// scan --fix plans from this collection: it is read under the tenants' locks, as audit fix --apply does.
+		release, err := lockAll(g, s)
+		if err != nil {
+			rec.abandon(err)
+			return err
+		}
+		defer release()
+	}
 	snap, err := s.collect(ctx, ro.quiet)
 	if err == nil && rec.watchesInterrupts(trigger) && ctx.Err() != nil {
 		err = errInterrupted

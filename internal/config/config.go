@@ -373,6 +373,10 @@ func (c *Config) validate(requireTenants bool) Errors {
 	if len(c.Tenants) == 0 && requireTenants {
 		add(0, "no tenants: add a tenants list (see the README's Configuration section)")
 	}
+	if _, old := c.PolicyData["production_types"]; old {
+		add(0, "policy_data.production_types was replaced by non_production_types: every environment type not listed there is production "+
+			"(Default, an empty type and unknown types included); list the types that are not production instead (default: Sandbox, Developer, Trial)")
+	}
 	names := map[string]int{}
 	for i := range c.Tenants {
 		t := &c.Tenants[i]

@@ -174,4 +174,8 @@ func TestRenamedKeysAndRetryBoundsAreExplained(t *testing.T) {
 	c, err := Parse([]byte(base+"collect:\n  max_retry_after: 8m\n"), "audit.yaml")
 	require.NoError(t, err)
 	assert.Equal(t, Duration(16*time.Minute), c.Collect.MaxRetryWait, "the default total leaves room for two waits at the ceiling")
+
+	_, err = Parse([]byte(base+"policy_data:\n  production_types: [Production, Default]\n"), "audit.yaml")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "policy_data.production_types was replaced by non_production_types")
 }

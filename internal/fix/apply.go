@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -21,6 +20,9 @@ const (
 	OutcomeHeldBack   = "held_back"
 	OutcomeFailed     = "failed"
 	OutcomeNotApplied = "not_applied"
+	// OutcomeUnknown is a write whose answer was lost (no HTTP status, or a server error) and whose effect could
+	// not be read back: it may have landed. The next run and undo read the state again to decide.
+	OutcomeUnknown = "unknown"
 )
 
 // Outcome is what became of one step.
@@ -50,9 +52,16 @@ type ApplyOptions struct {
 	// VerifySandboxes re-reads and re-evaluates sandboxes changed in this run and returns the names of those that
 	// now pass the critical rules. It decides whether conditional production environments are changed.
 	VerifySandboxes func(ctx context.Context, tenant string, envIDs []string) ([]string, error)
-	// MaxWriteAttempts bounds how often a write refused with 429 is re-checked and sent again.
+	// Roles are the Work 365 roles, the only ones assign_role may give; System Administrator and System
+	// Customizer are refused whatever they say.
+	Roles RoleNames
+	// MaxWriteAttempts bounds how often a write is sent: again after a 429, or after a lost answer once the
+	// state shows it did not land.
 	MaxWriteAttempts int
 	Sleep            func(ctx context.Context, d time.Duration) error
+	// Waiting, when set, is told when a write is about to wait LongWait or more (Retry-After) while the
+	// tenant's lock is held.
+	Waiting func(tenant, environment string, d time.Duration)
 	// Progress, when set, is told of every outcome as it happens.
 	Progress func(Outcome)
 	// beforeWrite is called before each write is sent; an error stops the run there (tests simulate a kill).
@@ -65,11 +74,11 @@ type Result struct {
 	Touched  map[string][]string `json:"-"` // tenant → IDs of environments that had at least one write
 }
 
-// Failed counts the failed steps.
+// Failed counts the steps that failed or whose outcome is unknown: neither did what was asked for sure.
 func (r *Result) Failed() int {
 	n := 0
 	for _, o := range r.Outcomes {
-		if o.Status == OutcomeFailed {
+		if o.Status == OutcomeFailed || o.Status == OutcomeUnknown {
 			n++
 		}
 	}
@@ -223,9 +232,16 @@ func (a *applier) runEnv(ctx context.Context, ep *EnvPlan) {
 		}
 		status, reason, err := r.step(ctx, st)
 		if err != nil {
-			a.add(ep, st, OutcomeFailed, explain(st, err))
+			var unknown *errUnknown
+			what := "failed"
+			if errors.As(err, &unknown) {
+				a.add(ep, st, OutcomeUnknown, explain(st, err))
+				what = "has an unknown outcome"
+			} else {
+				a.add(ep, st, OutcomeFailed, explain(st, err))
+			}
 			rest := ep.Steps[i+1:]
-			a.record(ep, rest, OutcomeFailed, fmt.Sprintf("not attempted: step %d (%s) failed in this environment", i+1, st.Action))
+			a.record(ep, rest, OutcomeFailed, fmt.Sprintf("not attempted: step %d (%s) %s in this environment", i+1, st.Action, what))
 			break
 		}
 		a.add(ep, st, status, reason)
@@ -235,235 +251,6 @@ func (a *applier) runEnv(ctx context.Context, ep *EnvPlan) {
 		a.res.Touched[ep.Tenant] = append(a.res.Touched[ep.Tenant], ep.EnvironmentID)
 		a.mu.Unlock()
 	}
-}
-
-// errAlready reports, from inside a write's re-check, that the state is already what the step wants.
-var errAlready = errors.New("already compliant")
-
-// write journals and sends one write. A 429 waits Retry-After, re-checks the state, and only then sends the
-// write again; nothing else is retried, because a write that may have landed must not land twice.
-func (r *envRun) write(ctx context.Context, st Step, method, path string, body any, before map[string]any,
-	recheck func(context.Context) (bool, error)) (*api.Response, error) {
-	j := r.a.opts.Journal
-	var waited time.Duration
-	for attempt := 1; ; attempt++ {
-		intent := Record{Tenant: r.ep.Tenant, EnvironmentID: r.ep.EnvironmentID, Environment: r.ep.Name, InstanceURL: r.ep.InstanceURL,
-			Action: st.Action, Params: st.Params, Method: method, Path: path, Body: body, Before: before}
-		seq, err := j.Intent(intent)
-		if err != nil {
-			return nil, err
-		}
-		if r.a.opts.beforeWrite != nil {
-			if err := r.a.opts.beforeWrite(seq); err != nil {
-				return nil, err
-			}
-		}
-		resp, err := r.dv.Write(ctx, method, path, body, nil)
-		out := Record{Tenant: r.ep.Tenant, EnvironmentID: r.ep.EnvironmentID, Action: st.Action, Method: method, Path: path}
-		if err != nil {
-			out.Result, out.Error, out.Status = OutcomeFailed, err.Error(), api.StatusOf(err)
-		} else {
-			out.Result, out.Status = OutcomeApplied, resp.Status
-			if id := api.EntityIDFromHeader(resp.Header); id != "" && method == http.MethodPost && !strings.HasSuffix(path, "$ref") {
-				out.CreatedID = id
-			}
-		}
-		jerr := j.Outcome(seq, out)
-		if err == nil {
-			if st.Action != ActClearCache {
-				r.wrote = true
-			}
-			return resp, jerr
-		}
-		var ae *api.Error
-		if !errors.As(err, &ae) || ae.Status != http.StatusTooManyRequests || attempt >= r.a.opts.MaxWriteAttempts {
-			return nil, err
-		}
-		// The same bounds as reads: a Retry-After above the ceiling, or beyond the request's budget, ends the
-		// step with an error that names the wait.
-		wait, werr := r.dv.RetryWait(ctx, err, attempt, waited)
-		if werr != nil {
-			return nil, werr
-		}
-		waited += wait
-		if err := r.a.opts.Sleep(ctx, wait); err != nil {
-			return nil, err
-		}
-		if recheck != nil {
-			done, err := recheck(ctx)
-			if err != nil {
-				return nil, err
-			}
-			if done {
-				return nil, errAlready
-			}
-		}
-	}
-}
-
-// step applies one step: it reads the state, skips what is already true, and writes what is not.
-func (r *envRun) step(ctx context.Context, st Step) (status, reason string, err error) {
-	p := st.Params
-	wrote := func(_ *api.Response, err error) (string, string, error) {
-		if errors.Is(err, errAlready) {
-			return OutcomeAlready, "already true when re-checked after throttling", nil
-		}
-		if err != nil {
-			return "", "", err
-		}
-		return OutcomeApplied, "", nil
-	}
-	switch st.Action {
-	case ActCreateAppUser:
-		check := func(ctx context.Context) (bool, error) {
-			live, _, err := appUsers(ctx, r.dv, appID(p))
-			return live != nil, err
-		}
-		live, deleted, err := appUsers(ctx, r.dv, appID(p))
-		if err != nil {
-			return "", "", err
-		}
-		if live != nil {
-			return OutcomeAlready, fmt.Sprintf("the application user %q already exists", live.FullName), nil
-		}
-		if deleted != nil {
-			return "", "", fmt.Errorf("a soft-deleted application user for App ID %s (%s) blocks creating a new one: re-run with --purge-deleted to purge and re-create it", appID(p), deleted.ID)
-		}
-		bu := str(p, "business_unit_id")
-		if bu == "" {
-			if bu, err = rootUnit(ctx, r.dv); err != nil {
-				return "", "", err
-			}
-		}
-		body := map[string]any{"applicationid": appID(p), "accessmode": 4, "isdisabled": false,
-			"businessunitid@odata.bind": "/businessunits(" + bu + ")"}
-		return wrote(r.write(ctx, st, http.MethodPost, "systemusers", body, map[string]any{"application_user": nil}, check))
-
-	case ActEnableUser:
-		u, err := r.userOf(ctx, p)
-		if err != nil {
-			return "", "", err
-		}
-		if !u.IsDisabled {
-			return OutcomeAlready, fmt.Sprintf("%q is enabled", u.FullName), nil
-		}
-		check := func(ctx context.Context) (bool, error) {
-			now, err := user(ctx, r.dv, u.ID)
-			return now != nil && !now.IsDisabled, err
-		}
-		return wrote(r.write(ctx, st, http.MethodPatch, "systemusers("+u.ID+")", map[string]any{"isdisabled": false}, u.state(), check))
-
-	case ActAssignRole:
-		u, err := r.userOf(ctx, p)
-		if err != nil {
-			return "", "", err
-		}
-		role, err := roleInUnit(ctx, r.dv, str(p, "role"), u.BusinessUnitID)
-		if err != nil {
-			return "", "", err
-		}
-		if role == nil {
-			return "", "", fmt.Errorf("the role %q does not exist in the business unit of %q (%s): check that Work 365 and its security roles are installed completely; audit does not guess another role",
-				str(p, "role"), u.FullName, u.BusinessUnitID)
-		}
-		if u.IsDisabled && !u.holds(role.ID) {
-			// Dataverse refuses security roles to disabled users unless the organization allows it
-			// (allowRoleAssignmentOnDisabledUsers): the user is enabled first, by its own step.
-			return "", "", fmt.Errorf("%q is disabled, and Dataverse does not assign security roles to disabled users: enable it first (W365.APPUSER.3 plans that step; run audit fix without --rule, or with --rule W365.APPUSER.3 too)", u.FullName)
-		}
-		if u.holds(role.ID) {
-			return OutcomeAlready, fmt.Sprintf("%q already holds %q", u.FullName, role.Name), nil
-		}
-		check := func(ctx context.Context) (bool, error) {
-			now, err := user(ctx, r.dv, u.ID)
-			return now != nil && now.holds(role.ID), err
-		}
-		body := map[string]any{"@odata.id": r.dv.Base() + "roles(" + role.ID + ")"}
-		before := u.state()
-		before["role_id"] = role.ID
-		return wrote(r.write(ctx, st, http.MethodPost, "systemusers("+u.ID+")/systemuserroles_association/$ref", body, before, check))
-
-	case ActRemoveRole:
-		u, err := user(ctx, r.dv, str(p, "user_id"))
-		if err != nil {
-			return "", "", err
-		}
-		roleID := str(p, "role_id")
-		if u == nil || !u.holds(roleID) {
-			return OutcomeAlready, fmt.Sprintf("the role %q is no longer held", str(p, "role")), nil
-		}
-		check := func(ctx context.Context) (bool, error) {
-			now, err := user(ctx, r.dv, u.ID)
-			return now == nil || !now.holds(roleID), err
-		}
-		before := u.state()
-		before["role_id"] = roleID
-		return wrote(r.write(ctx, st, http.MethodDelete, "systemusers("+u.ID+")/systemuserroles_association("+roleID+")/$ref", nil, before, check))
-
-	case ActSetServiceUser:
-		u, err := r.userOf(ctx, p)
-		if err != nil {
-			return "", "", err
-		}
-		schema := r.ep.Schema
-		if schema == nil || schema.EntitySet == "" || schema.Navigation == "" {
-			return "", "", fmt.Errorf("where this environment keeps Work 365's service user was not read: run audit scan to see why, then audit fix again")
-		}
-		cur, err := readSetting(ctx, r.dv, schema)
-		if err != nil {
-			return "", "", err
-		}
-		if cur == nil || cur.id == "" {
-			return "", "", fmt.Errorf("Work 365 has no settings row in %s: open Work 365 → Admin Hub once so that it creates it, then run audit fix again", schema.EntitySet)
-		}
-		if strings.EqualFold(cur.userID, u.ID) {
-			return OutcomeAlready, fmt.Sprintf("the service user is already %q", u.FullName), nil
-		}
-		check := func(ctx context.Context) (bool, error) {
-			now, err := readSetting(ctx, r.dv, schema)
-			return now != nil && strings.EqualFold(now.userID, u.ID), err
-		}
-		// The write binds through the lookup's navigation property (case-sensitive); reads use _<lookup>_value.
-		body := map[string]any{schema.Navigation + "@odata.bind": "/systemusers(" + u.ID + ")"}
-		return wrote(r.write(ctx, st, http.MethodPatch, schema.EntitySet+"("+cur.id+")", body, settingBefore(schema, cur), check))
-
-	case ActClearCache:
-		if !r.wrote {
-			return OutcomeAlready, "nothing changed in this environment in this run, so the cache holds no stale service user", nil
-		}
-		name := r.a.opts.Settings.ClearCacheAction
-		_, err := r.write(ctx, st, http.MethodPost, name, map[string]any{}, nil, nil)
-		if api.IsNotFound(err) {
-			return OutcomeManual, fmt.Sprintf("the environment has no %s action: in Dynamics 365 for %q open Work 365 → Admin Hub → Administration → Clear Cache", name, r.ep.Name), nil
-		}
-		if err != nil {
-			return "", "", err
-		}
-		return OutcomeApplied, "", nil
-	}
-	return "", "", fmt.Errorf("unknown action %q", st.Action)
-}
-
-// userOf finds the user a step is about: by App ID (the live application user) or by user ID.
-func (r *envRun) userOf(ctx context.Context, p map[string]any) (*liveUser, error) {
-	if app := appID(p); app != "" {
-		live, _, err := appUsers(ctx, r.dv, app)
-		if err != nil {
-			return nil, err
-		}
-		if live == nil {
-			return nil, fmt.Errorf("there is no application user for App ID %s in this environment (it must be created first)", app)
-		}
-		return live, nil
-	}
-	u, err := user(ctx, r.dv, str(p, "user_id"))
-	if err != nil {
-		return nil, err
-	}
-	if u == nil {
-		return nil, fmt.Errorf("the user %s no longer exists", str(p, "user_id"))
-	}
-	return u, nil
 }
 
 // explain turns a failed write into what to do about it. Hints go by status and action, not by the wording of

@@ -56,12 +56,12 @@ func (r *rig) plan(t *testing.T, env string) (*snapshot.Snapshot, []policy.Resul
 	results, err := r.eng.Evaluate(context.Background(), snap, nil)
 	require.NoError(t, err)
 	return snap, results, BuildPlan(snap, results, r.eng.Rules(), Options{Environments: []string{env},
-		ProductionTypes: []string{"Production"}, SandboxTypes: []string{"Sandbox"}, MinVersion: "3.5"})
+		Roles: RoleNames{Service: "Work 365 Service", Portal: "Work 365 Portal Service"}, SandboxTypes: []string{"Sandbox"}, MinVersion: "3.5"})
 }
 
 func (r *rig) options(j *Journal) ApplyOptions {
 	return ApplyOptions{Clients: map[string]*api.Client{"contoso": r.target.Client}, Journal: j,
-		Settings: Settings{ClearCacheAction: "w365_ClearCache"}}
+		Settings: Settings{ClearCacheAction: "w365_ClearCache"}, Roles: RoleNames{Service: "Work 365 Service", Portal: "Work 365 Portal Service"}}
 }
 
 var errKilled = errors.New("killed")
@@ -164,7 +164,7 @@ func TestARoleIsNeverSentToADisabledUser(t *testing.T) {
 	r := newRig(t)
 	snap, results, _ := r.plan(t, "Contoso Finance")
 	plan := BuildPlan(snap, results, r.eng.Rules(), Options{Environments: []string{"Contoso Finance"}, Rules: []string{"W365.ROLES.2"},
-		ProductionTypes: []string{"Production"}, SandboxTypes: []string{"Sandbox"}, MinVersion: "3.5", AllowProduction: true})
+		Roles: RoleNames{Service: "Work 365 Service", Portal: "Work 365 Portal Service"}, SandboxTypes: []string{"Sandbox"}, MinVersion: "3.5", AllowProduction: true})
 	require.Len(t, plan.Environments, 1)
 	require.Equal(t, ActAssignRole, plan.Environments[0].Steps[0].Action)
 	j, err := OpenJournal(filepath.Join(t.TempDir(), "j.jsonl"), "r", "fix", "test", func() time.Time { return now })

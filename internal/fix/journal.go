@@ -8,6 +8,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/work365/audit/internal/snapshot"
 )
 
 // Journal phases.
@@ -35,11 +37,15 @@ type Record struct {
 	Path          string         `json:"path,omitempty"` // relative to the Web API base
 	Body          any            `json:"body,omitempty"`
 	Before        map[string]any `json:"before,omitempty"` // state read just before the write
-	Status        int            `json:"status,omitempty"` // HTTP status of the answer
-	Result        string         `json:"result,omitempty"` // outcome: applied or failed
-	Error         string         `json:"error,omitempty"`
-	CreatedID     string         `json:"created_id,omitempty"`
-	Undoes        int            `json:"undoes,omitempty"` // for undo writes: the seq of the write they reverse
+	// After is the value the write sets; undo reverts only while the state still holds it.
+	After map[string]any `json:"after,omitempty"`
+	// Schema is where the environment keeps Work 365's service user, for undo's checks.
+	Schema    *snapshot.Schema `json:"schema,omitempty"`
+	Status    int              `json:"status,omitempty"` // HTTP status of the answer
+	Result    string           `json:"result,omitempty"` // outcome: applied, failed or unknown
+	Error     string           `json:"error,omitempty"`
+	CreatedID string           `json:"created_id,omitempty"`
+	Undoes    int              `json:"undoes,omitempty"` // for undo writes: the seq of the write they reverse
 }
 
 // Journal appends records to a JSONL file, syncing each line to disk before the write it describes is sent.

@@ -6,10 +6,10 @@ package fix
 
 import (
 	"fmt"
-	"path"
 	"sort"
 	"strings"
 
+	"github.com/work365/audit/internal/glob"
 	"github.com/work365/audit/internal/policy"
 	"github.com/work365/audit/internal/snapshot"
 )
@@ -46,10 +46,15 @@ type Options struct {
 	Environments    []string // only these environments (name or ID globs); empty means all
 	FixPrivileges   bool     // allow remove_role (least privilege, legacy role holders)
 	AllowProduction bool     // change production environments without a passing sandbox
-	ProductionTypes []string // environment types treated as production (policy data production_types)
-	SandboxTypes    []string // environment types that count as sandboxes (policy data sandbox_types)
-	MinVersion      string   // for the message of environments below it
-	ClearCacheName  string   // the clear-cache action, for descriptions
+	// NonProductionTypes are the environment types that are not production (policy data non_production_types:
+	// Sandbox, Developer, Trial). Every other type is production for the gate — Default (Microsoft calls it a
+	// production environment), an empty type and types this version does not know included.
+	NonProductionTypes []string
+	SandboxTypes       []string // environment types that count as sandboxes (policy data sandbox_types)
+	// Roles are the Work 365 roles: assign_role steps for other roles are left out, with the reason.
+	Roles          RoleNames
+	MinVersion     string // for the message of environments below it
+	ClearCacheName string // the clear-cache action, for descriptions
 }
 
 // Step is one remediation step of an environment's plan.
@@ -130,7 +135,7 @@ func BuildPlan(snap *snapshot.Snapshot, results []policy.Result, rules []policy.
 			env := &t.Environments[ei]
 			res := byEnv[env.ID]
 			ep := EnvPlan{Tenant: t.Name, EnvironmentID: env.ID, Name: env.Name, Type: env.Type, Region: env.Region,
-				InstanceURL: env.InstanceURL, Production: oneOf(env.Type, opts.ProductionTypes), Sandbox: oneOf(env.Type, opts.SandboxTypes),
+				InstanceURL: env.InstanceURL, Production: production(env.Type, opts.NonProductionTypes), Sandbox: oneOf(env.Type, opts.SandboxTypes),
 				Steps: []Step{}, Manual: []Step{}, NotApplied: []Step{}, Gate: GateOpen}
 			if ep.Sandbox && qualified == "" && passesCritical(env, res, severity) {
 				qualified = env.Name
@@ -262,6 +267,13 @@ func buildEnv(ep *EnvPlan, env *snapshot.Environment, res []policy.Result, opts 
 	// of the same App ID blocks creating it until it is purged, which a person does (a manual step).
 	var keep []Step
 	for _, st := range ep.Steps {
+		if st.Action == ActAssignRole {
+			if ok, why := opts.Roles.allowed(str(st.Params, "role")); !ok {
+				st.Reason = why
+				ep.NotApplied = append(ep.NotApplied, st)
+				continue
+			}
+		}
 		if optIn(st.Params) == OptInFixPrivileges && !opts.FixPrivileges {
 			st.Reason = "removing roles needs --fix-privileges (least privilege is applied only on request)"
 			ep.NotApplied = append(ep.NotApplied, st)
@@ -420,6 +432,18 @@ func describe(a map[string]any, env *snapshot.Environment, opts Options) string 
 	return str(a, "action")
 }
 
+// production reports whether an environment type is production for the gate: every type that is not known as
+// non-production. An empty list keeps Microsoft's three non-production types.
+func production(envType string, nonProduction []string) bool {
+	if len(nonProduction) == 0 {
+		nonProduction = DefaultNonProductionTypes
+	}
+	return !oneOf(envType, nonProduction)
+}
+
+// DefaultNonProductionTypes are the environment types that are not production.
+var DefaultNonProductionTypes = []string{"Sandbox", "Developer", "Trial"}
+
 func oneOf(s string, list []string) bool {
 	for _, v := range list {
 		if strings.EqualFold(s, v) {
@@ -429,19 +453,7 @@ func oneOf(s string, list []string) bool {
 	return false
 }
 
-func matchAny(globs []string, values ...string) bool {
-	if len(globs) == 0 {
-		return true
-	}
-	for _, g := range globs {
-		for _, v := range values {
-			if ok, err := path.Match(strings.ToLower(g), strings.ToLower(v)); err == nil && ok {
-				return true
-			}
-		}
-	}
-	return false
-}
+func matchAny(patterns []string, values ...string) bool { return glob.Any(patterns, values...) }
 
 func appendUnique(list []string, s string) []string {
 	if contains(list, s) {

@@ -26,11 +26,12 @@ type liveUser struct {
 	IsDisabled     bool       `json:"isdisabled"`
 	DeletedState   int        `json:"deletedstate"`
 	BusinessUnitID string     `json:"_businessunitid_value"`
+	CreatedOn      string     `json:"createdon"`
 	Roles          []liveRole `json:"systemuserroles_association"`
 }
 
 const (
-	liveUserSelect = "systemuserid,fullname,applicationid,isdisabled,deletedstate,_businessunitid_value"
+	liveUserSelect = "systemuserid,fullname,applicationid,isdisabled,deletedstate,_businessunitid_value,createdon"
 	liveUserExpand = "systemuserroles_association($select=roleid,name,_businessunitid_value)"
 )
 
@@ -50,6 +51,37 @@ func (u *liveUser) holds(roleID string) bool {
 		}
 	}
 	return false
+}
+
+// holdsByName reports whether a user holds a role of that name, directly or through a team it is a member of.
+func holdsByName(ctx context.Context, dv *api.Dataverse, u *liveUser, name string) (bool, error) {
+	for _, r := range u.Roles {
+		if strings.EqualFold(r.Name, name) {
+			return true, nil
+		}
+	}
+	var teams []string
+	err := api.Each(ctx, dv, api.Query("systemusers("+u.ID+")/teammembership_association", [2]string{"$select", "teamid"}),
+		func(t struct {
+			ID string `json:"teamid"`
+		}) error {
+			teams = append(teams, t.ID)
+			return nil
+		})
+	if err != nil {
+		return false, err
+	}
+	for _, id := range teams {
+		held := false
+		err := api.Each(ctx, dv, api.Query("teams("+id+")/teamroles_association", [2]string{"$select", "roleid,name"}), func(r liveRole) error {
+			held = held || strings.EqualFold(r.Name, name)
+			return nil
+		})
+		if err != nil || held {
+			return held, err
+		}
+	}
+	return false, nil
 }
 
 // appUsers reads the users of an App ID: the live one and a soft-deleted leftover, if any.

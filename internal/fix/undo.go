@@ -2,11 +2,15 @@ package fix
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
+	"time"
 
 	"github.com/work365/audit/internal/api"
+	"github.com/work365/audit/internal/snapshot"
 )
 
 // UndoStep reverses one journaled write.
@@ -20,13 +24,18 @@ type UndoStep struct {
 	Description   string `json:"description"`
 	// Irreversible is why the write cannot be undone (a purge); such steps are shown, never attempted.
 	Irreversible string `json:"irreversible,omitempty"`
+	// Uncertain is set when the write's answer was lost (or the run stopped before it): it may not have landed,
+	// and the state decides.
+	Uncertain bool `json:"uncertain,omitempty"`
 
 	kind   string // what the reversal does
 	appID  string
 	userID string
 	roleID string
 	before map[string]any
-	path   string
+	after  map[string]any
+	schema *snapshot.Schema
+	at     time.Time // when the write was journaled
 }
 
 // UndoPlan is the reversal of one fix run, newest write first.
@@ -36,9 +45,10 @@ type UndoPlan struct {
 }
 
 // BuildUndo reads a journal and plans the reversal of the reversible writes of one run (the last one by
-// default): role assignments, the service-user setting, enable/disable. Created users are disabled, never
-// deleted. Writes whose answer was not recorded (a run killed mid-write) are included: the reversal re-reads
-// the state and does nothing where the write did not land.
+// default), newest first: role assignments, the service-user setting, enable/disable. Created users are
+// disabled, never deleted. Writes refused by the service are left out; writes whose answer was lost (unknown) or
+// never came (a run killed mid-write) are included as possibly applied: each reversal reads the state first and
+// does nothing where the write did not land.
 func BuildUndo(path, runID string) (*UndoPlan, error) {
 	id, entries, err := ReadJournal(path, runID)
 	if err != nil {
@@ -48,11 +58,12 @@ func BuildUndo(path, runID string) (*UndoPlan, error) {
 	for i := len(entries) - 1; i >= 0; i-- {
 		e := entries[i]
 		in := e.Intent
-		if e.Outcome != nil && e.Outcome.Result != OutcomeApplied {
-			continue // refused by the service: nothing to reverse
+		if e.Outcome != nil && e.Outcome.Result == OutcomeFailed {
+			continue // refused by the service, or read back as not landed: nothing to reverse
 		}
 		st := UndoStep{Seq: in.Seq, Tenant: in.Tenant, EnvironmentID: in.EnvironmentID, Environment: in.Environment,
-			InstanceURL: in.InstanceURL, Action: in.Action, before: in.Before, path: in.Path}
+			InstanceURL: in.InstanceURL, Action: in.Action, before: in.Before, after: in.After, schema: in.Schema, at: in.Time,
+			Uncertain: e.Outcome == nil || e.Outcome.Result == OutcomeUnknown}
 		switch {
 		case in.Action == ActAssignRole && in.Method == http.MethodPost:
 			st.kind, st.userID, st.roleID = "disassociate", userFromPath(in.Path), beforeString(in.Before, "role_id")
@@ -80,23 +91,33 @@ func BuildUndo(path, runID string) (*UndoPlan, error) {
 		case in.Action == ActPurgeAppUser:
 			st.Irreversible = "a purged user cannot be restored; its App ID can be given a new application user"
 			st.Description = "Purge of a soft-deleted application user"
-		case in.Action == ActClearCache:
-			continue // nothing to reverse; the cache is cleared again after restoring the service user
 		default:
-			continue
+			continue // clear_cache: nothing to reverse; the cache is cleared again after restoring the service user
+		}
+		if st.Uncertain {
+			st.Description += " (its answer was lost: the state decides)"
 		}
 		plan.Steps = append(plan.Steps, st)
 	}
 	return plan, nil
 }
 
-// Undo applies an undo plan with the same journal, confirmation and re-check rules as a fix.
+// Undo applies an undo plan with the same journal, confirmation and re-check rules as a fix. A reversal is
+// made only while the state still holds what the fix wrote (someone's later change is left alone and reported),
+// and never leaves Work 365 running as a disabled user or one without Work 365 Service.
 func Undo(ctx context.Context, plan *UndoPlan, opts ApplyOptions) (*Result, error) {
+	if opts.MaxWriteAttempts <= 0 {
+		opts.MaxWriteAttempts = 4
+	}
+	if opts.Sleep == nil {
+		opts.Sleep = api.SleepContext
+	}
 	res := &Result{Touched: map[string][]string{}}
+	a := &applier{opts: opts, res: res}
 	touched := map[string]bool{}
 	restoredService := map[string]*envRun{}
 	for _, st := range plan.Steps {
-		ep := &EnvPlan{Tenant: st.Tenant, EnvironmentID: st.EnvironmentID, Name: st.Environment, InstanceURL: st.InstanceURL}
+		ep := &EnvPlan{Tenant: st.Tenant, EnvironmentID: st.EnvironmentID, Name: st.Environment, InstanceURL: st.InstanceURL, Schema: st.schema}
 		step := Step{Action: "undo_" + st.Action, Params: map[string]any{"undoes": st.Seq}, Description: st.Description}
 		out := Outcome{Tenant: st.Tenant, EnvironmentID: st.EnvironmentID, Environment: st.Environment, Step: step}
 		if st.Irreversible != "" {
@@ -114,9 +135,13 @@ func Undo(ctx context.Context, plan *UndoPlan, opts ApplyOptions) (*Result, erro
 		if err != nil {
 			return res, err
 		}
-		r := &envRun{a: &applier{opts: opts, res: res}, ep: ep, dv: dv}
+		r := &envRun{a: a, ep: ep, dv: dv}
 		status, reason, err := r.reverse(ctx, st, step)
-		if err != nil {
+		var unknown *errUnknown
+		switch {
+		case errors.As(err, &unknown):
+			status, reason = OutcomeUnknown, explain(step, err)
+		case err != nil:
 			status, reason = OutcomeFailed, explain(step, err)
 		}
 		out.Status, out.Reason = status, reason
@@ -148,9 +173,17 @@ func Undo(ctx context.Context, plan *UndoPlan, opts ApplyOptions) (*Result, erro
 	return res, ctx.Err()
 }
 
+// leftAlone is the outcome of a reversal that the state says not to make.
+func leftAlone(format string, args ...any) (string, string, error) {
+	return OutcomeNotApplied, "left alone: " + fmt.Sprintf(format, args...), nil
+}
+
 // reverse undoes one write after re-reading the state it would change.
 func (r *envRun) reverse(ctx context.Context, st UndoStep, step Step) (string, string, error) {
 	wrote := func(_ *api.Response, err error) (string, string, error) {
+		if errors.Is(err, errConfirmed) {
+			return OutcomeApplied, confirmed, nil
+		}
 		if err != nil {
 			return "", "", err
 		}
@@ -166,29 +199,55 @@ func (r *envRun) reverse(ctx context.Context, st UndoStep, step Step) (string, s
 			return OutcomeAlready, "the user no longer exists", nil
 		}
 		held := u.holds(st.roleID)
+		landed := func(want bool) func(context.Context) (bool, error) {
+			return func(ctx context.Context) (bool, error) {
+				now, err := user(ctx, r.dv, u.ID)
+				return now != nil && now.holds(st.roleID) == want, err
+			}
+		}
 		if st.kind == "disassociate" {
 			if !held {
-				return OutcomeAlready, "the role is not held (the assignment did not land or was already removed)", nil
+				return OutcomeAlready, "the role is not held (the assignment did not land or was removed since)", nil
 			}
-			return wrote(r.write(ctx, step, http.MethodDelete, "systemusers("+u.ID+")/systemuserroles_association("+st.roleID+")/$ref", nil, u.state(), nil))
+			if why, err := r.keepsServiceUserFit(ctx, u, st); err != nil || why != "" {
+				if err != nil {
+					return "", "", err
+				}
+				return leftAlone("%s", why)
+			}
+			return wrote(r.write(ctx, step, writeCall{method: http.MethodDelete,
+				path: "systemusers(" + u.ID + ")/systemuserroles_association(" + st.roleID + ")/$ref", before: u.state(), landed: landed(false)}))
 		}
 		if held {
 			return OutcomeAlready, "the role is held again", nil
 		}
-		body := map[string]any{"@odata.id": r.dv.Base() + "roles(" + st.roleID + ")"}
-		return wrote(r.write(ctx, step, http.MethodPost, "systemusers("+u.ID+")/systemuserroles_association/$ref", body, u.state(), nil))
+		return wrote(r.write(ctx, step, writeCall{method: http.MethodPost, path: "systemusers(" + u.ID + ")/systemuserroles_association/$ref",
+			body: map[string]any{"@odata.id": r.dv.Base() + "roles(" + st.roleID + ")"}, before: u.state(), landed: landed(true)}))
+
 	case "disable", "disable_created":
-		if st.userID == "" {
-			return "", "", fmt.Errorf("the journal does not say which user was created (the run stopped before the answer): disable the application user of App ID %s by hand", st.appID)
-		}
-		u, err := user(ctx, r.dv, st.userID)
-		if err != nil {
+		u, err := r.createdOrEnabled(ctx, st)
+		if err != nil || u == nil {
+			if err == nil {
+				return OutcomeAlready, "no application user of App ID " + st.appID + " was created by that run (the create did not land)", nil
+			}
 			return "", "", err
 		}
-		if u == nil || u.IsDisabled {
+		if u.IsDisabled {
 			return OutcomeAlready, "the user is disabled", nil
 		}
-		return wrote(r.write(ctx, step, http.MethodPatch, "systemusers("+u.ID+")", map[string]any{"isdisabled": true}, u.state(), nil))
+		if why, err := r.keepsServiceUserFit(ctx, u, st); err != nil || why != "" {
+			if err != nil {
+				return "", "", err
+			}
+			return leftAlone("%s", why)
+		}
+		return wrote(r.write(ctx, step, writeCall{method: http.MethodPatch, path: "systemusers(" + u.ID + ")",
+			body: map[string]any{"isdisabled": true}, before: u.state(),
+			landed: func(ctx context.Context) (bool, error) {
+				now, err := user(ctx, r.dv, u.ID)
+				return now == nil || now.IsDisabled, err
+			}}))
+
 	case "restore_service_user":
 		s := schemaFrom(st.before)
 		if s == nil {
@@ -205,24 +264,103 @@ func (r *envRun) reverse(ctx context.Context, st UndoStep, step Step) (string, s
 		if strings.EqualFold(cur.userID, prev) {
 			return OutcomeAlready, "the setting already points where it did before the fix", nil
 		}
+		// Only while the setting still holds what the fix wrote: a later change by someone else is theirs.
+		if wrote := beforeString(st.after, "user_id"); wrote != "" && !strings.EqualFold(cur.userID, wrote) {
+			return leftAlone("the service user was changed again after the fix (it points to %s now, not to %s, which the fix set)", orNone(cur.userID), wrote)
+		}
+		if prev != "" {
+			// Never point Work 365 back at a user it cannot run as.
+			pu, err := user(ctx, r.dv, prev)
+			if err != nil {
+				return "", "", err
+			}
+			if pu == nil {
+				return leftAlone("the previous service user %s no longer exists", prev)
+			}
+			if why, err := r.unfitServiceUser(ctx, pu); err != nil || why != "" {
+				if err != nil {
+					return "", "", err
+				}
+				return leftAlone("the previous service user cannot run Work 365: %s", why)
+			}
+		}
+		landed := func(ctx context.Context) (bool, error) {
+			now, err := readSetting(ctx, r.dv, s)
+			return now != nil && strings.EqualFold(now.userID, prev), err
+		}
 		before := settingBefore(s, cur)
 		if prev == "" {
-			return wrote(r.write(ctx, step, http.MethodDelete, s.EntitySet+"("+cur.id+")/"+s.Navigation+"/$ref", nil, before, nil))
+			return wrote(r.write(ctx, step, writeCall{method: http.MethodDelete, path: s.EntitySet + "(" + cur.id + ")/" + s.Navigation + "/$ref",
+				before: before, landed: landed}))
 		}
-		body := map[string]any{s.Navigation + "@odata.bind": "/systemusers(" + prev + ")"}
-		return wrote(r.write(ctx, step, http.MethodPatch, s.EntitySet+"("+cur.id+")", body, before, nil))
+		return wrote(r.write(ctx, step, writeCall{method: http.MethodPatch, path: s.EntitySet + "(" + cur.id + ")",
+			body: map[string]any{s.Navigation + "@odata.bind": "/systemusers(" + prev + ")"}, before: before, landed: landed}))
 	}
 	return "", "", fmt.Errorf("cannot undo %s", st.Action)
 }
 
-func userFromPath(p string) string {
-	i := strings.Index(p, "systemusers(")
-	if i < 0 {
-		return ""
+// createdOrEnabled finds the user a disable reverses: the one journaled; for a create whose answer was lost, the
+// live application user of its App ID created at or after the write (nil when there is none).
+func (r *envRun) createdOrEnabled(ctx context.Context, st UndoStep) (*liveUser, error) {
+	if st.userID != "" {
+		u, err := user(ctx, r.dv, st.userID)
+		if err != nil || u == nil {
+			return nil, err
+		}
+		return u, nil
 	}
-	rest := p[i+len("systemusers("):]
-	if j := strings.IndexByte(rest, ')'); j >= 0 {
-		return rest[:j]
+	if st.kind != "disable_created" || st.appID == "" {
+		return nil, fmt.Errorf("the journal does not say which user to disable: disable it by hand")
+	}
+	live, _, err := appUsers(ctx, r.dv, st.appID)
+	if err != nil || live == nil {
+		return nil, err
+	}
+	created, perr := time.Parse(time.RFC3339, live.CreatedOn)
+	if perr != nil || created.Before(st.at.Add(-time.Minute)) {
+		// It existed before the write (the fix found none, so someone else made it since, or the clocks are far
+		// apart): not the fix's to disable.
+		return nil, nil
+	}
+	return live, nil
+}
+
+// keepsServiceUserFit says why a reversal would leave Work 365 without a fit service user: the user to disable,
+// or to lose Work 365 Service, is what Work 365 runs as now.
+func (r *envRun) keepsServiceUserFit(ctx context.Context, u *liveUser, st UndoStep) (string, error) {
+	if st.kind == "disassociate" {
+		var name string
+		for _, role := range u.Roles {
+			if strings.EqualFold(role.ID, st.roleID) {
+				name = role.Name
+			}
+		}
+		if !strings.EqualFold(name, r.a.opts.Roles.Service) {
+			return "", nil
+		}
+	}
+	if r.ep.Schema == nil {
+		return fmt.Sprintf("the journal does not say where %q keeps its service user, so this cannot be checked not to stop Work 365: do it by hand if %s is not the service user", r.ep.Name, orNone(u.FullName)), nil
+	}
+	su, err := r.serviceUser(ctx)
+	if err != nil || su == nil || !strings.EqualFold(su.ID, u.ID) {
+		return "", err
+	}
+	return fmt.Sprintf("%q is the Work 365 service user now; undoing this would stop Work 365 (point the service user elsewhere first)", u.FullName), nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "nobody"
+	}
+	return s
+}
+
+var systemUserPath = regexp.MustCompile(`systemusers\(([^)]*)\)`)
+
+func userFromPath(p string) string {
+	if m := systemUserPath.FindStringSubmatch(p); m != nil {
+		return m[1]
 	}
 	return ""
 }

@@ -19,6 +19,14 @@ dv := env.dataverse
 
 config := data.w365.config
 
+# production holds for every environment type that is not a known non-production one (policy data
+# non_production_types: Sandbox, Developer, Trial). The Default environment, which Microsoft calls a
+# production environment, an empty type and types this policy does not know are production: a gate that lets
+# what it does not recognise through is no gate.
+production(type) if not lower(type) in non_production_types
+
+non_production_types := {lower(t) | some t in config.non_production_types}
+
 # Names of the two roles the guide requires (Step 3: Assign Security Roles).
 service_role := config.roles.service
 

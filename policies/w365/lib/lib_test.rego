@@ -339,3 +339,13 @@ test_builtin_owners_need_the_name_and_no_identity if {
 	not lib.builtin_owner({"name": "Jane Doe", "is_application": false})
 	not lib.flagged_owner({"name": "SYSTEM", "is_disabled": true, "is_application": false})
 }
+
+test_production_is_every_type_not_known_as_non_production if {
+	lib.production("Production")
+	lib.production("Default")
+	lib.production("")
+	lib.production("Teams")
+	not lib.production("Sandbox")
+	not lib.production("developer")
+	not lib.production("Trial")
+}

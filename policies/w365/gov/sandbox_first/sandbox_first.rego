@@ -6,7 +6,10 @@
 #   applicable), so that the switch to the application user and later changes are validated
 #   there before production. The guide advises to validate the change in a sandbox before
 #   production where feasible, and to generate a test invoice in a sandbox. Environment types
-#   come from the policy data (production_types, sandbox_types). This rule is evaluated once per
+#   come from the policy data: production is every type that is not a known non-production one
+#   (non_production_types: Sandbox, Developer, Trial), the Default environment and unknown types
+#   included, as Microsoft calls the Default environment a production environment; sandboxes are
+#   sandbox_types. This rule is evaluated once per
 #   tenant after all environment-scoped rules, from the tenant's environment summaries and
 #   their results. Fails when the tenant has no such sandbox; the message names the sandboxes
 #   found and why none qualifies. Not applicable for environments that are not production, and
@@ -51,7 +54,7 @@ judged contains s.id if {
 	s.has_dataverse == true
 	s.status == "ok"
 	s.work365_installed == true
-	s.type in lib.config.production_types
+	lib.production(s.type)
 }
 
 not_applicable contains {"environment_id": s.id, "reason": reason} if {
@@ -62,13 +65,13 @@ not_applicable contains {"environment_id": s.id, "reason": reason} if {
 
 # not_applicable_reason gives the reasons the environment-scoped rules give, and production's own; environments
 # that could not be read are reported as errors by the engine.
-not_applicable_reason(s) := sprintf("The environment type %q is not a production type (policy data production_types).", [object.get(s, "type", "")]) if {
+not_applicable_reason(s) := sprintf("The environment type %q is not production (policy data non_production_types).", [object.get(s, "type", "")]) if {
 	# The usual case first: a sandbox, trial or developer environment that was read and runs Work 365
 	# (so none of the reasons below applies).
 	s.has_dataverse
 	s.status == "ok"
 	s.work365_installed == true
-	not s.type in lib.config.production_types
+	not lib.production(s.type)
 } else := "The environment has no Dataverse database." if {
 	not s.has_dataverse
 } else := object.get(s, "skip_reason", "The environment was skipped during collection.") if {

@@ -156,7 +156,7 @@ test_a_production_environment_is_not_its_own_sandbox if {
 
 test_not_applicable_for_a_sandbox_environment if {
 	inp := tenant_input([sandbox("env-uat", "Contoso UAT", true, all_passing)])
-	reasons_for("env-uat") == {"The environment type \"Sandbox\" is not a production type (policy data production_types)."} with input as inp
+	reasons_for("env-uat") == {"The environment type \"Sandbox\" is not production (policy data non_production_types)."} with input as inp
 	count(denials_for("env-uat")) == 0 with input as inp
 }
 
@@ -191,4 +191,14 @@ test_fail_names_why_a_skipped_sandbox_does_not_qualify if {
 	}
 	some d in denials_for("env-prod") with input as tenant_input([off])
 	contains(d.message, `"Archive" (not read: the environment is disabled)`)
+}
+
+# The Default environment is a production environment (so says Microsoft), and so is a type this policy does
+# not know: both need a passing sandbox.
+test_fail_for_the_default_environment_and_unknown_types_without_a_sandbox if {
+	for_default := object.union(production_summary, {"id": "env-default", "name": "Contoso (default)", "type": "Default"})
+	for_unknown := object.union(production_summary, {"id": "env-x", "name": "Contoso X", "type": ""})
+	inp := {"tenant": {"name": "Contoso", "id": "tenant-1", "environments": [for_default, for_unknown]}}
+	count(denials_for("env-default")) == 1 with input as inp
+	count(denials_for("env-x")) == 1 with input as inp
 }
