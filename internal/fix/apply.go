@@ -257,20 +257,22 @@ func (a *applier) runEnv(ctx context.Context, ep *EnvPlan) {
 // Dataverse's messages, which is not documented for these cases.
 func explain(st Step, err error) string {
 	var ae *api.Error
-	if !errors.As(err, &ae) {
-		return err.Error()
+	var we *api.WaitError
+	var unknown *errUnknown
+	if errors.As(err, &we) || errors.As(err, &unknown) || !errors.As(err, &ae) {
+		return err.Error() // a refused wait names its bound; a lost answer says what decides it
 	}
 	switch {
 	case st.Action == ActCreateAppUser && ae.Status == http.StatusBadRequest:
-		return fmt.Sprintf("%s — Dataverse refused to create the application user. The usual causes: the Work 365 app (App ID %s) has no service principal in this tenant yet (complete Work 365's consent or onboarding for the tenant first), or a soft-deleted application user of the same app still exists (purge it: Power Platform admin center → the environment → Settings → Users + permissions → Users → Manage users in Dynamics 365 → Disabled users view → delete it permanently)", ae.Error(), appID(st.Params))
+		return fmt.Sprintf("%s — Dataverse refused to create the application user. The usual causes: the Work 365 app (App ID %s) has no service principal in this tenant yet (complete Work 365's consent or onboarding for the tenant first), or a soft-deleted application user of the same app still exists (purge it: Power Platform admin center → the environment → Settings → Users + permissions → Users → Manage users in Dynamics 365 → Disabled users view → delete it permanently)", err.Error(), appID(st.Params))
 	case ae.Status == http.StatusNotFound && st.Action != ActClearCache:
-		return ae.Error() + " — the row was deleted after it was read; nothing was created in its place (updates are sent with If-Match: *): run audit fix again"
+		return err.Error() + " — the row was deleted after it was read; nothing was created in its place (updates are sent with If-Match: *): run audit fix again"
 	case ae.Status == http.StatusForbidden:
-		return ae.Error() + " — the auditor's application user lacks a write privilege here: give it a role that can write users and role assignments (and the Work 365 settings) in this environment"
+		return err.Error() + " — the auditor's application user lacks a write privilege here: give it a role that can write users and role assignments (and the Work 365 settings) in this environment"
 	case ae.Status == http.StatusTooManyRequests:
-		return ae.Error() + " — Dataverse kept throttling this write: run audit fix again later; it re-reads the state and continues"
+		return err.Error() + " — Dataverse kept throttling this write: run audit fix again later; it re-reads the state and continues"
 	}
-	return ae.Error()
+	return err.Error()
 }
 
 // outcomeGroup orders an environment's outcomes: automatic steps in the order they ran, then manual steps,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,7 +30,13 @@ type rig struct {
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
-	fx, err := emulator.LoadFixture(filepath.Join("..", "..", "testdata", "tenants", "demo.yaml"))
+	return newRigOf(t, filepath.Join("..", "..", "testdata", "tenants", "demo.yaml"))
+}
+
+// newRigOf starts the emulator on a fixture file; its first client is the auditor.
+func newRigOf(t *testing.T, fixture string) *rig {
+	t.Helper()
+	fx, err := emulator.LoadFixture(fixture)
 	require.NoError(t, err)
 	srv, err := emulator.New(fx, emulator.Options{Now: func() time.Time { return now }})
 	require.NoError(t, err)
@@ -38,7 +45,7 @@ func newRig(t *testing.T) *rig {
 	src, err := auth.New(auth.Config{TenantID: srv.TenantID(), ClientID: fx.Clients[0].ClientID, AuthorityHost: srv.URL(),
 		Secret: fx.Clients[0].Secret, HTTPClient: srv.HTTPClient()})
 	require.NoError(t, err)
-	eng, err := policy.Load(context.Background(), policy.Options{})
+	eng, err := sharedEngine()
 	require.NoError(t, err)
 	return &rig{srv: srv, eng: eng, target: collect.Target{Name: "contoso", TenantID: srv.TenantID(), BAPURL: srv.BAPURL(), BAPScope: srv.BAPScope(),
 		HTTP: srv.HTTPClient(), Tokens: src, Client: &api.Client{HTTP: srv.HTTPClient(), Tokens: src}}}
@@ -65,6 +72,12 @@ func (r *rig) options(j *Journal) ApplyOptions {
 }
 
 var errKilled = errors.New("killed")
+
+// sharedEngine compiles the bundled policies once for every test of the package (evaluation is safe for
+// concurrent use).
+var sharedEngine = sync.OnceValues(func() (*policy.Engine, error) {
+	return policy.Load(context.Background(), policy.Options{})
+})
 
 // A run killed before any of its writes and started again converges: one application user, each role once,
 // the service user set, and every rule of the environment that the fix addresses passes.

@@ -19,8 +19,8 @@ const (
 	ActCreateAppUser  = "create_app_user"
 	ActEnableUser     = "enable_user"
 	ActAssignRole     = "assign_role"
-	ActRemoveRole     = "remove_role"
 	ActSetServiceUser = "set_service_user"
+	ActRemoveRole     = "remove_role"
 	ActClearCache     = "clear_cache"
 	ActManual         = "manual"
 	// ActPurgeAppUser permanently deleted a soft-deleted application user in earlier versions. Permanent deletion
@@ -30,8 +30,10 @@ const (
 	ActPurgeAppUser = "purge_app_user"
 )
 
+// The service user is switched before roles are removed: a removal re-checks that it does not take what Work
+// 365 still runs on (W365.LEGACY.1 removes a person's roles only once the service user is an application user).
 var actionRank = map[string]int{
-	ActCreateAppUser: 1, ActEnableUser: 2, ActAssignRole: 3, ActRemoveRole: 4, ActSetServiceUser: 5, ActClearCache: 6,
+	ActCreateAppUser: 1, ActEnableUser: 2, ActAssignRole: 3, ActSetServiceUser: 4, ActRemoveRole: 5, ActClearCache: 6,
 }
 
 // OptInFixPrivileges is the opt-in flag that unlocks removing roles.

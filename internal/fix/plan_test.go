@@ -142,7 +142,7 @@ func TestStepsAreOrderedByDependency(t *testing.T) {
 		failing("d", "W365.LEGACY.1", act(ActRemoveRole, "user_id", "p1", "role", "Work 365 Service", "role_id", "r1")),
 	}
 	ep := envPlan(t, BuildPlan(snap(env("d", "Dev", "Developer")), results, nil, Options{Roles: testRoles, FixPrivileges: true}), "Dev")
-	assert.Equal(t, []string{ActCreateAppUser, ActEnableUser, ActAssignRole, ActRemoveRole, ActSetServiceUser, ActClearCache}, actions(ep.Steps))
+	assert.Equal(t, []string{ActCreateAppUser, ActEnableUser, ActAssignRole, ActSetServiceUser, ActRemoveRole, ActClearCache}, actions(ep.Steps))
 
 	ep = envPlan(t, BuildPlan(snap(env("d", "Dev", "Developer")), results, nil, Options{Roles: testRoles}), "Dev")
 	assert.NotContains(t, actions(ep.Steps), ActRemoveRole)

@@ -101,6 +101,9 @@ func (r *envRun) write(ctx context.Context, st Step, w writeCall) (*api.Response
 		if unknown && (w.landed == nil || ctx.Err() != nil) {
 			return nil, &errUnknown{err: err}
 		}
+		if throttled && attempt >= r.a.opts.MaxWriteAttempts {
+			return nil, err // refused, and not to be sent again: nothing to wait for
+		}
 		if throttled || unknown {
 			// Wait as a read would (bounded by the ceiling and the budget), then read the state.
 			wait, werr := r.dv.RetryWait(ctx, err, attempt, waited)
