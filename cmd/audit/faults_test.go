@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/work365/audit/internal/emulator"
+	"github.com/work365/audit/internal/fix"
+	"github.com/work365/audit/internal/policy"
 )
 
 // faultConfig is the harness's config with short timeouts and retries, so that faults resolve in seconds.
@@ -100,4 +103,110 @@ func TestFaultMatrix(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFixFaultMatrix is the fault matrix of writes, through the binary's code path: each of the Contoso Legacy
+// fix's writes (create the application user, assign its roles, switch the service user) is answered with a 429,
+// a 500 or nothing, having landed or not. Every run ends with each write made exactly once, the rules it fixes
+// passing, Work 365 running as an enabled user that holds Work 365 Service, and an undo that puts the service
+// user back.
+func TestFixFaultMatrix(t *testing.T) {
+	t.Parallel()
+	const env = "Contoso Legacy"
+	writes := []struct {
+		name, match string
+		is          func(method, path string) bool
+	}{
+		{"create", "POST systemusers", func(m, p string) bool { return m == http.MethodPost && strings.HasSuffix(p, "/systemusers") }},
+		{"switch", "PATCH w365_configurations", func(m, p string) bool { return m == http.MethodPatch && strings.Contains(p, "/w365_configurations(") }},
+	}
+	answers := []struct {
+		name string
+		rule emulator.FaultRule
+	}{
+		{"landed, 429", emulator.FaultRule{Applied: true, Status: http.StatusTooManyRequests, RetryAfter: 1}},
+		{"landed, 500", emulator.FaultRule{Applied: true, Status: http.StatusInternalServerError}},
+		{"landed, no answer", emulator.FaultRule{Applied: true, Reset: true}},
+		{"refused, 429", emulator.FaultRule{Status: http.StatusTooManyRequests, RetryAfter: 1}},
+		{"lost, 503", emulator.FaultRule{Status: http.StatusServiceUnavailable}},
+		{"lost, no answer", emulator.FaultRule{Reset: true}},
+	}
+	for _, w := range writes {
+		for _, a := range answers {
+			t.Run(w.name+" "+a.name, func(t *testing.T) {
+				t.Parallel()
+				h := newHarness(t, emulator.Options{}, demoFixtures[0])
+				cfg := faultConfig(t, h, 5*time.Second)
+				srv := h.server("contoso")
+				rule := a.rule
+				rule.Match, rule.Count = w.match, 1
+				require.NoError(t, srv.SetFaults(env, emulator.Faults{Rules: []emulator.FaultRule{rule}}))
+				journal := filepath.Join(h.dir, "journal.jsonl")
+				out := filepath.Join(h.dir, "out")
+				code := h.run("fix", "--config", cfg, "--env", env, "--apply", "--yes", "--allow-production", "--journal", journal,
+					"--format", "json", "--output", out, "--quiet")
+				require.Contains(t, []int{exitOK, exitFailing}, code, "the fix did all it planned (other rules still fail): %s", h.stderr.String())
+				rep := readReport(t, out)
+				for _, o := range rep.Fix.Outcomes {
+					if o.Status != fix.OutcomeManual && o.Status != fix.OutcomeNotApplied {
+						assert.Equal(t, fix.OutcomeApplied, o.Status, "%s: %s", o.Action, o.Reason)
+					}
+				}
+				// The faulted write was sent once when it landed, twice when it did not; nothing else twice.
+				sent := 0
+				for _, wr := range srv.Writes() {
+					if path, _, _ := strings.Cut(wr.Path, "?"); w.is(wr.Method, path) {
+						sent++
+					}
+				}
+				if a.rule.Applied {
+					assert.Equal(t, 1, sent, "a write that landed is never sent twice")
+				} else {
+					assert.Equal(t, 2, sent, "a write that did not land is sent again once")
+				}
+				app := userIn(t, h, "contoso", env, "e4b1a995-abe3-4350-a61c-65fccd32e8bd")
+				live := 0
+				for _, u := range srv.Rows(env, "systemusers") {
+					if u["applicationid"] == "e4b1a995-abe3-4350-a61c-65fccd32e8bd" {
+						live++
+					}
+				}
+				assert.Equal(t, 1, live, "exactly one application user")
+				st := byName(rep)
+				for _, rule := range []string{"W365.APPUSER.1", "W365.ROLES.1", "W365.ROLES.2", "W365.SERVICE.1"} {
+					assert.Equal(t, policy.StatusPass, st[env][rule], rule)
+				}
+				assertServiceUserFit(t, h, env, app)
+
+				code = h.run("fix", "--config", cfg, "--undo", journal, "--yes", "--quiet")
+				require.Contains(t, []int{exitOK, exitFailing}, code, h.stderr.String())
+				svc := ""
+				for _, u := range srv.Rows(env, "systemusers") {
+					if u["fullname"] == "Work 365 Service Account" {
+						svc = u["systemuserid"].(string)
+					}
+				}
+				assertServiceUserFit(t, h, env, svc)
+			})
+		}
+	}
+}
+
+// assertServiceUserFit checks the invariant of every fix and undo: the service-user setting points to want, an
+// enabled user that holds Work 365 Service.
+func assertServiceUserFit(t *testing.T, h *harness, env, want string) {
+	t.Helper()
+	srv := h.server("contoso")
+	rows := srv.Rows(env, "w365_configurations")
+	require.Len(t, rows, 1)
+	id, _ := rows[0]["_w365_serviceuserid_value"].(string)
+	assert.Equal(t, want, id, "the service user")
+	for _, u := range srv.Rows(env, "systemusers") {
+		if u["systemuserid"] != id {
+			continue
+		}
+		assert.Equal(t, false, u["isdisabled"], "the service user is enabled")
+		return
+	}
+	t.Errorf("the service user %s does not exist", id)
 }

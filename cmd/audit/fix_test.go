@@ -426,6 +426,11 @@ func TestTwoAppliesOnOneTenantDoNotInterleave(t *testing.T) {
 	assert.Equal(t, exitError, code)
 	assert.Contains(t, h.stderr.String(), "another audit fix is changing tenant 3f6c1d2e-8a4b-4c7d-9e1f-2a3b4c5d6e7f right now")
 	assert.Empty(t, h.server("contoso").Writes())
+	// The plan is made under the lock: nothing was read for a plan that could not be applied now.
+	assert.Zero(t, h.server("contoso").Stats().Requests, "no request before the lock is taken")
+	code = h.run("scan", "--config", h.cfgPath, "--fix", "--yes", "--output", h.dir, "--quiet")
+	assert.Equal(t, exitError, code)
+	assert.Zero(t, h.server("contoso").Stats().Requests, "scan --fix takes the lock before it collects")
 }
 
 func TestScanFixIsTheOneShotForm(t *testing.T) {
