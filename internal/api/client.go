@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"mime"
 	"net"
@@ -52,6 +53,8 @@ type Client struct {
 	BaseBackoff time.Duration
 	// Sleep waits for d or until ctx is done; tests replace it.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Now is the clock a Retry-After given as an HTTP date is read against; nil is time.Now. Tests replace it.
+	Now func() time.Time
 	// UserAgent is sent with every request.
 	UserAgent string
 
@@ -262,7 +265,7 @@ func (c *Client) once(ctx context.Context, r Request, body []byte, decode func(i
 			Message: fmt.Sprintf("response body larger than %d MiB: refusing to read it", limit>>20)}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, newError(req, resp, data)
+		return nil, newError(req, resp, data, c.now())
 	}
 	out := &Response{Status: resp.StatusCode, Header: resp.Header, Body: data}
 	if decode != nil {
@@ -428,12 +431,24 @@ func (c *Client) backoff(attempt int, err error) time.Duration {
 	if base <= 0 {
 		base = 500 * time.Millisecond
 	}
-	d := base << (attempt - 1)
-	if d > 30*time.Second {
-		d = 30 * time.Second
+	// Doubling stops at the cap instead of shifting by the attempt: a shift overflows after some 35 attempts
+	// (max_attempts is not bounded) and a negative wait would make the jitter panic.
+	d := min(base, maxBackoff)
+	for i := 1; i < attempt && d < maxBackoff; i++ {
+		d = min(2*d, maxBackoff)
 	}
 	// Jitter keeps many environments that were throttled together from retrying together.
 	return d/2 + rand.N(d/2+1)
+}
+
+// maxBackoff caps the doubling wait chosen when the service gives no Retry-After.
+const maxBackoff = 30 * time.Second
+
+func (c *Client) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
 }
 
 func (c *Client) sleep(ctx context.Context, d time.Duration) error {
@@ -455,19 +470,42 @@ func SleepContext(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// retryAfter reads Retry-After as seconds or an HTTP date.
-func retryAfter(h http.Header) time.Duration {
+// retryAfter reads Retry-After in either form RFC 9110 §10.2.3 allows: delay-seconds (whole seconds; a
+// fraction is accepted too) or an HTTP date (IMF-fixdate, or the obsolete RFC 850 and asctime forms), read
+// against now. A number too large for a time.Duration is the longest wait there is, so that the ceiling refuses
+// it; a date in the past, or anything else, is no wait at all and leaves the choice to the backoff.
+func retryAfter(h http.Header, now time.Time) time.Duration {
 	v := strings.TrimSpace(h.Get("Retry-After"))
 	if v == "" {
 		return 0
 	}
-	if secs, err := strconv.ParseFloat(v, 64); err == nil && secs >= 0 {
+	if isDelaySeconds(v) {
+		secs, err := strconv.ParseFloat(v, 64)
+		if err != nil || secs >= float64(math.MaxInt64/int64(time.Second)) {
+			return math.MaxInt64
+		}
 		return time.Duration(secs * float64(time.Second))
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		if d := time.Until(t); d > 0 {
+		if d := t.Sub(now); d > 0 {
 			return d
 		}
 	}
 	return 0
+}
+
+// isDelaySeconds reports whether v is digits, with at most one fractional part: strconv.ParseFloat alone would
+// also take "1e9", "Inf" and hexadecimal.
+func isDelaySeconds(v string) bool {
+	whole, frac, dotted := strings.Cut(v, ".")
+	return whole != "" && allDigits(whole) && (!dotted || frac != "" && allDigits(frac))
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -274,15 +274,29 @@ func tokenKind(tok json.Token) string {
 	return "null"
 }
 
-// checkLink refuses a nextLink that leaves the organization: following it would send the bearer token elsewhere.
+// checkLink refuses a link that leaves the organization: following it would send the bearer token elsewhere.
+// A link of the organization starts with the Web API base the client was made for: same scheme, host and port,
+// and a path under the base's (another organization behind the same host has another path, as has another
+// version of the Web API). Dot segments are refused outright, since a server or proxy that resolves them would
+// leave the path the prefix vouches for; so is user information before the host.
 func (d *Dataverse) checkLink(link string) error {
 	u, err := url.Parse(link)
-	if err != nil || u.Scheme != d.origin.Scheme || !strings.EqualFold(u.Host, d.origin.Host) ||
-		!strings.HasPrefix(u.Path, d.origin.Path) {
+	if err != nil || u.Scheme != d.origin.Scheme || !strings.EqualFold(u.Host, d.origin.Host) || u.User != nil ||
+		!strings.HasPrefix(u.EscapedPath(), d.origin.EscapedPath()) || hasDotSegment(u.Path) {
 		return &Error{Method: http.MethodGet, URL: redactURL(link),
 			Message: fmt.Sprintf("the service sent a @odata.nextLink outside %s: refusing to follow it (it would receive the token)", d.base)}
 	}
 	return nil
+}
+
+// hasDotSegment reports whether a (decoded) path has a "." or ".." segment.
+func hasDotSegment(path string) bool {
+	for seg := range strings.SplitSeq(path, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 func trimQuery(path string) string {

@@ -69,10 +69,10 @@ func IsNotFound(err error) bool { return StatusOf(err) == http.StatusNotFound }
 
 const bodySnippet = 512
 
-// newError builds an Error from a response and its (possibly partial) body.
-func newError(req *http.Request, resp *http.Response, body []byte) *Error {
+// newError builds an Error from a response and its (possibly partial) body; now reads a Retry-After date.
+func newError(req *http.Request, resp *http.Response, body []byte, now time.Time) *Error {
 	e := &Error{Method: req.Method, URL: redactURL(req.URL.String()), Status: resp.StatusCode}
-	e.RetryAfter = retryAfter(resp.Header)
+	e.RetryAfter = retryAfter(resp.Header, now)
 	code, msg := parseErrorBody(body)
 	e.Code, e.Message = code, msg
 	if e.Message == "" {

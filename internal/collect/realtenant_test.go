@@ -2,11 +2,13 @@ package collect
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -223,29 +225,85 @@ type staticTokens struct{}
 
 func (staticTokens) Token(context.Context, string) (string, error) { return "t", nil }
 
-// More failed jobs than recent_jobs: the count is complete, the list capped.
+// More failed jobs than recent_jobs: the count is complete, the list capped at the newest, also when the jobs
+// come one a page.
 func TestFailedJobsCountEveryJobAndKeepTheNewest(t *testing.T) {
 	t.Parallel()
 	_, target := startDemo(t, emulator.Options{})
-	opts := options()
-	opts.RecentJobs = 1
-	snap, err := New(opts).Collect(context.Background(), []Target{target})
+	for _, tc := range []struct {
+		name       string
+		recentJobs int
+		pageSize   int
+		want       []string
+	}{
+		{"more jobs than kept", 1, 0, []string{"Work 365 - Sync Subscriptions"}},
+		{"more jobs than kept, one a page", 1, 1, []string{"Work 365 - Sync Subscriptions"}},
+		{"fewer jobs than kept", 5, 0, []string{"Work 365 - Sync Subscriptions", "Work 365 - Generate Invoices"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := options()
+			opts.RecentJobs, opts.PageSize = tc.recentJobs, tc.pageSize
+			snap, err := New(opts).Collect(context.Background(), []Target{target})
+			require.NoError(t, err)
+			jobs := env(t, snap, "Contoso Legacy").Dataverse.FailedJobs
+			assert.Equal(t, 2, jobs.Count)
+			assert.Equal(t, tc.want, names(jobs.Recent, func(j snapshot.Job) string { return j.Name }))
+		})
+	}
+}
+
+// A disabled environment (runtime state Disabled in BAP) is skipped with the reason, and nothing is asked of
+// its Dataverse organization: not a token, not a request.
+func TestADisabledEnvironmentIsSkippedWithoutARequest(t *testing.T) {
+	t.Parallel()
+	srv, target := startNames(t, emulator.Options{})
+	snap, err := New(options()).Collect(context.Background(), []Target{target})
 	require.NoError(t, err)
-	jobs := env(t, snap, "Contoso Legacy").Dataverse.FailedJobs
-	assert.Equal(t, 2, jobs.Count)
-	assert.Equal(t, []string{"Work 365 - Sync Subscriptions"}, names(jobs.Recent, func(j snapshot.Job) string { return j.Name }))
+
+	off := env(t, snap, "Switched off")
+	assert.Equal(t, snapshot.StatusSkipped, off.Status)
+	assert.Equal(t, "the environment is disabled in the Power Platform admin center", off.SkipReason)
+	assert.Nil(t, off.Dataverse)
+	assert.Nil(t, off.Error)
+
+	st := srv.Stats()
+	assert.NotContains(t, st.ByEnvironment, srv.EnvironmentID("Switched off"), "requests to the disabled organization")
+	assert.NotContains(t, st.TokenRequests, strings.TrimSuffix(srv.DataverseScope("Switched off"), "/.default"), "tokens for it")
+	// The counters do see the organizations that are read.
+	assert.Contains(t, st.ByEnvironment, srv.EnvironmentID("Not installed"))
+	assert.Contains(t, st.TokenRequests, strings.TrimSuffix(srv.DataverseScope("Not installed"), "/.default"))
 }
 
 // A service-user setting whose GUID is written in another case still points to the application user already
 // read: GUIDs compare case-insensitively, and no second read is sent.
 func TestServiceUserIDsCompareCaseInsensitively(t *testing.T) {
 	t.Parallel()
-	r := &reader{c: New(options())}
-	app := snapshot.User{ID: "2b3c4d5e-6f70-4a81-9b2c-3d4e5f607182", FullName: "# Work 365", ApplicationID: usApp}
-	u, err := r.serviceUser(context.Background(), strings.ToUpper(app.ID), []snapshot.User{app})
-	require.NoError(t, err)
-	require.NotNil(t, u)
-	assert.Equal(t, "# Work 365", u.FullName)
+	const id = "2b3c4d5e-6f70-4a81-9b2c-3d4e5f607182"
+	for _, tc := range []struct{ name, userID, settingID string }{
+		{"upper-case setting", id, strings.ToUpper(id)},
+		{"upper-case user", strings.ToUpper(id), id},
+		{"mixed case on both sides", "2B3C4D5E-6f70-4A81-9b2c-3D4E5F607182", "2b3c4d5e-6F70-4a81-9B2C-3d4e5f607182"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var requests atomic.Int32
+			srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				requests.Add(1)
+				http.NotFound(w, r)
+			}))
+			t.Cleanup(srv.Close)
+			dv, err := api.NewDataverse(&api.Client{HTTP: srv.Client(), Tokens: staticTokens{}}, srv.URL+"/", 0)
+			require.NoError(t, err)
+			r := &reader{c: New(options()), dv: dv, sem: make(chan struct{}, 1)}
+			app := snapshot.User{ID: tc.userID, FullName: "# Work 365", ApplicationID: usApp}
+			u, err := r.serviceUser(context.Background(), tc.settingID, []snapshot.User{app})
+			require.NoError(t, err)
+			require.NotNil(t, u, "the setting points to the application user")
+			assert.Equal(t, "# Work 365", u.FullName)
+			assert.Equal(t, tc.userID, u.ID, "the user keeps its own ID")
+			assert.Zero(t, requests.Load(), "no second read")
+		})
+	}
 }
 
 // A Retry-After beyond the ceiling stops that environment with an error that names the wait; the others are read.
@@ -264,4 +322,60 @@ func TestARetryAfterBeyondTheCeilingStopsOnlyThatEnvironment(t *testing.T) {
 	require.Equal(t, snapshot.StatusError, fin.Status)
 	assert.Contains(t, fin.Error.Message, "a retry would wait 15m0s, longer than the 5m0s ceiling on Retry-After (collect.max_retry_after)")
 	assert.Equal(t, snapshot.StatusOK, env(t, snap, "Contoso Production").Status)
+}
+
+// The environment list's nextLink is followed on the BAP host only (same scheme, host and port); a link to
+// anywhere else is refused and never requested, since it would receive the tenant's BAP token.
+func TestTheEnvironmentListFollowsNextLinksOnlyOnItsHost(t *testing.T) {
+	t.Parallel()
+	other := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("a request reached another port: %s", r.URL)
+	}))
+	t.Cleanup(other.Close)
+	for _, tc := range []struct {
+		name   string
+		link   func(origin string) string
+		follow bool
+	}{
+		{"the next page on the BAP host", func(origin string) string {
+			return origin + "/providers/Microsoft.BusinessAppPlatform/scopes/admin/environments?api-version=2023-06-01&$skiptoken=2"
+		}, true},
+		{"another port", func(string) string {
+			return other.URL + "/providers/Microsoft.BusinessAppPlatform/scopes/admin/environments?$skiptoken=2"
+		}, false},
+		{"another host", func(string) string {
+			return "https://evil.example/providers/Microsoft.BusinessAppPlatform/scopes/admin/environments?$skiptoken=2"
+		}, false},
+		{"plain HTTP", func(origin string) string {
+			return "http" + strings.TrimPrefix(origin, "https") + "/providers/Microsoft.BusinessAppPlatform/scopes/admin/environments?$skiptoken=2"
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var origin string
+			var requests []string
+			srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				requests = append(requests, r.URL.Query().Get("$skiptoken"))
+				w.Header().Set("Content-Type", "application/json")
+				if r.URL.Query().Get("$skiptoken") == "" {
+					fmt.Fprintf(w, `{"value":[{"name":"00000000-0000-0000-0000-000000000001","properties":{"displayName":"First"}}],"nextLink":%q}`, tc.link(origin))
+					return
+				}
+				fmt.Fprint(w, `{"value":[{"name":"00000000-0000-0000-0000-000000000002","properties":{"displayName":"Second"}}]}`)
+			}))
+			t.Cleanup(srv.Close)
+			origin = srv.URL
+			envs, err := New(options()).Environments(context.Background(), Target{BAPURL: srv.URL, BAPScope: "https://service.powerapps.com/.default",
+				HTTP: srv.Client(), Tokens: staticTokens{}})
+			if tc.follow {
+				require.NoError(t, err)
+				assert.Equal(t, []string{"First", "Second"}, names(envs, func(e snapshot.Environment) string { return e.Name }))
+				assert.Equal(t, []string{"", "2"}, requests)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "refusing to send the token there")
+			assert.Equal(t, []string{""}, requests, "the link was not requested")
+		})
+	}
 }

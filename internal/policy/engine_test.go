@@ -285,3 +285,52 @@ func TestRulesWithoutASetOfDecisionsAreReported(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "ACME.NOTASET.1: deny is a string, not a set")
 }
+
+// A custom rule that reports both not_applicable and deny for one environment gets not_applicable, with its
+// reasons, as docs/policy-contract.md §3 and §4.2 say; deny alone gives fail, and an environment that could not
+// be read is error whatever the rule says. This holds for environment- and tenant-scoped rules, and on both of
+// the engine's ways of evaluating an environment (all rules in one query, and rule by rule once a rule has no
+// decision).
+func TestNotApplicableWinsOverDenyInCustomRules(t *testing.T) {
+	t.Parallel()
+	unread := compliantEnv("e3", "Retired Unread", "Production")
+	unread.Status, unread.Dataverse = snapshot.StatusError, nil
+	unread.Error = &snapshot.Error{Stage: "systemusers", Message: "HTTP 403"}
+	snap := &snapshot.Snapshot{SchemaVersion: snapshot.SchemaVersion, Tenants: []snapshot.Tenant{{Name: "t", Environments: []snapshot.Environment{
+		compliantEnv("e1", "Prod", "Production"), compliantEnv("e2", "Retired Prod", "Production"), unread}}}}
+	for _, tc := range []struct {
+		name string
+		dirs []string
+	}{
+		{"every rule decides", []string{"testdata/custom/both"}},
+		{"another rule has no decision", []string{"testdata/custom/both", "testdata/custom/odd"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := load(t, Options{Dirs: tc.dirs})
+			results, err := e.Evaluate(context.Background(), snap, nil)
+			require.NoError(t, err)
+			got := map[string]Result{}
+			for _, r := range results {
+				if strings.HasPrefix(r.RuleID, "ACME.BOTH.") {
+					got[r.EnvironmentName+"/"+r.RuleID] = r
+				}
+			}
+			require.Len(t, got, 6)
+			for _, id := range []string{"ACME.BOTH.1", "ACME.BOTH.2"} {
+				retired := got["Retired Prod/"+id]
+				assert.Equal(t, StatusNotApplicable, retired.Status, id)
+				assert.Equal(t, "Acme does not audit retired environments.", retired.Message, id)
+				assert.Nil(t, retired.Evidence, id)
+				assert.Nil(t, retired.Remediation, id)
+
+				prod := got["Prod/"+id]
+				assert.Equal(t, StatusFail, prod.Status, id)
+				assert.Equal(t, "Acme denies Prod.", prod.Message, id)
+				assert.Equal(t, map[string]any{"name": "Prod"}, prod.Evidence, id)
+
+				assert.Equal(t, StatusError, got["Retired Unread/"+id].Status, id)
+			}
+		})
+	}
+}
