@@ -1,7 +1,9 @@
 // Package drift compares two scans: failures that are new, resolved or persisting (with when they were first
 // seen), and changes in the inventory the guide asks administrators to record (environments, the application
 // user and its roles, the service user, the Work 365 version). It reads report models only, so the scans can
-// come from the history store, from snapshot files evaluated again, or from JSON reports.
+// come from the history store, from snapshot files evaluated again, or from JSON reports. Within a history,
+// what the earlier scan could not read is compared with the last scan that read it (Scan.LastRead), so an
+// outage is never the baseline of what it could not read.
 package drift
 
 import (
