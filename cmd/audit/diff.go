@@ -38,7 +38,9 @@ first seen), and the inventory changes: roles added to or removed from the appli
 user or application user that changed, an application user disabled, Work 365 upgraded, environments
 added or removed.
 
-With --history FILE, OLD and NEW are runs: an ID, latest or previous (default: previous latest).
+With --history FILE, OLD and NEW are runs: an ID, latest or previous (default: previous latest). What
+OLD could not read (an environment or tenant in an outage) is compared with the last run before it that
+did, as each scan is compared with its previous run.
 Without, they are files: snapshots (audit collect, scan --snapshot), evaluated again with --config's policy
 data and waivers, or JSON reports (report.json). A failure that persists between two files is reported as
 first seen at the older file's scan time (at least since then); a history knows when it really began.
@@ -126,15 +128,11 @@ func diffRuns(ctx context.Context, path string, args []string) (drift.Scan, drif
 		if err != nil {
 			return drift.Scan{}, drift.Scan{}, withCode(exitUsage, err)
 		}
-		rep, err := st.Report(ctx, run.ID)
+		sc, err := st.Scan(ctx, run.ID)
 		if err != nil {
 			return drift.Scan{}, drift.Scan{}, err
 		}
-		seen, err := st.FirstSeen(ctx, run.ID)
-		if err != nil {
-			return drift.Scan{}, drift.Scan{}, err
-		}
-		scans[i] = drift.Scan{Report: rep, RunID: run.ID, FirstSeen: fromHistory(seen)}
+		scans[i] = *sc
 	}
 	return scans[0], scans[1], nil
 }
@@ -213,6 +211,9 @@ func writeDriftText(w io.Writer, d *report.Drift, after drift.Scan) {
 		line = line[:i]
 	}
 	fmt.Fprintf(w, "%s\n", line)
+	if e := d.Earlier(); e != "" {
+		fmt.Fprintf(w, "%s.\n", strings.ToUpper(e[:1])+e[1:])
+	}
 	now := after.Report.CollectedAt
 	section := func(title string, rows [][]string) {
 		if len(rows) == 0 {

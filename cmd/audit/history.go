@@ -254,6 +254,7 @@ type runRecorder struct {
 	digest   string
 	failOn   string
 	seen     map[drift.Key]drift.Seen
+	lastRead drift.LastRead
 	recorded bool
 }
 
@@ -294,7 +295,7 @@ func (r *runRecorder) note(quiet bool, format string, args ...any) {
 }
 
 // compare sets the report's drift against the previous complete run of the same scope, and prints it in
-// one line.
+// one line. What that run could not read is compared with the last run that read it.
 func (r *runRecorder) compare(ctx context.Context, ev *evaluation, quiet bool) {
 	if r == nil {
 		return
@@ -306,38 +307,18 @@ func (r *runRecorder) compare(ctx context.Context, ev *evaluation, quiet bool) {
 		r.note(quiet, "drift: run %d is the first of its scope in %s; later runs are compared with it", r.id, r.store.Path())
 		return
 	}
-	var rep *report.Report
-	var seen map[[2]string]history.Seen
+	var b *drift.Scan
 	if err == nil {
-		rep, err = r.store.Report(ctx, base.ID)
-	}
-	if err == nil {
-		seen, err = r.store.FirstSeen(ctx, base.ID)
+		b, err = r.store.Scan(ctx, base.ID)
 	}
 	if err != nil {
 		fmt.Fprintf(r.g.stderr, "audit: drift: could not read the previous run from %s (%v); this run is recorded without a comparison\n", r.store.Path(), err)
 		return
 	}
-	b := drift.Scan{Report: rep, RunID: base.ID, FirstSeen: fromHistory(seen)}
-	ev.report.Drift = drift.Compare(b, cur)
-	r.seen = drift.FirstSeen(&b, cur)
+	ev.report.Drift = drift.Compare(*b, cur)
+	r.seen = drift.FirstSeen(b, cur)
+	r.lastRead = drift.Unread(b, cur)
 	r.note(quiet, "drift: %s", ev.report.Drift.Line())
-}
-
-func fromHistory(m map[[2]string]history.Seen) map[drift.Key]drift.Seen {
-	out := make(map[drift.Key]drift.Seen, len(m))
-	for k, v := range m {
-		out[drift.Key{EnvironmentID: k[0], RuleID: k[1]}] = drift.Seen{At: v.At, RunID: v.RunID}
-	}
-	return out
-}
-
-func toHistory(m map[drift.Key]drift.Seen) map[[2]string]history.Seen {
-	out := make(map[[2]string]history.Seen, len(m))
-	for k, v := range m {
-		out[[2]string{k.EnvironmentID, k.RuleID}] = history.Seen{At: v.At, RunID: v.RunID}
-	}
-	return out
 }
 
 func (r *runRecorder) run(status string) history.Run {
@@ -353,7 +334,8 @@ func (r *runRecorder) record(ctx context.Context, ev *evaluation, ro reportOptio
 	}
 	run := r.run(history.StatusComplete)
 	run.CollectedAt, run.ExitCode = ev.report.CollectedAt, codeOf(exitFor(ev.report))
-	removed, err := r.store.Add(context.WithoutCancel(ctx), history.Record{Run: run, Report: ev.report, Snapshot: ev.snap, FirstSeen: toHistory(r.seen)}, r.keep)
+	removed, err := r.store.Add(context.WithoutCancel(ctx), history.Record{Run: run, Report: ev.report, Snapshot: ev.snap,
+		FirstSeen: history.FirstSeenOf(r.seen), LastRead: history.LastReadOf(r.lastRead)}, r.keep)
 	r.recorded = true
 	if err != nil {
 		where := "the reports of this run were written all the same"

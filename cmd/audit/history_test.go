@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/work365/audit/internal/emulator"
 	"github.com/work365/audit/internal/history"
+	"github.com/work365/audit/internal/report"
 )
 
 // A scan with --history keeps the exit code contract, prints its drift in one line and leaves an
@@ -109,4 +112,137 @@ func TestAHistoryThatCannotBeWrittenFailsTheScanButKeepsItsReports(t *testing.T)
 	assert.Contains(t, msg, "(the reports of this run are in "+out+")")
 	assert.FileExists(t, filepath.Join(out, "report.json"))
 	assert.True(t, strings.Count(msg, "\n") >= 1)
+}
+
+// An outage is not a baseline. Run 1 reads everything; during runs 2 and 3 Contoso Finance and Contoso
+// Production cannot be read (every GET answers 403) and Fabrikam's environment list fails; meanwhile an
+// administrator takes Basic User from Finance's application user (a failure fixed during the outage) and
+// takes Work 365 Service from Production's (a failure that starts during it). Run 4 reads everything again
+// and compares each pair with the last run that read it: run 1. Nothing that failed in run 1 comes back as
+// new, first-seen dates are run 1's, the fix is resolved and the removal is new, and the notifications say
+// exactly that.
+func TestAnOutageIsNeverTheBaselineOfWhatItCouldNotRead(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, emulator.Options{})
+	rcv := newHookReceiver(t)
+	withEnv(h, map[string]string{"HOOK_URL": rcv.srv.URL + "/hook"})
+	appendConfig(t, h, `notify:
+  - {name: feed, type: webhook, url_env: HOOK_URL, on: [new_failures, resolved, inventory], allow_private_targets: true}
+`)
+	contoso, fabrikam := h.server("contoso"), h.server("fabrikam")
+	down := emulator.Faults{Rules: []emulator.FaultRule{{Match: "GET", Status: http.StatusForbidden}}}
+	clock := &fakeClock{now: testNow.Add(-30 * time.Minute)}
+	var sent []map[string]int
+	clock.before = map[int]func(){
+		2: func() {
+			sent = append(sent, rcv.counts())
+			require.NoError(t, contoso.SetFaults("Contoso Finance", down))
+			require.NoError(t, contoso.SetFaults("Contoso Production", down))
+			require.NoError(t, fabrikam.SetBAPFaults(emulator.Faults{Rules: []emulator.FaultRule{{Status: http.StatusForbidden}}}))
+		},
+		3: func() {
+			sent = append(sent, rcv.counts())
+			// Writes still go through: only reads fail.
+			removeRole(t, h, "Contoso Finance", "Basic User")
+			removeRole(t, h, "Contoso Production", "Work 365 Service")
+		},
+		4: func() {
+			sent = append(sent, rcv.counts())
+			require.NoError(t, contoso.SetFaults("Contoso Finance", emulator.Faults{}))
+			require.NoError(t, contoso.SetFaults("Contoso Production", emulator.Faults{}))
+			require.NoError(t, fabrikam.SetBAPFaults(emulator.Faults{}))
+		},
+	}
+	o := scheduleOf(h, clock, 4)
+	require.NoError(t, runSchedule(context.Background(), h.g, o))
+
+	dirs := []string{"2026-11-26T120100Z", "2026-11-26T180100Z", "2026-11-27T000100Z", "2026-11-27T060100Z"}
+	var reps []*report.Report
+	for _, d := range dirs {
+		reps = append(reps, readReport(t, filepath.Join(h.dir, "runs", d)))
+	}
+	first := reps[0].CollectedAt
+	require.Equal(t, testNow.Add(time.Minute), first)
+	failing := func(r *report.Report, env string) []string {
+		var out []string
+		for _, res := range r.Results {
+			if res.EnvironmentName == env && res.Status == "fail" {
+				out = append(out, res.RuleID)
+			}
+		}
+		return out
+	}
+	require.NotEmpty(t, failing(reps[0], "Contoso Finance"))
+	require.Contains(t, failing(reps[0], "Contoso Finance"), "W365.ROLES.3")
+	require.NotEmpty(t, failing(reps[0], "Fabrikam Sandbox"))
+	require.Empty(t, failing(reps[0], "Contoso Production"))
+	for _, r := range reps[1:3] {
+		require.NotEmpty(t, r.Tenants[1].Error, "fabrikam's environment list failed during the outage")
+		require.Empty(t, failing(r, "Contoso Finance"), "Finance could not be read during the outage")
+	}
+
+	// During the outage nothing is resolved or new for what could not be read.
+	for _, r := range reps[1:3] {
+		assert.Empty(t, driftLines(r.Drift), "run %d", r.Drift.Baseline.RunID+1)
+	}
+
+	// After it, each pair is compared with run 1, the last run that read it.
+	d := reps[3].Drift
+	require.NotNil(t, d)
+	assert.Equal(t, int64(3), d.Baseline.RunID, "the drift's baseline is the previous run")
+	assert.Equal(t, []string{
+		"new Contoso Production W365.ROLES.1",
+		"resolved Contoso Finance W365.ROLES.3 pass",
+		"role_removed Contoso Finance Basic User",
+		"role_removed Contoso Production Work 365 Service",
+	}, driftLines(d))
+	for _, x := range append(append([]report.DriftResult{}, d.NewFailures...), d.Resolved...) {
+		require.NotNil(t, x.Baseline, x.Environment+" "+x.RuleID)
+		assert.Equal(t, int64(1), x.Baseline.RunID, x.Environment+" "+x.RuleID)
+		assert.Equal(t, first, x.Baseline.CollectedAt)
+	}
+	for _, c := range d.Inventory {
+		require.NotNil(t, c.Baseline, c.Environment)
+		assert.Equal(t, int64(1), c.Baseline.RunID, c.Environment)
+	}
+	// Every failure that persisted through the outage keeps run 1 as where it was first seen.
+	persisting := map[string]bool{}
+	for _, p := range d.Persisting {
+		persisting[p.Environment+" "+p.RuleID] = true
+		assert.Equal(t, first, p.FirstSeen, p.Environment+" "+p.RuleID)
+		assert.Equal(t, int64(1), p.FirstSeenRun, p.Environment+" "+p.RuleID)
+	}
+	for _, env := range []string{"Contoso Finance", "Fabrikam Production", "Fabrikam Sandbox", "Contoso Legacy"} {
+		for _, rule := range failing(reps[3], env) {
+			assert.True(t, persisting[env+" "+rule], "%s %s persists", env, rule)
+		}
+	}
+	assert.Equal(t, len(failing(reps[0], "Contoso Finance"))-1, len(failing(reps[3], "Contoso Finance")))
+	assert.Contains(t, h.stderr.String(), "drift: 1 new failure, 1 resolved, 21 persisting (oldest since 26 Nov 2026), 2 inventory changes since run 3 (27 November 2026, 00:01 UTC); "+
+		"11 entries compared with run 1 (26 November 2026, 12:01 UTC), the last scan that could read them\n")
+
+	// Notifications: none during the outage, and after it the one new failure and the one resolution.
+	require.Len(t, sent, 3)
+	assert.Empty(t, sent[0])
+	assert.Empty(t, sent[1], "run 2 announces nothing")
+	assert.Empty(t, sent[2], "run 3 announces nothing")
+	assert.Equal(t, map[string]int{"/hook": 1}, rcv.counts())
+	hook := rcv.last("/hook")
+	assert.Equal(t, []any{"new_failures", "resolved", "inventory"}, hook["events"])
+	news := hook["new_failures"].([]any)
+	require.Len(t, news, 1)
+	assert.Equal(t, "W365.ROLES.1", news[0].(map[string]any)["rule_id"])
+	assert.Equal(t, "Contoso Production", news[0].(map[string]any)["environment"])
+	resolved := hook["resolved"].([]any)
+	require.Len(t, resolved, 1)
+	assert.Equal(t, "W365.ROLES.3", resolved[0].(map[string]any)["rule_id"])
+
+	// audit diff of the last two runs gives the recorded drift, and says which entries were compared with run 1.
+	require.Equal(t, exitOK, h.run("diff", "--history", o.scan.history.path), h.stderr.String())
+	assert.Contains(t, h.stdout.String(), "1 new failure, 1 resolved, 21 persisting (oldest since 26 Nov 2026), 2 inventory changes\n"+
+		"11 entries compared with run 1 (26 November 2026, 12:01 UTC), the last scan that could read them.\n")
+	require.Equal(t, exitOK, h.run("diff", "--history", o.scan.history.path, "--format", "json"), h.stderr.String())
+	var got report.Drift
+	require.NoError(t, json.Unmarshal(h.stdout.Bytes(), &got))
+	assert.Equal(t, driftLines(d), driftLines(&got))
 }

@@ -1,7 +1,9 @@
 // Package drift compares two scans: failures that are new, resolved or persisting (with when they were first
 // seen), and changes in the inventory the guide asks administrators to record (environments, the application
 // user and its roles, the service user, the Work 365 version). It reads report models only, so the scans can
-// come from the history store, from snapshot files evaluated again, or from JSON reports.
+// come from the history store, from snapshot files evaluated again, or from JSON reports. Within a history,
+// what the earlier scan could not read is compared with the last scan that read it (Scan.LastRead), so an
+// outage is never the baseline of what it could not read.
 package drift
 
 import (
@@ -34,7 +36,30 @@ type Scan struct {
 	// FirstSeen holds, for its failing pairs, when each failure was first seen; a pair missing from it was
 	// first seen in this scan.
 	FirstSeen map[Key]Seen
+	// LastRead holds, for what this scan could not read, the earlier scan that last read it (a history
+	// knows; two files do not).
+	LastRead LastRead
 }
+
+// LastRead says, for what a scan could not read, which earlier scan of the history last read it: a pair
+// whose result is error, an environment whose collection failed, and everything of a tenant whose
+// environment list failed. What no earlier scan read is not in it, and neither is what a scan found gone (an
+// environment deleted or filtered out while its tenant was listed, a tenant no longer configured): that is
+// not an outage.
+type LastRead struct {
+	Pairs        map[Key]Reading    // the last scan that evaluated the pair
+	Environments map[string]Reading // by lower-case ID: the last scan that read the environment
+	Tenants      map[string]*Scan   // by name: the last scan that listed the tenant's environments
+}
+
+// Reading is the scan that last read something, and the tenant that something belongs to.
+type Reading struct {
+	Tenant string
+	Scan   *Scan
+}
+
+// Len is the number of entries.
+func (l LastRead) Len() int { return len(l.Pairs) + len(l.Environments) + len(l.Tenants) }
 
 func (s Scan) seen(k Key) Seen {
 	if v, ok := s.FirstSeen[k]; ok {
@@ -43,29 +68,99 @@ func (s Scan) seen(k Key) Seen {
 	return Seen{At: s.Report.CollectedAt.UTC(), RunID: s.RunID}
 }
 
+func (s *Scan) baseline() *report.Baseline {
+	return &report.Baseline{RunID: s.RunID, File: s.File, CollectedAt: s.Report.CollectedAt.UTC()}
+}
+
 func key(r policy.Result) Key {
 	return Key{EnvironmentID: strings.ToLower(r.EnvironmentID), RuleID: r.RuleID}
 }
 
-// FirstSeen says, for each failing pair of cur, when its failure was first seen: when before (the baseline,
-// nil without one) failed on the same pair too, then when before first saw it; otherwise in cur.
-func FirstSeen(before *Scan, cur Scan) map[Key]Seen {
-	failedBefore := map[Key]bool{}
-	if before != nil {
-		for _, r := range before.Report.Results {
-			if r.Status == policy.StatusFail {
-				failedBefore[key(r)] = true
-			}
+// index is a scan's report by pair, environment and tenant.
+type index struct {
+	results      map[Key]policy.Result
+	environments map[string]report.Environment
+	tenants      map[string]report.Tenant
+}
+
+// indexes builds each report's index once per comparison.
+type indexes map[*report.Report]*index
+
+func (ix indexes) of(s *Scan) *index {
+	if x := ix[s.Report]; x != nil {
+		return x
+	}
+	x := &index{results: map[Key]policy.Result{}, environments: map[string]report.Environment{}, tenants: map[string]report.Tenant{}}
+	for _, r := range s.Report.Results {
+		x.results[key(r)] = r
+	}
+	for _, e := range s.Report.Environments {
+		x.environments[strings.ToLower(e.ID)] = e
+	}
+	for _, t := range s.Report.Tenants {
+		x.tenants[t.Name] = t
+	}
+	ix[s.Report] = x
+	return x
+}
+
+// pair is the baseline of a pair: before when before evaluated it, else the scan that last did, with its
+// result there; nil when none did.
+func (ix indexes) pair(before *Scan, k Key) (*Scan, policy.Result) {
+	if before == nil {
+		return nil, policy.Result{}
+	}
+	if r, ok := ix.of(before).results[k]; ok && r.Status != policy.StatusError {
+		return before, r
+	}
+	if rd, ok := before.LastRead.Pairs[k]; ok && rd.Scan != nil {
+		if r, ok := ix.of(rd.Scan).results[k]; ok && r.Status != policy.StatusError {
+			return rd.Scan, r
 		}
 	}
+	return nil, policy.Result{}
+}
+
+// environment is the baseline of an environment's inventory: before when before read it, else the scan
+// that last did; nil when none did.
+func (ix indexes) environment(before *Scan, id string) (*Scan, report.Environment) {
+	if before == nil {
+		return nil, report.Environment{}
+	}
+	if e, ok := ix.of(before).environments[id]; ok && e.CollectionStatus != "error" {
+		return before, e
+	}
+	if rd, ok := before.LastRead.Environments[id]; ok && rd.Scan != nil {
+		if e, ok := ix.of(rd.Scan).environments[id]; ok && e.CollectionStatus != "error" {
+			return rd.Scan, e
+		}
+	}
+	return nil, report.Environment{}
+}
+
+// listing is the baseline of a tenant's environment list: before when before listed the tenant's
+// environments or did not know the tenant, else the scan that last listed them; nil when none did.
+func (ix indexes) listing(before *Scan, tenant string) *Scan {
+	t, known := ix.of(before).tenants[tenant]
+	if !known || t.Error == "" {
+		return before
+	}
+	return before.LastRead.Tenants[tenant]
+}
+
+// FirstSeen says, for each failing pair of cur, when its failure was first seen: when the pair's baseline
+// (before, or the earlier scan that last read the pair if before could not; nil: no baseline) failed on it
+// too, then when that scan first saw it; otherwise in cur.
+func FirstSeen(before *Scan, cur Scan) map[Key]Seen {
+	ix := indexes{}
 	out := map[Key]Seen{}
 	for _, r := range cur.Report.Results {
 		if r.Status != policy.StatusFail {
 			continue
 		}
 		k := key(r)
-		if failedBefore[k] {
-			out[k] = before.seen(k)
+		if s, p := ix.pair(before, k); s != nil && p.Status == policy.StatusFail {
+			out[k] = s.seen(k)
 		} else {
 			out[k] = cur.seen(k)
 		}
@@ -73,37 +168,109 @@ func FirstSeen(before *Scan, cur Scan) map[Key]Seen {
 	return out
 }
 
-// Compare lists what changed from before to after. A pair is a new failure when it fails now and did not
-// fail before (whatever it was: passing, waived, not read, or not there); resolved when it failed before and
-// now passes, is not applicable or is waived; persisting when it failed both times. A pair that failed before
-// and now could not be read (error) is none of these: nothing is known of it. Environments of a tenant whose
-// environment list could not be read on either side are not reported as added or removed.
+// Unread says, for what cur could not read, which scan last read it: before when before did, else the scan
+// that before's LastRead names. It is cur's LastRead once cur is recorded after before (nil: the first scan).
+func Unread(before *Scan, cur Scan) LastRead {
+	out := LastRead{Pairs: map[Key]Reading{}, Environments: map[string]Reading{}, Tenants: map[string]*Scan{}}
+	if before == nil {
+		return out
+	}
+	ix := indexes{}
+	carryPair := func(tenant string, k Key) {
+		if s, _ := ix.pair(before, k); s != nil {
+			out.Pairs[k] = Reading{Tenant: tenant, Scan: s}
+		}
+	}
+	carryEnvironment := func(tenant, id string) {
+		if s, _ := ix.environment(before, id); s != nil {
+			out.Environments[id] = Reading{Tenant: tenant, Scan: s}
+		}
+	}
+	for _, r := range cur.Report.Results {
+		if r.Status == policy.StatusError {
+			carryPair(r.Tenant, key(r))
+		}
+	}
+	for _, e := range cur.Report.Environments {
+		if e.CollectionStatus == "error" {
+			carryEnvironment(e.Tenant, strings.ToLower(e.ID))
+		}
+	}
+	// A tenant whose environments could not be listed: everything before knew of it, as before knew it.
+	for _, t := range cur.Report.Tenants {
+		if t.Error == "" {
+			continue
+		}
+		if s := ix.listing(before, t.Name); s != nil {
+			out.Tenants[t.Name] = s
+		}
+		for _, r := range before.Report.Results {
+			if r.Tenant == t.Name {
+				carryPair(t.Name, key(r))
+			}
+		}
+		for k, rd := range before.LastRead.Pairs {
+			if rd.Tenant == t.Name {
+				carryPair(t.Name, k)
+			}
+		}
+		for _, e := range before.Report.Environments {
+			if e.Tenant == t.Name {
+				carryEnvironment(t.Name, strings.ToLower(e.ID))
+			}
+		}
+		for id, rd := range before.LastRead.Environments {
+			if rd.Tenant == t.Name {
+				carryEnvironment(t.Name, id)
+			}
+		}
+	}
+	return out
+}
+
+// Compare lists what changed from before to after. Each pair is compared with its baseline: before, or,
+// when before could not read the pair (its result was error, or its tenant's environments could not be
+// listed), the earlier scan that last read it (before.LastRead). A pair is a new failure when it fails now
+// and did not fail in its baseline (whatever it was: passing, waived, or not there; a pair no scan read
+// before has no baseline); resolved when it failed in its baseline and now passes, is not applicable or is
+// waived; persisting when it failed in both. A pair that could not be read now is none of these: nothing is
+// known of it. Inventories are compared the same way, environment by environment, and a tenant's
+// environments are added or removed against the last scan that listed them. An entry whose baseline is not
+// before names its own.
 func Compare(before, after Scan) *report.Drift {
 	d := &report.Drift{
-		Baseline:    report.Baseline{RunID: before.RunID, File: before.File, CollectedAt: before.Report.CollectedAt.UTC()},
+		Baseline:    *before.baseline(),
 		NewFailures: []report.DriftResult{}, Resolved: []report.DriftResult{}, Persisting: []report.DriftResult{},
 		Inventory: []report.InventoryChange{},
 	}
-	prev := map[Key]policy.Result{}
-	for _, r := range before.Report.Results {
-		prev[key(r)] = r
+	ix := indexes{}
+	own := func(s *Scan) *report.Baseline {
+		if s == nil || s.Report == before.Report {
+			return nil
+		}
+		return s.baseline()
 	}
-	seen := FirstSeen(&before, after)
 	for _, r := range after.Report.Results {
+		if r.Status == policy.StatusError {
+			continue
+		}
 		k := key(r)
-		p, had := prev[k]
-		wasFailing := had && p.Status == policy.StatusFail
+		s, p := ix.pair(&before, k)
+		wasFailing := s != nil && p.Status == policy.StatusFail
+		var e report.DriftResult
 		switch {
 		case r.Status == policy.StatusFail && !wasFailing:
-			d.NewFailures = append(d.NewFailures, entry(r, r.Message, seen[k]))
+			e = entry(r, r.Message, after.seen(k))
+			d.NewFailures = append(d.NewFailures, withBaseline(e, own(s)))
 		case r.Status == policy.StatusFail:
-			d.Persisting = append(d.Persisting, entry(r, r.Message, seen[k]))
-		case wasFailing && r.Status != policy.StatusError:
-			e := entry(r, p.Message, before.seen(k))
-			d.Resolved = append(d.Resolved, e)
+			e = entry(r, r.Message, s.seen(k))
+			d.Persisting = append(d.Persisting, withBaseline(e, own(s)))
+		case wasFailing:
+			e = entry(r, p.Message, s.seen(k))
+			d.Resolved = append(d.Resolved, withBaseline(e, own(s)))
 		}
 	}
-	d.Inventory = inventoryChanges(before.Report, after.Report)
+	d.Inventory = inventoryChanges(ix, &before, after.Report, own)
 	d.Summary = report.DriftSummary{NewFailures: len(d.NewFailures), Resolved: len(d.Resolved), Persisting: len(d.Persisting),
 		InventoryChanges: len(d.Inventory)}
 	for _, p := range d.Persisting {
@@ -120,54 +287,84 @@ func entry(r policy.Result, msg string, s Seen) report.DriftResult {
 		Title: r.Title, Severity: r.Severity, Status: r.Status, Message: msg, FirstSeen: s.At.UTC(), FirstSeenRun: s.RunID}
 }
 
-func inventoryChanges(before, after *report.Report) []report.InventoryChange {
-	unlisted := map[string]bool{}
-	for _, r := range []*report.Report{before, after} {
-		for _, t := range r.Tenants {
-			if t.Error != "" {
-				unlisted[t.Name] = true
-			}
-		}
-	}
+func withBaseline(e report.DriftResult, b *report.Baseline) report.DriftResult {
+	e.Baseline = b
+	return e
+}
+
+// inventoryChanges compares the environments of after with their baselines. A tenant's environments are
+// added or removed against the last scan that listed them (none while its list cannot be read, or when no
+// scan ever listed it); each environment's inventory against the last scan that read it (none while it
+// cannot be read).
+func inventoryChanges(ix indexes, before *Scan, after *report.Report, own func(*Scan) *report.Baseline) []report.InventoryChange {
 	envKey := func(e report.Environment) string { return strings.ToLower(e.ID) }
-	old := map[string]report.Environment{}
-	for _, e := range before.Environments {
-		old[envKey(e)] = e
-	}
-	now := map[string]bool{}
 	out := []report.InventoryChange{}
-	add := func(kind string, e report.Environment, before, after string) {
-		out = append(out, report.InventoryChange{Kind: kind, Tenant: e.Tenant, EnvironmentID: e.ID, Environment: e.Name, Before: before, After: after})
+	add := func(kind string, e report.Environment, before, after string, b *report.Baseline) {
+		out = append(out, report.InventoryChange{Kind: kind, Tenant: e.Tenant, EnvironmentID: e.ID, Environment: e.Name, Before: before,
+			After: after, Baseline: b})
 	}
-	for _, e := range after.Environments {
-		now[envKey(e)] = true
-		o, ok := old[envKey(e)]
-		if !ok {
-			if !unlisted[e.Tenant] {
-				add(report.EnvironmentAdded, e, "", e.Name)
-			}
+	// The scan that last listed each tenant's environments, for the tenants of either side; nil: unknown.
+	listed := map[string]*Scan{}
+	unlisted := map[string]bool{}
+	for _, t := range after.Tenants {
+		if t.Error != "" {
+			unlisted[t.Name] = true
 			continue
 		}
-		// An environment that could not be read on one side says nothing about its inventory.
-		if o.CollectionStatus == "error" || e.CollectionStatus == "error" {
+		listed[t.Name] = ix.listing(before, t.Name)
+	}
+	for _, t := range before.Report.Tenants {
+		if _, ok := listed[t.Name]; !ok && !unlisted[t.Name] {
+			listed[t.Name] = ix.listing(before, t.Name)
+		}
+	}
+	for name, s := range before.LastRead.Tenants {
+		if _, ok := listed[name]; !ok && !unlisted[name] {
+			listed[name] = s
+		}
+	}
+	now := map[string]bool{}
+	for _, e := range after.Environments {
+		now[envKey(e)] = true
+		l := listed[e.Tenant]
+		if l == nil {
+			continue
+		}
+		if _, ok := ix.of(l).environments[envKey(e)]; !ok {
+			add(report.EnvironmentAdded, e, "", e.Name, own(l))
+			continue
+		}
+		// An environment that cannot be read now, or was never read, says nothing about its inventory.
+		if e.CollectionStatus == "error" {
+			continue
+		}
+		s, o := ix.environment(before, envKey(e))
+		if s == nil {
 			continue
 		}
 		for _, c := range environmentChanges(o, e) {
-			add(c.Kind, e, c.Before, c.After)
-		}
-	}
-	for _, e := range before.Environments {
-		if !now[envKey(e)] && !unlisted[e.Tenant] {
-			add(report.EnvironmentRemoved, e, e.Name, "")
+			add(c.Kind, e, c.Before, c.After, own(s))
 		}
 	}
 	order := map[string]int{}
 	for i, e := range after.Environments {
 		order[envKey(e)] = i
 	}
-	for i, e := range before.Environments {
-		if _, ok := order[envKey(e)]; !ok {
-			order[envKey(e)] = len(after.Environments) + i
+	tenants := make([]string, 0, len(listed))
+	for name := range listed {
+		tenants = append(tenants, name)
+	}
+	sort.Strings(tenants)
+	for _, tenant := range tenants {
+		l := listed[tenant]
+		if l == nil {
+			continue
+		}
+		for _, e := range l.Report.Environments {
+			if e.Tenant == tenant && !now[envKey(e)] {
+				order[envKey(e)] = len(order)
+				add(report.EnvironmentRemoved, e, e.Name, "", own(l))
+			}
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {

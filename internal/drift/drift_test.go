@@ -271,3 +271,218 @@ func TestVersionsCompareNumerically(t *testing.T) {
 		assert.Equal(t, c.want, compareVersions(c.a, c.b), "%s vs %s", c.a, c.b)
 	}
 }
+
+// Mutations of tenant() for the outage tests.
+func brokenRoles(id string) func([]snapshot.Tenant) {
+	return func(ts []snapshot.Tenant) {
+		e := env(ts, id)
+		appUser(e).Roles = appUser(e).Roles[1:]
+		syncServiceUser(e)
+	}
+}
+
+func disabledUser(id string) func([]snapshot.Tenant) {
+	return func(ts []snapshot.Tenant) {
+		e := env(ts, id)
+		appUser(e).Disabled = true
+		syncServiceUser(e)
+	}
+}
+
+func unreadable(id string) func([]snapshot.Tenant) {
+	return func(ts []snapshot.Tenant) {
+		e := env(ts, id)
+		e.Status, e.Dataverse = snapshot.StatusError, nil
+		e.Error = &snapshot.Error{Stage: "whoami", Message: "HTTP 403"}
+	}
+}
+
+func tenantUnlisted(ts []snapshot.Tenant) {
+	ts[0].Environments = []snapshot.Environment{}
+	ts[0].Error = &snapshot.Error{Stage: "environments", Message: "HTTP 403"}
+}
+
+func extra(id, name string, fs ...func([]snapshot.Tenant)) func([]snapshot.Tenant) {
+	return func(ts []snapshot.Tenant) {
+		ts[0].Environments = append(ts[0].Environments, compliant(id, name, "Developer"))
+		for _, f := range fs {
+			f(ts)
+		}
+	}
+}
+
+func deleted(id string) func([]snapshot.Tenant) {
+	return func(ts []snapshot.Tenant) {
+		for i, e := range ts[0].Environments {
+			if e.ID == id {
+				ts[0].Environments = append(ts[0].Environments[:i], ts[0].Environments[i+1:]...)
+				return
+			}
+		}
+		panic("no environment " + id)
+	}
+}
+
+// history records scans as a history does, six hours apart: each is compared with the one before, and
+// keeps when its failures were first seen and what last read what it could not read. It returns the scans
+// and the drift of each (nil for the first).
+func history(t *testing.T, steps ...[]func([]snapshot.Tenant)) ([]*Scan, []*report.Drift) {
+	t.Helper()
+	var scans []*Scan
+	var drifts []*report.Drift
+	var prev *Scan
+	for i, fs := range steps {
+		ts := tenant()
+		for _, f := range fs {
+			f(ts)
+		}
+		cur := &Scan{Report: scan(t, t0.Add(time.Duration(i)*6*time.Hour), ts), RunID: int64(i + 1)}
+		var d *report.Drift
+		if prev != nil {
+			d = Compare(*prev, *cur)
+		}
+		cur.FirstSeen, cur.LastRead = FirstSeen(prev, *cur), Unread(prev, *cur)
+		scans, drifts, prev = append(scans, cur), append(drifts, d), cur
+	}
+	return scans, drifts
+}
+
+// baselines lists the entries of a drift compared with an earlier scan than its baseline, with that scan.
+func baselines(d *report.Drift) map[string]int64 {
+	out := map[string]int64{}
+	for _, list := range [][]report.DriftResult{d.NewFailures, d.Resolved, d.Persisting} {
+		for _, r := range list {
+			if r.Baseline != nil {
+				out[r.Environment+" "+r.RuleID] = r.Baseline.RunID
+			}
+		}
+	}
+	for _, c := range d.Inventory {
+		if c.Baseline != nil {
+			out[c.Environment+": "+c.Describe()] = c.Baseline.RunID
+		}
+	}
+	return out
+}
+
+// Each pair is compared with the last scan that read it: an outage (an environment in error, a tenant whose
+// environments could not be listed) is never the baseline of what it could not read.
+func TestEachPairIsComparedWithTheLastScanThatReadIt(t *testing.T) {
+	t.Parallel()
+	type step = []func([]snapshot.Tenant)
+	cases := []struct {
+		name      string
+		steps     []step
+		want      map[string][]string // the last scan's drift
+		baselines map[string]int64    // its entries compared with an earlier scan than the previous one
+	}{
+		{name: "a failure that persists through an environment's outage",
+			steps: []step{{brokenRoles("e2")}, {unreadable("e2")}, {brokenRoles("e2")}},
+			// GOV.1 failed in the outage (no sandbox could be read) and passes again: that run read it.
+			want:      map[string][]string{"persisting": {"Sandbox W365.ROLES.2 fail"}, "resolved": {"Prod W365.GOV.1 pass"}},
+			baselines: map[string]int64{"Sandbox W365.ROLES.2": 1}},
+		{name: "a failure resolved during an environment's outage",
+			steps:     []step{{disabledUser("e1")}, {unreadable("e1")}, {}},
+			want:      map[string][]string{"resolved": {"Prod W365.APPUSER.3 pass", "Prod W365.SERVICE.3 pass"}, "inventory": {`Prod: application user "# Work 365" enabled`}},
+			baselines: map[string]int64{"Prod W365.APPUSER.3": 1, "Prod W365.SERVICE.3": 1, `Prod: application user "# Work 365" enabled`: 1}},
+		{name: "a failure that starts during an environment's outage",
+			steps:     []step{{}, {unreadable("e1")}, {brokenRoles("e1")}},
+			want:      map[string][]string{"new": {"Prod W365.ROLES.2 fail"}, "inventory": {`Prod: role "Work 365 Portal Service" removed from the application user`}},
+			baselines: map[string]int64{"Prod W365.ROLES.2": 1, `Prod: role "Work 365 Portal Service" removed from the application user`: 1}},
+		{name: "a whole tenant's outage over two scans",
+			steps: []step{{brokenRoles("e2"), disabledUser("e1")}, {tenantUnlisted}, {tenantUnlisted}, {brokenRoles("e2")}},
+			want: map[string][]string{"persisting": {"Sandbox W365.ROLES.2 fail"}, "resolved": {"Prod W365.APPUSER.3 pass", "Prod W365.SERVICE.3 pass"},
+				"inventory": {`Prod: application user "# Work 365" enabled`}},
+			baselines: map[string]int64{"Sandbox W365.ROLES.2": 1, "Prod W365.APPUSER.3": 1, "Prod W365.SERVICE.3": 1,
+				`Prod: application user "# Work 365" enabled`: 1}},
+		{name: "environments added and removed while a tenant could not be listed",
+			steps:     []step{{extra("e3", "Old")}, {tenantUnlisted}, {extra("e4", "New", brokenRoles("e4"))}},
+			want:      map[string][]string{"new": {"New W365.ROLES.2 fail"}, "inventory": {"New: environment added", "Old: environment removed"}},
+			baselines: map[string]int64{"New: environment added": 1, "Old: environment removed": 1}},
+		{name: "an environment deleted is not an outage: back again, its failures are new",
+			steps:     []step{{extra("e3", "Dev", brokenRoles("e3"))}, {}, {extra("e3", "Dev", brokenRoles("e3"))}},
+			want:      map[string][]string{"new": {"Dev W365.ROLES.2 fail"}, "inventory": {"Dev: environment added"}},
+			baselines: map[string]int64{}},
+		{name: "an environment never read before has no baseline",
+			steps:     []step{{unreadable("e2")}, {brokenRoles("e2")}},
+			want:      map[string][]string{"new": {"Sandbox W365.ROLES.2 fail"}, "resolved": {"Prod W365.GOV.1 pass"}},
+			baselines: map[string]int64{}},
+		{name: "the outage run itself reports nothing of what it could not read",
+			steps:     []step{{brokenRoles("e2"), disabledUser("e1")}, {tenantUnlisted}},
+			want:      map[string][]string{},
+			baselines: map[string]int64{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, drifts := history(t, tc.steps...)
+			d := drifts[len(drifts)-1]
+			assert.Equal(t, tc.want, summary(d))
+			assert.Equal(t, tc.baselines, baselines(d))
+			assert.Equal(t, int64(len(drifts)-1), d.Baseline.RunID, "the drift's baseline is the previous scan")
+		})
+	}
+}
+
+// First-seen dates survive outages, however long, and the failure's history still ends when it is resolved.
+func TestFirstSeenSurvivesOutages(t *testing.T) {
+	t.Parallel()
+	scans, drifts := history(t,
+		[]func([]snapshot.Tenant){brokenRoles("e2")},
+		[]func([]snapshot.Tenant){unreadable("e2")},
+		[]func([]snapshot.Tenant){tenantUnlisted},
+		[]func([]snapshot.Tenant){unreadable("e2")},
+		[]func([]snapshot.Tenant){brokenRoles("e2")},
+		[]func([]snapshot.Tenant){},
+		[]func([]snapshot.Tenant){unreadable("e2")},
+		[]func([]snapshot.Tenant){brokenRoles("e2")},
+	)
+	k := Key{EnvironmentID: "e2", RuleID: "W365.ROLES.2"}
+	assert.Equal(t, Seen{At: t0, RunID: 1}, scans[4].FirstSeen[k])
+	require.Len(t, drifts[4].Persisting, 1)
+	p := drifts[4].Persisting[0]
+	assert.Equal(t, t0, p.FirstSeen)
+	assert.Equal(t, int64(1), p.FirstSeenRun)
+	assert.Equal(t, &report.Baseline{RunID: 1, CollectedAt: t0}, p.Baseline)
+	assert.Equal(t, &t0, drifts[4].Summary.OldestFirstSeen)
+	// GOV.1 failed in run 4, which could not read the sandbox, and passes again: run 4 read it.
+	assert.Equal(t, "0 new failures, 1 resolved, 1 persisting (oldest since 26 Nov 2026), 0 inventory changes since run 4 (27 November 2026, 00:00 UTC); "+
+		"1 entry compared with run 1 (26 November 2026, 06:00 UTC), the last scan that could read it", drifts[4].Line())
+
+	// Resolved in run 6, unreadable in run 7, failing again in run 8: a new failure, first seen in run 8.
+	assert.Equal(t, []string{"Sandbox W365.ROLES.2 pass"}, summary(drifts[5])["resolved"])
+	assert.Equal(t, []string{"Sandbox W365.ROLES.2 fail"}, summary(drifts[7])["new"])
+	assert.Equal(t, Seen{At: t0.Add(42 * time.Hour), RunID: 8}, scans[7].FirstSeen[k])
+}
+
+// What a scan could not read points at the scan that last read it, through any number of outages; what it
+// read, or found gone, is not in it.
+func TestUnreadNamesTheLastScanThatReadEachThing(t *testing.T) {
+	t.Parallel()
+	scans, _ := history(t,
+		[]func([]snapshot.Tenant){extra("e3", "Dev")},
+		[]func([]snapshot.Tenant){extra("e3", "Dev"), unreadable("e2")},
+		[]func([]snapshot.Tenant){tenantUnlisted},
+		[]func([]snapshot.Tenant){deleted("e1")},
+	)
+	ids := func(l LastRead) map[string]int64 {
+		out := map[string]int64{}
+		for k, rd := range l.Pairs {
+			if k.RuleID == "W365.ROLES.2" {
+				out[rd.Tenant+" "+k.EnvironmentID+" "+k.RuleID] = rd.Scan.RunID
+			}
+		}
+		for id, rd := range l.Environments {
+			out[rd.Tenant+" "+id] = rd.Scan.RunID
+		}
+		for name, s := range l.Tenants {
+			out[name] = s.RunID
+		}
+		return out
+	}
+	assert.Empty(t, ids(scans[0].LastRead))
+	assert.Equal(t, map[string]int64{"contoso e2 W365.ROLES.2": 1, "contoso e2": 1}, ids(scans[1].LastRead))
+	assert.Equal(t, map[string]int64{"contoso": 2, "contoso e1 W365.ROLES.2": 2, "contoso e1": 2, "contoso e2 W365.ROLES.2": 1, "contoso e2": 1,
+		"contoso e3 W365.ROLES.2": 2, "contoso e3": 2}, ids(scans[2].LastRead))
+	assert.Equal(t, 0, scans[3].LastRead.Len(), "e1 was deleted and e3 filtered out while the tenant was listed: not an outage")
+}

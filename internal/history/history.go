@@ -1,8 +1,9 @@
 // Package history keeps every scan in a single SQLite file (through a pure-Go driver, no cgo): the run's
 // metadata (tool version and digest, policy digest, scope, status, exit code), its report and snapshot, the
-// status of every (environment, rule) pair with when its failure was first seen, and the notifications sent
-// after it. Each run is written in one transaction, so a run that dies leaves no half-written record, and one
-// run at a time holds the store (Acquire), so two runs never interleave.
+// status of every (environment, rule) pair with when its failure was first seen, what the run could not read
+// with the earlier run that last read it, and the notifications sent after it. Each run is written in one
+// transaction, so a run that dies leaves no half-written record, and one run at a time holds the store
+// (Acquire), so two runs never interleave.
 package history
 
 import (
@@ -157,6 +158,18 @@ type Record struct {
 	Snapshot *snapshot.Snapshot
 	// FirstSeen holds, by environment ID and rule ID, when each failing pair of the report was first seen.
 	FirstSeen map[[2]string]Seen
+	// LastRead lists what the run could not read, each with the earlier run that last read it.
+	LastRead []LastRead
+}
+
+// LastRead is something a run could not read and the earlier run of its scope that last read it: an
+// (environment, rule) pair, an environment's inventory (RuleID ""), or a tenant's environment list
+// (EnvironmentID and RuleID ""). Retention keeps the runs that the newest run of a scope names here.
+type LastRead struct {
+	Tenant        string
+	EnvironmentID string
+	RuleID        string
+	RunID         int64
 }
 
 // Retention says which runs to keep after a new one is recorded: the Keep newest (0: all) and those newer
@@ -234,6 +247,21 @@ func (s *Store) Add(ctx context.Context, rec Record, keep Retention) (int, error
 			}
 		}
 	}
+	if len(rec.LastRead) > 0 {
+		stmt, err := tx.PrepareContext(ctx, "INSERT INTO last_read (run_id, tenant, environment_id, rule_id, read_run) VALUES (?, ?, ?, ?, ?)")
+		if err != nil {
+			return 0, fmt.Errorf("record what the run could not read: %w", err)
+		}
+		defer stmt.Close()
+		for _, l := range rec.LastRead {
+			if l.RunID <= 0 || l.RunID >= rec.ID {
+				return 0, fmt.Errorf("record what the run could not read: %s %s %s: run %d is not an earlier run", l.Tenant, l.EnvironmentID, l.RuleID, l.RunID)
+			}
+			if _, err := stmt.ExecContext(ctx, rec.ID, l.Tenant, strings.ToLower(l.EnvironmentID), l.RuleID, l.RunID); err != nil {
+				return 0, fmt.Errorf("record what the run could not read: %w", err)
+			}
+		}
+	}
 	removed, err := prune(ctx, tx, rec.ID, rec.FinishedAt, keep)
 	if err != nil {
 		return 0, err
@@ -244,10 +272,14 @@ func (s *Store) Add(ctx context.Context, rec Record, keep Retention) (int, error
 	return removed, nil
 }
 
+// stillRead selects the runs that the newest complete run of some scope names as the last to read
+// something it could not: the next run of that scope compares with them, so retention keeps them.
+const stillRead = `id NOT IN (SELECT read_run FROM last_read WHERE run_id IN (SELECT max(id) FROM runs WHERE status = 'complete' GROUP BY scope))`
+
 func prune(ctx context.Context, tx *sql.Tx, current int64, now time.Time, keep Retention) (int, error) {
 	removed := 0
 	if keep.Keep > 0 {
-		res, err := tx.ExecContext(ctx, "DELETE FROM runs WHERE id <> ? AND id NOT IN (SELECT id FROM runs ORDER BY id DESC LIMIT ?)", current, keep.Keep)
+		res, err := tx.ExecContext(ctx, "DELETE FROM runs WHERE id <> ? AND id NOT IN (SELECT id FROM runs ORDER BY id DESC LIMIT ?) AND "+stillRead, current, keep.Keep)
 		if err != nil {
 			return 0, fmt.Errorf("apply retention: %w", err)
 		}
@@ -255,7 +287,7 @@ func prune(ctx context.Context, tx *sql.Tx, current int64, now time.Time, keep R
 		removed += int(n)
 	}
 	if keep.MaxAge > 0 {
-		res, err := tx.ExecContext(ctx, "DELETE FROM runs WHERE id <> ? AND started_at < ?", current, ts(now.Add(-keep.MaxAge)))
+		res, err := tx.ExecContext(ctx, "DELETE FROM runs WHERE id <> ? AND started_at < ? AND "+stillRead, current, ts(now.Add(-keep.MaxAge)))
 		if err != nil {
 			return 0, fmt.Errorf("apply retention: %w", err)
 		}
@@ -476,6 +508,24 @@ func (s *Store) FirstSeen(ctx context.Context, id int64) (map[[2]string]Seen, er
 			return nil, fmt.Errorf("read run %d: %w", id, err)
 		}
 		out[[2]string{env, rule}] = Seen{At: parseTime(at), RunID: run.Int64}
+	}
+	return out, rows.Err()
+}
+
+// LastRead lists what a run could not read, with the earlier run that last read each.
+func (s *Store) LastRead(ctx context.Context, id int64) ([]LastRead, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT tenant, environment_id, rule_id, read_run FROM last_read WHERE run_id = ? ORDER BY tenant, environment_id, rule_id", id)
+	if err != nil {
+		return nil, fmt.Errorf("read run %d: %w", id, err)
+	}
+	defer rows.Close()
+	var out []LastRead
+	for rows.Next() {
+		var l LastRead
+		if err := rows.Scan(&l.Tenant, &l.EnvironmentID, &l.RuleID, &l.RunID); err != nil {
+			return nil, fmt.Errorf("read run %d: %w", id, err)
+		}
+		out = append(out, l)
 	}
 	return out, rows.Err()
 }

@@ -3,14 +3,19 @@ package history
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/work365/audit/internal/drift"
 	"github.com/work365/audit/internal/policy"
 	"github.com/work365/audit/internal/report"
 	"github.com/work365/audit/internal/snapshot"
@@ -224,12 +229,15 @@ func TestTheSchemaIsMigratedOnOpen(t *testing.T) {
 	ns, err := s.Notifications(ctx, 1)
 	require.NoError(t, err)
 	assert.Empty(t, ns)
+	lr, err := s.LastRead(ctx, 1)
+	require.NoError(t, err)
+	assert.Empty(t, lr, "a run recorded before names no earlier run")
 	_, err = s.db.Exec("PRAGMA user_version = 99")
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
 
 	_, err = Open(ctx, path)
-	assert.ErrorContains(t, err, "schema version 99, newer than this build's 2: upgrade audit")
+	assert.ErrorContains(t, err, fmt.Sprintf("schema version 99, newer than this build's %d: upgrade audit", SchemaVersion))
 
 	_, err = Open(ctx, filepath.Join(t.TempDir(), "missing.db"))
 	assert.ErrorContains(t, err, "no history at")
@@ -237,4 +245,132 @@ func TestTheSchemaIsMigratedOnOpen(t *testing.T) {
 	require.NoError(t, os.WriteFile(junk, []byte("this is not a database, just some text that is long enough to be read as a header..."), 0o600))
 	_, err = Open(ctx, junk)
 	assert.ErrorContains(t, err, "is not a history file")
+}
+
+// fleet is a report of two tenants: contoso (E1 Prod, E2 Sandbox) and fabrikam (F1 Prod). envs gives the
+// statuses of W365.ROLES.1 and W365.ROLES.2 by environment; an environment whose both are error could not be
+// read. The tenants named in unlisted could not list their environments.
+func fleet(at time.Time, envs map[string][2]string, unlisted ...string) *report.Report {
+	r := &report.Report{SchemaVersion: 1, CollectedAt: at, GeneratedAt: at, FailOn: "high", Summary: report.Summary{Results: report.Counts{}}}
+	for _, t := range []struct{ name, envs string }{{"contoso", "E1 E2"}, {"fabrikam", "F1"}} {
+		tr := report.Tenant{Name: t.name}
+		if slices.Contains(unlisted, t.name) {
+			tr.Error = "environments: HTTP 403"
+			r.Tenants = append(r.Tenants, tr)
+			continue
+		}
+		for _, id := range strings.Fields(t.envs) {
+			st := envs[id]
+			e := report.Environment{Tenant: t.name, ID: id, Name: id, CollectionStatus: "ok"}
+			if st == [2]string{"error", "error"} {
+				e.CollectionStatus = "error"
+			}
+			r.Environments = append(r.Environments, e)
+			for i, rule := range []string{"W365.ROLES.1", "W365.ROLES.2"} {
+				r.Results = append(r.Results, policy.Result{Tenant: t.name, EnvironmentID: id, EnvironmentName: id, RuleID: rule, Status: st[i], Severity: "high"})
+				r.Summary.Results[st[i]]++
+			}
+			tr.Environments++
+		}
+		r.Tenants = append(r.Tenants, tr)
+	}
+	return r
+}
+
+// Runs recorded and read back as a scan does: each compared with the previous run of its scope read from the
+// store, with what that run could not read compared with the last run that read it. An outage of one
+// environment and of a whole tenant, under a retention of two runs: the run before the outage is kept as long
+// as it is the last to have read something, first-seen times survive, and a failure resolved or begun during
+// the outage is told as such.
+func TestEachPairIsComparedWithTheLastRunThatReadIt(t *testing.T) {
+	t.Parallel()
+	s, err := Acquire(ctx, filepath.Join(t.TempDir(), "h.db"), t0)
+	require.NoError(t, err)
+	defer s.Close()
+	down := [2]string{"error", "error"}
+	reports := []*report.Report{
+		fleet(t0, map[string][2]string{"E1": {"fail", "pass"}, "E2": {"fail", "fail"}, "F1": {"fail", "pass"}}),
+		fleet(t0.Add(6*time.Hour), map[string][2]string{"E1": down, "E2": {"fail", "pass"}}, "fabrikam"),
+		fleet(t0.Add(12*time.Hour), map[string][2]string{"E1": down, "E2": {"fail", "pass"}}, "fabrikam"),
+		fleet(t0.Add(18*time.Hour), map[string][2]string{"E1": {"pass", "pass"}, "E2": {"fail", "pass"}, "F1": {"fail", "fail"}}),
+	}
+	var drifts []*report.Drift
+	var kept [][]int64
+	for i, rep := range reports {
+		id, err := s.NextID(ctx)
+		require.NoError(t, err)
+		cur := drift.Scan{Report: rep, RunID: id}
+		var prev *drift.Scan
+		if i > 0 {
+			base, err := s.Latest(ctx, "", 0)
+			require.NoError(t, err)
+			prev, err = s.Scan(ctx, base.ID)
+			require.NoError(t, err)
+			drifts = append(drifts, drift.Compare(*prev, cur))
+		}
+		_, err = s.Add(ctx, Record{Run: Run{ID: id, StartedAt: rep.CollectedAt, FinishedAt: rep.CollectedAt, Status: StatusComplete, Trigger: "scan",
+			FailOn: "high", CollectedAt: rep.CollectedAt}, Report: rep, FirstSeen: FirstSeenOf(drift.FirstSeen(prev, cur)),
+			LastRead: LastReadOf(drift.Unread(prev, cur))}, Retention{Keep: 2})
+		require.NoError(t, err)
+		runs, err := s.Runs(ctx)
+		require.NoError(t, err)
+		var ids []int64
+		for _, r := range runs {
+			ids = append(ids, r.ID)
+		}
+		kept = append(kept, ids)
+	}
+	assert.Equal(t, [][]int64{{1}, {1, 2}, {1, 2, 3}, {3, 4}}, kept,
+		"run 1 outlives the retention of two runs while it is the last to have read E1 and fabrikam, and goes once run 4 read them again")
+
+	lr, err := s.LastRead(ctx, 3)
+	require.NoError(t, err)
+	assert.Equal(t, []LastRead{
+		{Tenant: "contoso", EnvironmentID: "e1", RunID: 1},
+		{Tenant: "contoso", EnvironmentID: "e1", RuleID: "W365.ROLES.1", RunID: 1},
+		{Tenant: "contoso", EnvironmentID: "e1", RuleID: "W365.ROLES.2", RunID: 1},
+		{Tenant: "fabrikam", RunID: 1},
+		{Tenant: "fabrikam", EnvironmentID: "f1", RunID: 1},
+		{Tenant: "fabrikam", EnvironmentID: "f1", RuleID: "W365.ROLES.1", RunID: 1},
+		{Tenant: "fabrikam", EnvironmentID: "f1", RuleID: "W365.ROLES.2", RunID: 1},
+	}, lr)
+
+	lines := func(d *report.Drift) []string {
+		var out []string
+		for name, list := range map[string][]report.DriftResult{"new": d.NewFailures, "resolved": d.Resolved, "persisting": d.Persisting} {
+			for _, r := range list {
+				l := fmt.Sprintf("%s %s %s first seen run %d", name, r.EnvironmentID, r.RuleID, r.FirstSeenRun)
+				if r.Baseline != nil {
+					l += fmt.Sprintf(", compared with run %d", r.Baseline.RunID)
+				}
+				out = append(out, l)
+			}
+		}
+		sort.Strings(out)
+		return out
+	}
+	assert.Equal(t, []string{"persisting E2 W365.ROLES.1 first seen run 1", "resolved E2 W365.ROLES.2 first seen run 1"}, lines(drifts[0]),
+		"the outage run tells only what it read")
+	assert.Equal(t, []string{"persisting E2 W365.ROLES.1 first seen run 1"}, lines(drifts[1]))
+	assert.Equal(t, []string{
+		"new F1 W365.ROLES.2 first seen run 4, compared with run 1",
+		"persisting E2 W365.ROLES.1 first seen run 1",
+		"persisting F1 W365.ROLES.1 first seen run 1, compared with run 1",
+		"resolved E1 W365.ROLES.1 first seen run 1, compared with run 1",
+	}, lines(drifts[2]))
+	assert.Equal(t, int64(3), drifts[2].Baseline.RunID)
+	seen, err := s.FirstSeen(ctx, 4)
+	require.NoError(t, err)
+	assert.Equal(t, Seen{At: t0, RunID: 1}, seen[[2]string{"f1", "W365.ROLES.1"}], "recorded for the next run")
+
+	// A run that only names runs the store no longer holds reads as if nothing had read those things.
+	_, err = s.db.Exec("INSERT INTO last_read (run_id, tenant, environment_id, rule_id, read_run) VALUES (4, 'contoso', 'e9', 'W365.ROLES.1', 1)")
+	require.NoError(t, err)
+	sc, err := s.Scan(ctx, 4)
+	require.NoError(t, err)
+	assert.Zero(t, sc.LastRead.Len())
+
+	_, err = s.Add(ctx, Record{Run: Run{ID: 5, StartedAt: t0, FinishedAt: t0, Status: StatusComplete, Trigger: "scan", FailOn: "high"},
+		Report: rep(t0, "pass"), LastRead: []LastRead{{Tenant: "contoso", EnvironmentID: "e1", RunID: 5}}}, Retention{})
+	assert.ErrorContains(t, err, "run 5 is not an earlier run")
 }

@@ -56,6 +56,16 @@ var migrations = []string{
 		sent_at  TEXT NOT NULL,
 		PRIMARY KEY (run_id, target)
 	) WITHOUT ROWID;`,
+	// 3: what each run could not read, and the earlier run that last read it: a pair, an environment
+	// (rule_id ''), or a tenant's environment list (environment_id and rule_id '').
+	`CREATE TABLE last_read (
+		run_id         INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+		tenant         TEXT NOT NULL,
+		environment_id TEXT NOT NULL,
+		rule_id        TEXT NOT NULL,
+		read_run       INTEGER NOT NULL,
+		PRIMARY KEY (run_id, tenant, environment_id, rule_id)
+	) WITHOUT ROWID;`,
 }
 
 // SchemaVersion is the store schema this build writes.

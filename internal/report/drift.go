@@ -46,10 +46,15 @@ type DriftResult struct {
 	// waived for resolved ones.
 	Status  string `json:"status"`
 	Message string `json:"message,omitempty"` // the failure's message (the earlier one for a resolved failure)
-	// FirstSeen is when the failure was first seen in the unbroken run of scans that found it; for a
-	// comparison of two files without a history, the earlier file's collection time (failing at least since).
+	// FirstSeen is when the failure was first seen in the unbroken run of scans that found it (scans that
+	// could not read the pair do not break it); for a comparison of two files without a history, the earlier
+	// file's collection time (failing at least since).
 	FirstSeen    time.Time `json:"first_seen"`
 	FirstSeenRun int64     `json:"first_seen_run,omitempty"`
+	// Baseline is set when the pair was compared with an earlier scan than the drift's baseline: the baseline
+	// could not read it (its environment or tenant could not be read), so the pair was compared with the last
+	// scan of the history that did.
+	Baseline *Baseline `json:"baseline,omitempty"`
 }
 
 // Inventory change kinds.
@@ -77,6 +82,9 @@ type InventoryChange struct {
 	Environment   string `json:"environment"`
 	Before        string `json:"before,omitempty"`
 	After         string `json:"after,omitempty"`
+	// Baseline is set when the environment was compared with an earlier scan than the drift's baseline, the
+	// last one that could read it (or list its tenant's environments).
+	Baseline *Baseline `json:"baseline,omitempty"`
 }
 
 // Describe says what changed, as a person reads it.
@@ -125,7 +133,45 @@ func (d *Drift) Line() string {
 		p += " (oldest since " + s.OldestFirstSeen.UTC().Format("2 Jan 2006") + ")"
 	}
 	parts = append(parts, p, plural(s.InventoryChanges, "inventory change", "inventory changes"))
-	return strings.Join(parts, ", ") + " since " + d.Baseline.Describe()
+	line := strings.Join(parts, ", ") + " since " + d.Baseline.Describe()
+	if e := d.Earlier(); e != "" {
+		line += "; " + e
+	}
+	return line
+}
+
+// Earlier says how many entries were compared with an earlier scan than the baseline, because the baseline
+// could not read them, and with which: "" when none was.
+func (d *Drift) Earlier() string {
+	n := 0
+	var oldest *Baseline
+	distinct := map[Baseline]bool{}
+	note := func(b *Baseline) {
+		if b == nil {
+			return
+		}
+		n++
+		distinct[*b] = true
+		if oldest == nil || b.CollectedAt.Before(oldest.CollectedAt) {
+			oldest = b
+		}
+	}
+	for _, list := range [][]DriftResult{d.NewFailures, d.Resolved, d.Persisting} {
+		for _, x := range list {
+			note(x.Baseline)
+		}
+	}
+	for _, c := range d.Inventory {
+		note(c.Baseline)
+	}
+	switch {
+	case n == 0:
+		return ""
+	case len(distinct) == 1:
+		return fmt.Sprintf("%s compared with %s, the last scan that could read %s", plural(n, "entry", "entries"), oldest.Describe(),
+			map[bool]string{true: "it", false: "them"}[n == 1])
+	}
+	return fmt.Sprintf("%s compared with the last earlier scan that could read each, as far back as %s", plural(n, "entry", "entries"), oldest.Describe())
 }
 
 // Describe names the baseline: the run of the history, or the file, and when it was collected.

@@ -22,12 +22,14 @@ func withDrift() *Report {
 		NewFailures: []DriftResult{{Tenant: "contoso", EnvironmentID: "11111111-1111-1111-1111-111111111111", Environment: hostile,
 			RuleID: "W365.ROLES.3", Title: "Least privilege", Severity: "medium", Status: "fail", Message: "Holds " + hostile, FirstSeen: at, FirstSeenRun: 8}},
 		Resolved: []DriftResult{{Tenant: "contoso", EnvironmentID: "22222222-2222-2222-2222-222222222222", Environment: "Sandbox", RuleID: "W365.APPUSER.1",
-			Title: "An application user exists", Severity: "critical", Status: "pass", Message: "was missing", FirstSeen: at.Add(-30 * time.Hour), FirstSeenRun: 3}},
+			Title: "An application user exists", Severity: "critical", Status: "pass", Message: "was missing", FirstSeen: at.Add(-30 * time.Hour), FirstSeenRun: 3,
+			Baseline: &Baseline{RunID: 5, CollectedAt: at.Add(-18 * time.Hour)}}},
 		Persisting: []DriftResult{{Tenant: "contoso", EnvironmentID: "11111111-1111-1111-1111-111111111111", Environment: hostile, RuleID: "W365.APPUSER.1",
 			Title: "An application user exists", Severity: "critical", Status: "fail", FirstSeen: oldest, FirstSeenRun: 1}},
 		Inventory: []InventoryChange{
 			{Kind: RoleRemoved, Tenant: "contoso", EnvironmentID: "11111111-1111-1111-1111-111111111111", Environment: hostile, Before: "Work 365 Portal Service"},
-			{Kind: EnvironmentAdded, Tenant: "contoso", EnvironmentID: "55555555-5555-5555-5555-555555555555", Environment: "New", After: "New"},
+			{Kind: EnvironmentAdded, Tenant: "contoso", EnvironmentID: "55555555-5555-5555-5555-555555555555", Environment: "New", After: "New",
+				Baseline: &Baseline{RunID: 5, CollectedAt: at.Add(-18 * time.Hour)}},
 		},
 	}
 	return r
@@ -43,7 +45,8 @@ func TestTheDriftSectionIsInTheJSONHTMLAndMarkdownReports(t *testing.T) {
 	assert.Equal(t, r.Drift, back.Drift)
 
 	md := render(t, "markdown", r, Options{})
-	assert.Contains(t, md, "## Changed since the last scan\n\n1 new failure, 1 resolved, 1 persisting (oldest since 22 Nov 2026), 2 inventory changes since run 7 (26 November 2026, 06:00 UTC).")
+	assert.Contains(t, md, "## Changed since the last scan\n\n1 new failure, 1 resolved, 1 persisting (oldest since 22 Nov 2026), 2 inventory changes since run 7 (26 November 2026, 06:00 UTC); "+
+		"2 entries compared with run 5 (25 November 2026, 18:00 UTC), the last scan that could read them.")
 	assert.Contains(t, md, "| &lt;script&gt;alert(1)&lt;/script&gt; | `W365.ROLES.3` | medium | Holds &lt;script&gt;alert(1)&lt;/script&gt; |")
 	assert.Contains(t, md, "| Sandbox | `W365.APPUSER.1` | critical | ✅ Pass | 30 hours |")
 	assert.Contains(t, md, `- **&lt;script&gt;alert(1)&lt;/script&gt;** (contoso): role "Work 365 Portal Service" removed from the application user`)
@@ -73,6 +76,12 @@ func TestTheSchemaAcceptsOnlyTheDocumentedDriftFields(t *testing.T) {
 		"extra field":     func(d map[string]any) { d["note"] = "x" },
 		"no first seen":   func(d map[string]any) { delete(d["new_failures"].([]any)[0].(map[string]any), "first_seen") },
 		"missing summary": func(d map[string]any) { delete(d, "summary") },
+		"baseline without its time": func(d map[string]any) {
+			delete(d["resolved"].([]any)[0].(map[string]any)["baseline"].(map[string]any), "collected_at")
+		},
+		"inventory baseline with an extra field": func(d map[string]any) {
+			d["inventory"].([]any)[1].(map[string]any)["baseline"].(map[string]any)["note"] = "x"
+		},
 	} {
 		var m map[string]any
 		require.NoError(t, json.Unmarshal([]byte(js), &m))
@@ -118,4 +127,19 @@ func TestSARIFResultsAreLocatedInTheConfigFile(t *testing.T) {
 	out = render(t, "sarif", fixture(), Options{Source: &SourceFile{URI: "audit.yaml"}})
 	assert.Contains(t, out, `"artifactLocation": {`)
 	assert.False(t, strings.Contains(out, `"region"`))
+}
+
+// The drift line says which entries were compared with an earlier scan than its baseline, and with which.
+func TestTheDriftLineNamesEarlierBaselines(t *testing.T) {
+	t.Parallel()
+	d := withDrift().Drift
+	at := d.Baseline.CollectedAt
+	assert.True(t, strings.HasSuffix(d.Line(), "; 2 entries compared with run 5 (25 November 2026, 18:00 UTC), the last scan that could read them"), d.Line())
+	d.Persisting[0].Baseline = &Baseline{RunID: 2, CollectedAt: at.Add(-72 * time.Hour)}
+	assert.Equal(t, "3 entries compared with the last earlier scan that could read each, as far back as run 2 (23 November 2026, 06:00 UTC)", d.Earlier())
+	d.Resolved[0].Baseline, d.Inventory[1].Baseline = nil, nil
+	assert.Equal(t, "1 entry compared with run 2 (23 November 2026, 06:00 UTC), the last scan that could read it", d.Earlier())
+	d.Persisting[0].Baseline = nil
+	assert.Empty(t, d.Earlier())
+	assert.True(t, strings.HasSuffix(d.Line(), " since run 7 (26 November 2026, 06:00 UTC)"))
 }
