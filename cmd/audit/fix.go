@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -16,7 +17,6 @@ import (
 	"github.com/work365/audit/internal/fix"
 	"github.com/work365/audit/internal/policy"
 	"github.com/work365/audit/internal/report"
-	"github.com/work365/audit/internal/snapshot"
 )
 
 // exitFixFailed is the exit code of a fix run in which at least one step failed.
@@ -117,28 +117,12 @@ func (s *session) collectAndEvaluate(ctx context.Context, o fixOptions) (*evalua
 }
 
 func (o fixOptions) planOptions(s *session) fix.Options {
-	pc := s.eng.Config()
-	min, _ := pc["min_version"].(string)
+	ps := s.eng.Settings()
 	return fix.Options{
-		Rules: o.rules, Environments: o.envs, FixPrivileges: o.fixPrivileges,
-		AllowProduction: o.allowProduction, NonProductionTypes: policyList(pc, "non_production_types", fix.DefaultNonProductionTypes...),
-		Roles:        rolesOf(s),
-		SandboxTypes: policyList(pc, "sandbox_types", "Sandbox"), MinVersion: min, ClearCacheName: s.cfg.Work365.ClearCacheAction,
+		Rules: o.rules, Environments: o.envs, FixPrivileges: o.fixPrivileges, AllowProduction: o.allowProduction,
+		NonProductionTypes: ps.NonProductionTypes, SandboxTypes: ps.SandboxTypes, Roles: fix.RoleNames(ps.Roles),
+		MinVersion: ps.MinVersion, ClearCacheName: s.cfg.Work365.ClearCacheAction,
 	}
-}
-
-func policyList(cfg map[string]any, key string, def ...string) []string {
-	arr, ok := cfg[key].([]any)
-	if !ok {
-		return def
-	}
-	var out []string
-	for _, v := range arr {
-		if s, ok := v.(string); ok {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 func runFix(ctx context.Context, g *globals, o fixOptions) error {
@@ -240,29 +224,20 @@ func verifySandboxes(ctx context.Context, g *globals, s *session, ev *evaluation
 	for _, r := range s.eng.Rules() {
 		severity[r.ID] = r.Severity
 	}
-	bad := map[string]bool{}
+	byEnv := map[string][]policy.Result{}
 	for _, r := range after.results {
-		if severity[r.RuleID] == "critical" && (r.Status == policy.StatusFail || r.Status == policy.StatusError) {
-			bad[r.EnvironmentID] = true
-		}
+		byEnv[r.EnvironmentID] = append(byEnv[r.EnvironmentID], r)
 	}
 	var names []string
 	for _, t := range snap.Tenants {
-		for _, e := range t.Environments {
-			for _, id := range ids {
-				if e.ID == id && !bad[id] && e.Status == snapshot.StatusOK && e.Dataverse != nil && e.Dataverse.Work365.Installed {
-					names = append(names, e.Name)
-				}
+		for i := range t.Environments {
+			e := &t.Environments[i]
+			if slices.Contains(ids, e.ID) && fix.PassesCritical(e, byEnv[e.ID], severity) {
+				names = append(names, e.Name)
 			}
 		}
 	}
 	return names, nil
-}
-
-// rolesOf are the Work 365 roles of the policy data: the only roles audit fix assigns.
-func rolesOf(s *session) fix.RoleNames {
-	roles := policyStrings(s.eng.Config(), "roles")
-	return fix.RoleNames{Service: roles["service"], Portal: roles["portal"]}
 }
 
 // applyOptions are the options of every apply and undo of a session: its clients, the Work 365 roles (the
@@ -271,7 +246,7 @@ func applyOptions(g *globals, s *session, journal *fix.Journal) fix.ApplyOptions
 	return fix.ApplyOptions{
 		Clients: s.clients(), Settings: fix.Settings{ClearCacheAction: s.cfg.Work365.ClearCacheAction}, Journal: journal,
 		Concurrency: s.opts.Concurrency, PageSize: s.cfg.Collect.PageSize,
-		Roles: rolesOf(s),
+		Roles: fix.RoleNames(s.eng.Settings().Roles),
 		Waiting: func(tenant, env string, d time.Duration) {
 			fmt.Fprintf(g.stderr, "audit: waiting %s before writing to %q again (Dataverse asked with Retry-After); the lock of tenant %s stays held meanwhile\n",
 				d.Round(time.Second), env, tenant)

@@ -101,50 +101,10 @@ func (g *globals) client(timeout time.Duration) *http.Client {
 	return &http.Client{Transport: tr, Timeout: timeout}
 }
 
-// policyStrings reads a string map from policy data (app_ids, regions).
-func policyStrings(cfg map[string]any, key string) map[string]string {
-	out := map[string]string{}
-	if m, ok := cfg[key].(map[string]any); ok {
-		for k, v := range m {
-			if s, ok := v.(string); ok {
-				out[k] = s
-			}
-		}
-	}
-	return out
-}
-
-func policyInt(cfg map[string]any, key string, def int) int {
-	switch v := cfg[key].(type) {
-	case float64:
-		return int(v)
-	case int:
-		return v
-	case interface{ Int64() (int64, error) }:
-		if n, err := v.Int64(); err == nil {
-			return int(n)
-		}
-	}
-	return def
-}
-
 // collectOptions derives what to collect from the config and the effective policy data, so an override of
 // App IDs or role names changes both what is read and what is judged.
 func collectOptions(g *globals, cfg *config.Config, eng *policy.Engine) (collect.Options, error) {
-	pc := eng.Config()
-	appIDs := policyStrings(pc, "app_ids")
-	for geo, id := range appIDs {
-		if !config.IsGUID(id) {
-			return collect.Options{}, withCode(exitUsage, fmt.Errorf("policy_data.app_ids.%s: %q is not a GUID", geo, id))
-		}
-	}
-	roles := policyStrings(pc, "roles")
-	var roleNames []string
-	for _, k := range []string{"service", "portal"} {
-		if roles[k] != "" {
-			roleNames = append(roleNames, roles[k])
-		}
-	}
+	ps := eng.Settings()
 	return collect.Options{
 		Concurrency:           cfg.Collect.Concurrency,
 		PerEnvironment:        cfg.Collect.PerEnvironment,
@@ -158,9 +118,9 @@ func collectOptions(g *globals, cfg *config.Config, eng *policy.Engine) (collect
 		SettingsEntitySet:     cfg.Work365.SettingsEntitySet,
 		ServiceUserLookup:     cfg.Work365.ServiceUserLookup,
 		ServiceUserNavigation: cfg.Work365.ServiceUserNavigation,
-		AppIDs:                appIDs,
-		RoleNames:             roleNames,
-		LookbackDays:          policyInt(pc, "lookback_days", 7),
+		AppIDs:                ps.AppIDs,
+		RoleNames:             ps.Roles.Names(),
+		LookbackDays:          ps.LookbackDays,
 		RecentJobs:            cfg.Collect.RecentJobs,
 		JobNamePrefixes:       cfg.Collect.JobNamePrefixes,
 		Now:                   g.now,
@@ -274,7 +234,7 @@ func evaluate(ctx context.Context, g *globals, eng *policy.Engine, cfg *config.C
 		}
 	}
 	rep := report.Build(report.Input{
-		Snapshot: snap, Results: results, Rules: eng.Rules(), PolicyConfig: eng.Config(), Digest: eng.Digest(),
+		Snapshot: snap, Results: results, Rules: eng.Rules(), AppIDs: eng.Settings().AppIDs, Regions: eng.Settings().Regions, Digest: eng.Digest(),
 		Sources: sources, ToolVersion: toolVersion(), GeneratedAt: g.now(), FailOn: failOn, Warnings: warnings,
 	})
 	return &evaluation{snap: snap, results: results, report: rep}, nil

@@ -77,7 +77,7 @@ func scan(t *testing.T, at time.Time, ts []snapshot.Tenant, waivers ...policy.Wa
 	ws := policy.NewWaivers(waivers, at)
 	rs, err := eng.Evaluate(context.Background(), snap, ws.Apply)
 	require.NoError(t, err)
-	return report.Build(report.Input{Snapshot: snap, Results: rs, Rules: eng.Rules(), PolicyConfig: eng.Config(),
+	return report.Build(report.Input{Snapshot: snap, Results: rs, Rules: eng.Rules(), AppIDs: eng.Settings().AppIDs, Regions: eng.Settings().Regions,
 		Digest: eng.Digest(), GeneratedAt: at, FailOn: "high"})
 }
 

@@ -17,7 +17,8 @@ import (
 
 func TestConcurrencyLimit(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, Options{ConcurrencyLimit: 3, Latency: 400 * time.Millisecond})
+	// The admitted requests are held long enough for every other one to arrive, even on a busy machine.
+	srv := startServer(t, Options{ConcurrencyLimit: 3, Latency: 2 * time.Second})
 	tok := dvToken(t, srv)
 	const n = 7
 	statuses := make([]apiResponse, n)

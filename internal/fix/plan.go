@@ -139,7 +139,7 @@ func BuildPlan(snap *snapshot.Snapshot, results []policy.Result, rules []policy.
 			ep := EnvPlan{Tenant: t.Name, EnvironmentID: env.ID, Name: env.Name, Type: env.Type, Region: env.Region,
 				InstanceURL: env.InstanceURL, Production: production(env.Type, opts.NonProductionTypes), Sandbox: oneOf(env.Type, opts.SandboxTypes),
 				Steps: []Step{}, Manual: []Step{}, NotApplied: []Step{}, Gate: GateOpen}
-			if ep.Sandbox && qualified == "" && passesCritical(env, res, severity) {
+			if ep.Sandbox && qualified == "" && PassesCritical(env, res, severity) {
 				qualified = env.Name
 			}
 			if !matchAny(opts.Environments, env.Name, env.ID) {
@@ -160,8 +160,10 @@ func BuildPlan(snap *snapshot.Snapshot, results []policy.Result, rules []policy.
 	return plan
 }
 
-// passesCritical reports whether a sandbox runs Work 365 and passes every critical rule (waived counts).
-func passesCritical(env *snapshot.Environment, res []policy.Result, severity map[string]string) bool {
+// PassesCritical reports whether a sandbox was read completely, runs Work 365 and passes every critical rule
+// (a waived failure counts as passing): what opens the sandbox-first gate. res are the environment's results;
+// severity maps rule IDs to severities.
+func PassesCritical(env *snapshot.Environment, res []policy.Result, severity map[string]string) bool {
 	if env.Status != snapshot.StatusOK || env.Dataverse == nil || !env.Dataverse.Work365.Installed {
 		return false
 	}
@@ -444,7 +446,7 @@ func production(envType string, nonProduction []string) bool {
 }
 
 // DefaultNonProductionTypes are the environment types that are not production.
-var DefaultNonProductionTypes = []string{"Sandbox", "Developer", "Trial"}
+var DefaultNonProductionTypes = policy.DefaultNonProductionTypes
 
 func oneOf(s string, list []string) bool {
 	for _, v := range list {

@@ -85,6 +85,7 @@ type Engine struct {
 	tenantQ  *rego.PreparedEvalQuery
 	consts   *constants
 	workers  int
+	settings Settings
 }
 
 // Load reads, checks and compiles the embedded policies and those of opts.Dirs.
@@ -118,6 +119,9 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 		deepMerge(cfg, normalize(opts.Data))
 	}
 	e := &Engine{rules: b.rules, byID: map[string]*Rule{}, data: b.data, digest: b.digest, bundle: b, workers: opts.Workers}
+	if e.settings, err = decodeSettings(e.Config()); err != nil {
+		return nil, &LoadError{File: "policy data (data.w365.config and the config's policy_data)", Msg: err.Error()}
+	}
 	if e.workers <= 0 {
 		e.workers = runtime.GOMAXPROCS(0)
 	}

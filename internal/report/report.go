@@ -131,16 +131,18 @@ type Summary struct {
 
 // Input is what Build needs.
 type Input struct {
-	Snapshot     *snapshot.Snapshot
-	Results      []policy.Result
-	Rules        []policy.Rule
-	PolicyConfig map[string]any // data.w365.config: App IDs and the region map, for the inventory
-	Digest       string
-	Sources      []string
-	ToolVersion  string
-	GeneratedAt  time.Time
-	FailOn       string
-	Warnings     []string
+	Snapshot *snapshot.Snapshot
+	Results  []policy.Result
+	Rules    []policy.Rule
+	// AppIDs (geo → Work 365 App ID) and Regions (BAP location → geo) are the policy data the inventory reads.
+	AppIDs      map[string]string
+	Regions     map[string]string
+	Digest      string
+	Sources     []string
+	ToolVersion string
+	GeneratedAt time.Time
+	FailOn      string
+	Warnings    []string
 }
 
 // Build assembles the report model from a snapshot and its results, in a stable order.
@@ -175,7 +177,7 @@ func Build(in Input) *Report {
 	for _, res := range r.Results {
 		byEnv[res.EnvironmentID] = append(byEnv[res.EnvironmentID], res)
 	}
-	appIDs, regions := appIDsAndRegions(in.PolicyConfig)
+	appIDs, regions := lowerValues(in.AppIDs), in.Regions
 	for _, t := range in.Snapshot.Tenants {
 		tr := Tenant{Name: t.Name, ID: t.ID, Cloud: t.Cloud, Environments: len(t.Environments)}
 		if t.Error != nil {
@@ -246,23 +248,12 @@ func summarize(r *Report, failOn string) Summary {
 	return s
 }
 
-func appIDsAndRegions(cfg map[string]any) (map[string]string, map[string]string) {
-	appIDs, regions := map[string]string{}, map[string]string{}
-	if m, ok := cfg["app_ids"].(map[string]any); ok {
-		for k, v := range m {
-			if s, ok := v.(string); ok {
-				appIDs[k] = strings.ToLower(s)
-			}
-		}
+func lowerValues(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = strings.ToLower(v)
 	}
-	if m, ok := cfg["regions"].(map[string]any); ok {
-		for k, v := range m {
-			if s, ok := v.(string); ok {
-				regions[k] = s
-			}
-		}
-	}
-	return appIDs, regions
+	return out
 }
 
 // inventory picks the application user in use the way the rules do: the service user when it is a Work 365
