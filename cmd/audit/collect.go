@@ -60,7 +60,7 @@ func runCollect(ctx context.Context, g *globals, o collectCmdOptions) error {
 				}
 			}
 		}
-		fmt.Fprintf(g.stderr, "wrote %s: %d environments (%d could not be read)\n", o.out, n, errs)
+		printf(g.stderr, "wrote %s: %d environments (%d could not be read)\n", o.out, n, errs)
 	}
 	return nil
 }

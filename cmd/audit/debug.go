@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -38,7 +37,7 @@ func (d *debugTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	d.mu.Lock()
-	fmt.Fprintf(d.w, "debug: %s %s → %s in %s\n", req.Method, safeURL(req.URL), status, time.Since(start).Round(time.Millisecond))
+	printf(d.w, "debug: %s %s → %s in %s\n", req.Method, safeURL(req.URL), status, time.Since(start).Round(time.Millisecond))
 	d.mu.Unlock()
 	return resp, err
 }

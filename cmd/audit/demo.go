@@ -162,8 +162,8 @@ func runDemo(ctx context.Context, g *globals, o demoOptions) error {
 	}
 	if !o.report.quiet {
 		code := codeOf(exitFor(ev.report))
-		fmt.Fprintf(g.stderr, "\nThese were the demo tenants (%s), served by the built-in emulator.\n", strings.Join(o.tenants, ", "))
-		fmt.Fprintf(g.stderr, "A real 'audit scan' with these results would exit %d (%s).\n", code, exitMeaning(code))
+		printf(g.stderr, "\nThese were the demo tenants (%s), served by the built-in emulator.\n", strings.Join(o.tenants, ", "))
+		printf(g.stderr, "A real 'audit scan' with these results would exit %d (%s).\n", code, exitMeaning(code))
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/work365/audit/internal/history"
 	"github.com/work365/audit/internal/report"
 	"github.com/work365/audit/internal/snapshot"
+	"github.com/work365/audit/internal/termtext"
 )
 
 // diffOptions are the flags of audit diff.
@@ -203,16 +204,16 @@ func scanName(s drift.Scan) string {
 	return fmt.Sprintf("%s (%s)", s.File, when)
 }
 
-// writeDriftText writes a drift for a terminal.
+// writeDriftText writes a drift for a terminal; every cell is cleaned, the tabs between them are its own.
 func writeDriftText(w io.Writer, d *report.Drift, after drift.Scan) {
-	fmt.Fprintf(w, "Changes from %s to %s\n", d.Baseline.Describe(), scanName(after))
+	printf(w, "Changes from %s to %s\n", d.Baseline.Describe(), scanName(after))
 	line := d.Line()
 	if i := strings.LastIndex(line, " since "); i > 0 {
 		line = line[:i]
 	}
-	fmt.Fprintf(w, "%s\n", line)
+	printf(w, "%s\n", line)
 	if e := d.Earlier(); e != "" {
-		fmt.Fprintf(w, "%s.\n", strings.ToUpper(e[:1])+e[1:])
+		printf(w, "%s.\n", strings.ToUpper(e[:1])+e[1:])
 	}
 	now := after.Report.CollectedAt
 	section := func(title string, rows [][]string) {
@@ -222,38 +223,32 @@ func writeDriftText(w io.Writer, d *report.Drift, after drift.Scan) {
 		fmt.Fprintf(w, "\n%s\n", title)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, r := range rows {
-			fmt.Fprintf(tw, "  %s\n", strings.Join(r, "\t"))
+			cells := make([]string, len(r))
+			for i, c := range r {
+				cells[i] = termtext.Clean(c)
+			}
+			fmt.Fprintf(tw, "  %s\n", strings.Join(cells, "\t"))
 		}
 		tw.Flush()
 	}
 	var rows [][]string
 	for _, x := range d.NewFailures {
-		rows = append(rows, []string{termText(x.Environment), x.RuleID, x.Severity, termText(oneLineOf(x.Message, 100))})
+		rows = append(rows, []string{x.Environment, x.RuleID, x.Severity, oneLineOf(termtext.Clean(x.Message), 100)})
 	}
 	section("New failures", rows)
 	rows = nil
 	for _, x := range d.Resolved {
-		rows = append(rows, []string{termText(x.Environment), x.RuleID, x.Severity, "now " + strings.ReplaceAll(x.Status, "_", " ") + ", had failed for " + report.Age(x.FirstSeen, now)})
+		rows = append(rows, []string{x.Environment, x.RuleID, x.Severity, "now " + strings.ReplaceAll(x.Status, "_", " ") + ", had failed for " + report.Age(x.FirstSeen, now)})
 	}
 	section("Resolved", rows)
 	rows = nil
 	for _, x := range d.Persisting {
-		rows = append(rows, []string{termText(x.Environment), x.RuleID, x.Severity, "first seen " + x.FirstSeen.UTC().Format("2006-01-02 15:04 UTC") + " (" + report.Age(x.FirstSeen, now) + ")"})
+		rows = append(rows, []string{x.Environment, x.RuleID, x.Severity, "first seen " + x.FirstSeen.UTC().Format("2006-01-02 15:04 UTC") + " (" + report.Age(x.FirstSeen, now) + ")"})
 	}
 	section("Persisting", rows)
 	rows = nil
 	for _, c := range d.Inventory {
-		rows = append(rows, []string{termText(c.Environment) + " (" + termText(c.Tenant) + ")", termText(c.Describe())})
+		rows = append(rows, []string{c.Environment + " (" + c.Tenant + ")", c.Describe()})
 	}
 	section("Inventory changes", rows)
-}
-
-// termText replaces control characters in tenant-supplied text, so a name cannot steer the terminal.
-func termText(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return '�'
-		}
-		return r
-	}, s)
 }

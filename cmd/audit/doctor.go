@@ -55,19 +55,19 @@ type doctorState struct {
 }
 
 func (d *doctorState) ok(format string, args ...any) {
-	fmt.Fprintf(d.g.stdout, "  ok    "+format+"\n", args...)
+	printf(d.g.stdout, "  ok    "+format+"\n", args...)
 }
 
 func (d *doctorState) fail(fix string, format string, args ...any) {
 	d.blocking++
-	fmt.Fprintf(d.g.stdout, "  FAIL  "+format+"\n", args...)
-	fmt.Fprintf(d.g.stdout, "        fix: %s\n", fix)
+	printf(d.g.stdout, "  FAIL  "+format+"\n", args...)
+	printf(d.g.stdout, "        fix: %s\n", fix)
 }
 
 func (d *doctorState) warn(fix string, format string, args ...any) {
 	d.warnings++
-	fmt.Fprintf(d.g.stdout, "  WARN  "+format+"\n", args...)
-	fmt.Fprintf(d.g.stdout, "        fix: %s\n", fix)
+	printf(d.g.stdout, "  WARN  "+format+"\n", args...)
+	printf(d.g.stdout, "        fix: %s\n", fix)
 }
 
 func runDoctor(ctx context.Context, g *globals, o doctorOptions) error {
@@ -90,7 +90,7 @@ func runDoctor(ctx context.Context, g *globals, o doctorOptions) error {
 		}
 	}
 	for _, t := range s.targets {
-		fmt.Fprintf(g.stdout, "Tenant %s (%s)\n", t.Name, t.TenantID)
+		printf(g.stdout, "Tenant %s (%s)\n", t.Name, t.TenantID)
 		if _, err := t.Tokens.Token(ctx, t.BAPScope); err != nil {
 			d.fail("check tenant_id, client_id and the credential of this tenant in the config", "credentials: %v", err)
 			fmt.Fprintln(g.stdout)
@@ -124,7 +124,7 @@ func runDoctor(ctx context.Context, g *globals, o doctorOptions) error {
 			if e.State != "" && !strings.EqualFold(e.State, "Enabled") {
 				kind += ", runtime state " + e.State
 			}
-			fmt.Fprintf(g.stdout, "\n  Environment %s (%s)\n", e.Name, kind)
+			printf(g.stdout, "\n  Environment %s (%s)\n", e.Name, kind)
 			if strings.EqualFold(e.State, collect.StateDisabled) {
 				fmt.Fprintln(g.stdout, "  info  the environment is disabled: scans report it as not applicable until it is enabled")
 				continue
@@ -135,10 +135,10 @@ func runDoctor(ctx context.Context, g *globals, o doctorOptions) error {
 	}
 	switch {
 	case d.blocking > 0:
-		fmt.Fprintf(g.stdout, "%s keep tenants or environments from being audited; %s would keep audit fix from working.\n", problems(d.blocking), problems(d.warnings))
+		printf(g.stdout, "%s keep tenants or environments from being audited; %s would keep audit fix from working.\n", problems(d.blocking), problems(d.warnings))
 		return &exitErr{code: exitUnaudited}
 	case d.warnings > 0:
-		fmt.Fprintf(g.stdout, "Scans will work; %s would keep audit fix from working.\n", problems(d.warnings))
+		printf(g.stdout, "Scans will work; %s would keep audit fix from working.\n", problems(d.warnings))
 		return &exitErr{code: exitFailing}
 	}
 	fmt.Fprintln(g.stdout, "Everything audit needs is in place.")
@@ -175,7 +175,7 @@ func (d *doctorState) checkEnvironment(ctx context.Context, collector *collect.C
 		d.fail("set work365.solution, work365.solution_friendly_name or work365.publisher in the config to the names this Work 365 version uses (Power Apps → Solutions lists them)",
 			"Work 365: its tables exist (%s) but no solution was found by %s", strings.Join(disc.Tables, ", "), strings.Join(disc.Solution.Tried, ", or "))
 	case !disc.Solution.Installed:
-		fmt.Fprintf(d.g.stdout, "  info  Work 365 is not installed (looked for %s): the rules do not apply here\n", strings.Join(disc.Solution.Tried, ", "))
+		printf(d.g.stdout, "  info  Work 365 is not installed (looked for %s): the rules do not apply here\n", strings.Join(disc.Solution.Tried, ", "))
 	default:
 		sol := disc.Solution
 		d.ok("Work 365: solution %q (%s) version %s, found by %s", sol.UniqueName, sol.FriendlyName, sol.Version, strings.ReplaceAll(sol.MatchedBy, "_", " "))
@@ -190,7 +190,7 @@ func (d *doctorState) checkEnvironment(ctx context.Context, collector *collect.C
 		if disc.ClearCache {
 			d.ok("clear cache: the action %s exists", clearCache)
 		} else {
-			fmt.Fprintf(d.g.stdout, "  info  clear cache: no action %s here: audit fix lists Clear Cache as a manual step (Work 365 → Admin Hub → Clear Cache)\n", clearCache)
+			printf(d.g.stdout, "  info  clear cache: no action %s here: audit fix lists Clear Cache as a manual step (Work 365 → Admin Hub → Clear Cache)\n", clearCache)
 		}
 	}
 

@@ -187,7 +187,7 @@ func applyPlan(ctx context.Context, g *globals, s *session, ev *evaluation, plan
 	}
 	defer journal.Close()
 	if !o.report.quiet {
-		fmt.Fprintf(g.stderr, "journal: %s\n", journalPath)
+		printf(g.stderr, "journal: %s\n", journalPath)
 	}
 	ao := applyOptions(g, s, journal)
 	ao.VerifySandboxes = func(ctx context.Context, tenant string, ids []string) ([]string, error) {
@@ -248,7 +248,7 @@ func applyOptions(g *globals, s *session, journal *fix.Journal) fix.ApplyOptions
 		Concurrency: s.opts.Concurrency, PageSize: s.cfg.Collect.PageSize,
 		Roles: fix.RoleNames(s.eng.Settings().Roles),
 		Waiting: func(tenant, env string, d time.Duration) {
-			fmt.Fprintf(g.stderr, "audit: waiting %s before writing to %q again (Dataverse asked with Retry-After); the lock of tenant %s stays held meanwhile\n",
+			printf(g.stderr, "audit: waiting %s before writing to %q again (Dataverse asked with Retry-After); the lock of tenant %s stays held meanwhile\n",
 				d.Round(time.Second), env, tenant)
 		},
 	}
@@ -279,7 +279,7 @@ func confirm(g *globals, yes bool, question string) error {
 	if !g.stdinTTY {
 		return usageError("refusing to change anything without confirmation: standard input is not a terminal; pass --yes for unattended runs")
 	}
-	fmt.Fprintf(g.stderr, "\n%s Type yes to continue: ", question)
+	printf(g.stderr, "\n%s Type yes to continue: ", question)
 	line, _ := bufio.NewReader(g.stdin).ReadString('\n')
 	switch strings.ToLower(strings.TrimSpace(line)) {
 	case "y", "yes":

@@ -8,13 +8,14 @@ import (
 	"github.com/work365/audit/internal/fix"
 )
 
-// printPlan writes the plan, environment by environment, steps numbered in the order they are applied.
+// printPlan writes the plan, environment by environment, steps numbered in the order they are applied. Names,
+// reasons and step texts quote tenants and Dataverse, so everything goes through printf, one line each.
 func printPlan(g *globals, p *fix.Plan, apply bool) {
 	w := g.stdout
 	if apply {
-		fmt.Fprintf(w, "Fix plan (%s)\n", fmtTime(g.now()))
+		printf(w, "Fix plan (%s)\n", fmtTime(g.now()))
 	} else {
-		fmt.Fprintf(w, "Fix plan (%s) — nothing is changed; run again with --apply to apply the automatic steps\n", fmtTime(g.now()))
+		printf(w, "Fix plan (%s) — nothing is changed; run again with --apply to apply the automatic steps\n", fmtTime(g.now()))
 	}
 	if len(p.Environments) == 0 {
 		fmt.Fprintln(w, "\nNothing to fix: no failing result has a remediation.")
@@ -22,54 +23,54 @@ func printPlan(g *globals, p *fix.Plan, apply bool) {
 	}
 	var held, blocked []fix.EnvPlan
 	for _, e := range p.Environments {
-		fmt.Fprintf(w, "\n%s\n", envHeading(e))
+		printf(w, "\n%s\n", envHeading(e))
 		switch {
 		case e.Blocked != "":
-			fmt.Fprintf(w, "  No automatic change: %s.\n", e.Blocked)
+			printf(w, "  No automatic change: %s.\n", e.Blocked)
 			blocked = append(blocked, e)
 		case e.Gate == fix.GateClosed:
-			fmt.Fprintf(w, "  Held back — %s.\n", e.GateReason)
+			printf(w, "  Held back — %s.\n", e.GateReason)
 			held = append(held, e)
 		case e.Gate == fix.GateConditional:
-			fmt.Fprintf(w, "  Conditional — %s.\n", e.GateReason)
+			printf(w, "  Conditional — %s.\n", e.GateReason)
 		case e.GateReason != "":
-			fmt.Fprintf(w, "  (%s)\n", e.GateReason)
+			printf(w, "  (%s)\n", e.GateReason)
 		}
 		n := 0
 		if len(e.Steps) > 0 {
 			fmt.Fprintln(w, "  Automatic:")
 			for _, st := range e.Steps {
 				n++
-				fmt.Fprintf(w, "  %2d. %s  [%s]\n", n, st.Description, strings.Join(st.Rules, ", "))
+				printf(w, "  %2d. %s  [%s]\n", n, st.Description, strings.Join(st.Rules, ", "))
 			}
 		}
 		if len(e.Manual) > 0 {
 			fmt.Fprintln(w, "  Manual (a person has to do these):")
 			for _, st := range e.Manual {
 				n++
-				fmt.Fprintf(w, "  %2d. %s  [%s]\n", n, st.Title, strings.Join(st.Rules, ", "))
+				printf(w, "  %2d. %s  [%s]\n", n, st.Title, strings.Join(st.Rules, ", "))
 				for i, s := range st.Steps {
-					fmt.Fprintf(w, "      %c. %s\n", 'a'+rune(i%26), indentWrap(s, 6))
+					printf(w, "      %c. %s\n", 'a'+rune(i%26), s)
 				}
 			}
 		}
 		if len(e.NotApplied) > 0 {
 			fmt.Fprintln(w, "  Not applied:")
 			for _, st := range e.NotApplied {
-				fmt.Fprintf(w, "    - %s  [%s]: %s\n", st.Description, strings.Join(st.Rules, ", "), st.Reason)
+				printf(w, "    - %s  [%s]: %s\n", st.Description, strings.Join(st.Rules, ", "), st.Reason)
 			}
 		}
 	}
-	fmt.Fprintf(w, "\n%d automatic steps in %d environments", p.Automatic(), countEnvs(p))
+	printf(w, "\n%d automatic steps in %d environments", p.Automatic(), countEnvs(p))
 	if len(held) > 0 {
 		names := []string{}
 		for _, e := range held {
 			names = append(names, e.Name)
 		}
-		fmt.Fprintf(w, "; held back: %s", strings.Join(names, ", "))
+		printf(w, "; held back: %s", strings.Join(names, ", "))
 	}
 	if len(blocked) > 0 {
-		fmt.Fprintf(w, "; not changed: %d", len(blocked))
+		printf(w, "; not changed: %d", len(blocked))
 	}
 	fmt.Fprintln(w, ".")
 }
@@ -83,10 +84,6 @@ func envHeading(e fix.EnvPlan) string {
 		parts = append(parts, e.Region)
 	}
 	return strings.Join(parts, " · ") + "  (tenant " + e.Tenant + ")"
-}
-
-func indentWrap(s string, indent int) string {
-	return strings.ReplaceAll(s, "\n", "\n"+strings.Repeat(" ", indent))
 }
 
 var outcomeWords = map[string]string{
@@ -110,7 +107,7 @@ func printOutcomes(g *globals, res *fix.Result) {
 	counts := map[string]int{}
 	for _, o := range res.Outcomes {
 		if key := o.Tenant + "/" + o.Environment; key != last {
-			fmt.Fprintf(w, "\n%s  (tenant %s)\n", o.Environment, o.Tenant)
+			printf(w, "\n%s  (tenant %s)\n", o.Environment, o.Tenant)
 			last = key
 		}
 		counts[o.Status]++
@@ -122,7 +119,7 @@ func printOutcomes(g *globals, res *fix.Result) {
 		if o.Reason != "" {
 			line += " — " + o.Reason
 		}
-		fmt.Fprintln(w, line)
+		printf(w, "%s\n", line)
 	}
 	keys := make([]string, 0, len(counts))
 	for k := range counts {
@@ -133,13 +130,13 @@ func printOutcomes(g *globals, res *fix.Result) {
 	for _, k := range keys {
 		parts = append(parts, fmt.Sprintf("%d %s", counts[k], outcomeWords[k]))
 	}
-	fmt.Fprintf(w, "\n%s.\n", strings.Join(parts, ", "))
+	printf(w, "\n%s.\n", strings.Join(parts, ", "))
 }
 
 // printUndoPlan writes the reversal of a run, newest write first.
 func printUndoPlan(g *globals, p *fix.UndoPlan, path string) {
 	w := g.stdout
-	fmt.Fprintf(w, "Undo plan for run %s of %s\n", p.RunID, path)
+	printf(w, "Undo plan for run %s of %s\n", p.RunID, path)
 	if len(p.Steps) == 0 {
 		fmt.Fprintln(w, "\nNothing to undo: the run made no reversible write.")
 		return
@@ -147,14 +144,14 @@ func printUndoPlan(g *globals, p *fix.UndoPlan, path string) {
 	last := ""
 	for i, st := range p.Steps {
 		if key := st.Tenant + "/" + st.Environment; key != last {
-			fmt.Fprintf(w, "\n%s  (tenant %s)\n", st.Environment, st.Tenant)
+			printf(w, "\n%s  (tenant %s)\n", st.Environment, st.Tenant)
 			last = key
 		}
 		if st.Irreversible != "" {
-			fmt.Fprintf(w, "  %2d. cannot be undone: %s — %s\n", i+1, st.Description, st.Irreversible)
+			printf(w, "  %2d. cannot be undone: %s — %s\n", i+1, st.Description, st.Irreversible)
 			continue
 		}
-		fmt.Fprintf(w, "  %2d. %s  (reverses write %d)\n", i+1, st.Description, st.Seq)
+		printf(w, "  %2d. %s  (reverses write %d)\n", i+1, st.Description, st.Seq)
 	}
 	fmt.Fprintln(w)
 }

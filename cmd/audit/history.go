@@ -91,7 +91,7 @@ func (s shard) apply(g *globals, cfg *config.Config, quiet bool) {
 	}
 	cfg.Tenants = keep
 	if len(keep) == 0 && !quiet {
-		fmt.Fprintf(g.stderr, "shard %s: none of the %d configured tenants falls in this part (tenants are never split between parts); its report is empty\n", s.String(), all)
+		printf(g.stderr, "shard %s: none of the %d configured tenants falls in this part (tenants are never split between parts); its report is empty\n", s.String(), all)
 	}
 }
 
@@ -290,7 +290,7 @@ func (r *runRecorder) close() {
 
 func (r *runRecorder) note(quiet bool, format string, args ...any) {
 	if !quiet {
-		fmt.Fprintf(r.g.stderr, format+"\n", args...)
+		printf(r.g.stderr, format+"\n", args...)
 	}
 }
 
@@ -312,7 +312,7 @@ func (r *runRecorder) compare(ctx context.Context, ev *evaluation, quiet bool) {
 		b, err = r.store.Scan(ctx, base.ID)
 	}
 	if err != nil {
-		fmt.Fprintf(r.g.stderr, "audit: drift: could not read the previous run from %s (%v); this run is recorded without a comparison\n", r.store.Path(), err)
+		printf(r.g.stderr, "audit: drift: could not read the previous run from %s (%v); this run is recorded without a comparison\n", r.store.Path(), err)
 		return
 	}
 	ev.report.Drift = drift.Compare(*b, cur)
@@ -370,10 +370,10 @@ func (r *runRecorder) abandon(cause error) {
 	run.Error = oneLineOf(cause.Error(), 500)
 	run.ExitCode = codeOf(cause)
 	if _, err := r.store.Add(context.Background(), history.Record{Run: run}, history.Retention{}); err != nil {
-		fmt.Fprintf(r.g.stderr, "audit: could not record run %d as %s in the history %s: %v\n", r.id, status, r.store.Path(), err)
+		printf(r.g.stderr, "audit: could not record run %d as %s in the history %s: %v\n", r.id, status, r.store.Path(), err)
 		return
 	}
-	fmt.Fprintf(r.g.stderr, "history: run %d recorded as %s\n", r.id, status)
+	printf(r.g.stderr, "history: run %d recorded as %s\n", r.id, status)
 }
 
 // notify sends the config's notifications about the run's drift, logs and records what became of each; a
@@ -384,7 +384,7 @@ func (r *runRecorder) notify(ctx context.Context, g *globals, cfg *config.Config
 	}
 	if r == nil {
 		if !quiet {
-			fmt.Fprintf(g.stderr, "notify: %s configured, but without --history there is no earlier run to compare with: nothing is sent\n",
+			printf(g.stderr, "notify: %s configured, but without --history there is no earlier run to compare with: nothing is sent\n",
 				plural(len(cfg.Notify), "target is", "targets are"))
 		}
 		return
@@ -415,14 +415,14 @@ func (r *runRecorder) notify(ctx context.Context, g *globals, cfg *config.Config
 		if o.Err != nil {
 			n.Status = "failed"
 			n.Error = fmt.Sprintf("%v (url_env %s)", o.Err, vars[o.Target])
-			fmt.Fprintf(r.g.stderr, "audit: notify %s (%s): %s; the scan's result is unchanged\n", o.Target, o.Type, n.Error)
+			printf(r.g.stderr, "audit: notify %s (%s): %s; the scan's result is unchanged\n", o.Target, o.Type, n.Error)
 		} else {
 			r.note(quiet, "notify: sent %s to %s (%s)", strings.Join(o.Events, ", "), o.Target, o.Type)
 		}
 		recs = append(recs, n)
 	}
 	if err := r.store.AddNotifications(context.WithoutCancel(ctx), r.id, recs); err != nil {
-		fmt.Fprintf(r.g.stderr, "audit: could not record the notifications of run %d: %v\n", r.id, err)
+		printf(r.g.stderr, "audit: could not record the notifications of run %d: %v\n", r.id, err)
 	}
 }
 
@@ -526,7 +526,7 @@ func runHistoryList(ctx context.Context, g *globals, o historyCmdOptions) error 
 		return err
 	}
 	if len(runs) == 0 {
-		fmt.Fprintf(g.stdout, "%s holds no run yet\n", st.Path())
+		printf(g.stdout, "%s holds no run yet\n", st.Path())
 		return nil
 	}
 	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
@@ -561,7 +561,7 @@ func runHistoryList(ctx context.Context, g *globals, o historyCmdOptions) error 
 		if len(ns) > 0 {
 			notes = fmt.Sprintf("%d sent, %d failed", sent, failed)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.ID, r.StartedAt.UTC().Format("2006-01-02 15:04:05"), r.Trigger, scope,
+		printf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.ID, r.StartedAt.UTC().Format("2006-01-02 15:04:05"), r.Trigger, scope,
 			status, r.ExitCode, failing, unaudited, notes)
 	}
 	return tw.Flush()

@@ -148,7 +148,7 @@ func targets(g *globals, cfg *config.Config, envGlobs []string) ([]collect.Targe
 			}
 			// The line starts by erasing a progress status line that another tenant's collection may have drawn.
 			name := t.Name
-			prompt = func(msg string) { fmt.Fprintf(g.stderr, "\r\033[Kaudit: sign-in for tenant %s: %s\n", name, msg) }
+			prompt = func(msg string) { printf(g.stderr, "\r\033[Kaudit: sign-in for tenant %s: %s\n", name, msg) }
 		}
 		src, err := auth.New(auth.Config{
 			TenantID: t.TenantID, ClientID: t.ClientID, AuthorityHost: ep.AuthorityHost,
@@ -298,7 +298,7 @@ func writeReports(g *globals, ev *evaluation, o reportOptions) error {
 	}
 	if len(written) > 0 && !o.quiet {
 		sort.Strings(written)
-		fmt.Fprintf(g.stderr, "wrote %s\n", strings.Join(written, ", "))
+		printf(g.stderr, "wrote %s\n", strings.Join(written, ", "))
 	}
 	return nil
 }

@@ -2,14 +2,13 @@ package main
 
 import (
 	"fmt"
-	"strings"
 	"sync"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/work365/audit/internal/collect"
 	"github.com/work365/audit/internal/snapshot"
+	"github.com/work365/audit/internal/termtext"
 )
 
 // progress shows collection on standard error when it is a terminal (and not with --quiet): one line per
@@ -88,7 +87,7 @@ func (p *progress) line(e collect.Event) string {
 	if p.color {
 		mark = colour + mark + "\x1b[0m"
 	}
-	name := clean(e.Environment) + " (" + clean(e.Tenant) + ")"
+	name := termtext.Clean(e.Environment) + " (" + termtext.Clean(e.Tenant) + ")"
 	return fmt.Sprintf("  %s %s  %s in %s", mark, truncate(name, p.width-30), what, e.Elapsed.Round(100*time.Millisecond))
 }
 
@@ -124,16 +123,6 @@ func (p *progress) finish() {
 	p.clearStatus()
 	fmt.Fprintf(p.g.stderr, "collected %d environments in %s: %d read, %d skipped, %d could not be read\n",
 		p.done, p.now().Sub(p.start).Round(100*time.Millisecond), p.done-p.skipped-p.errors, p.skipped, p.errors)
-}
-
-// clean keeps a tenant's names from steering the terminal.
-func clean(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return '\uFFFD'
-		}
-		return r
-	}, s)
 }
 
 func truncate(s string, n int) string {

@@ -70,7 +70,7 @@ func executeWith(ctx context.Context, g *globals, args []string) int {
 		errors.As(err, &ee)
 	}
 	if ee.err != nil {
-		fmt.Fprintf(g.stderr, "audit: %v\n", ee.err)
+		fmt.Fprintf(g.stderr, "audit: %s\n", errorText(ee.err))
 	}
 	return ee.code
 }

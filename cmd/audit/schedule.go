@@ -107,13 +107,13 @@ func runSchedule(ctx context.Context, g *globals, o scheduleOptions) error {
 	if first.IsZero() {
 		return usageError("cron %q never comes in the next five years", o.cron)
 	}
-	fmt.Fprintf(g.stderr, "audit schedule: %q, first run at %s (start delayed by up to %s); reports in %s/<start time>/; SIGINT or SIGTERM stops\n",
+	printf(g.stderr, "audit schedule: %q, first run at %s (start delayed by up to %s); reports in %s/<start time>/; SIGINT or SIGTERM stops\n",
 		spec.String(), first.Format("2006-01-02 15:04 MST"), o.jitter, base)
 	stopped := false
 	err = schedule.Loop(ctx, schedule.Options{Spec: spec, Location: loc, Jitter: o.jitter, Clock: clock, Rand: o.random, MaxRuns: o.maxRuns},
 		func(ctx context.Context, r schedule.Run) {
 			if r.Missed > 0 {
-				fmt.Fprintf(g.stderr, "audit schedule: %s fell during the previous run and %s skipped\n",
+				printf(g.stderr, "audit schedule: %s fell during the previous run and %s skipped\n",
 					plural(r.Missed, "scheduled time", "scheduled times"), map[bool]string{true: "was", false: "were"}[r.Missed == 1])
 			}
 			ro := p.o.report
@@ -122,14 +122,14 @@ func runSchedule(ctx context.Context, g *globals, o scheduleOptions) error {
 			code := codeOf(runErr)
 			var ee *exitErr
 			if runErr != nil && (!errors.As(runErr, &ee) || ee.err != nil) {
-				fmt.Fprintf(g.stderr, "audit: run %d: %v\n", r.N, runErr)
+				fmt.Fprintf(g.stderr, "audit: run %d: %s\n", r.N, errorText(runErr))
 			}
 			if ctx.Err() != nil {
 				stopped = true
-				fmt.Fprintf(g.stderr, "audit schedule: run %d interrupted; stopping\n", r.N)
+				printf(g.stderr, "audit schedule: run %d interrupted; stopping\n", r.N)
 				return
 			}
-			fmt.Fprintf(g.stderr, "audit schedule: run %d (scheduled %s) exited %d (%s); reports in %s\n",
+			printf(g.stderr, "audit schedule: run %d (scheduled %s) exited %d (%s); reports in %s\n",
 				r.N, r.Scheduled.Format("2006-01-02 15:04 MST"), code, exitMeaning(code), ro.output)
 		})
 	if err != nil {

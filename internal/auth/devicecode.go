@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
-	"unicode"
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/public"
+
+	"github.com/work365/audit/internal/termtext"
 )
 
 // deviceCodeFlow signs an administrator in once with the device code flow of a public client, then gets the
@@ -68,21 +68,12 @@ func (f *deviceCodeFlow) signInFor(ctx context.Context, scope string) (string, t
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("start device code sign-in: %w", err)
 	}
-	f.prompt(printable(dc.Result.Message))
+	// The message comes from the network and goes to a terminal.
+	f.prompt(termtext.Clean(dc.Result.Message))
 	res, err := dc.AuthenticationResult(ctx)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("device code sign-in: %w", err)
 	}
 	f.account = &res.Account
 	return res.AccessToken, res.ExpiresOn, nil
-}
-
-// printable drops control characters from the sign-in message, which comes from the network and goes to a terminal.
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
 }

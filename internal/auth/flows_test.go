@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -11,6 +12,8 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -296,4 +299,47 @@ func randomGUID(t *testing.T) string {
 	require.NoError(t, err)
 	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// The device code message comes from the network and is shown on a terminal: it reaches the prompt without
+// escape sequences, control characters or bidi controls, its words kept.
+func TestDeviceCodeMessageIsCleaned(t *testing.T) {
+	t.Parallel()
+	srv := startWith(t, emulator.Options{DeviceCodePolls: 1}, emulator.Client{Name: "Admin sign-in", ClientID: publicClient, PublicClient: true})
+	hc := srv.HTTPClient()
+	hc.Transport = steeredMessage{next: hc.Transport}
+	var p prompts
+	src, err := New(Config{TenantID: tenantID, ClientID: publicClient, AuthorityHost: srv.URL(), DeviceCode: true, DeviceCodePrompt: p.show, HTTPClient: hc})
+	require.NoError(t, err)
+	_, err = src.Token(context.Background(), srv.BAPScope())
+	require.NoError(t, err)
+	assert.Equal(t, []string{"To sign in, open the page https://microsoft.com/devicelogin."}, p.all())
+}
+
+// steeredMessage puts a window title, a screen clear, the single-byte CSI, a right-to-left override and a line
+// break into the message of the device code answer.
+type steeredMessage struct{ next http.RoundTripper }
+
+func (s steeredMessage) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := s.next.RoundTrip(r)
+	if err != nil || !strings.HasSuffix(r.URL.Path, "/devicecode") || resp.StatusCode != http.StatusOK {
+		return resp, err
+	}
+	raw, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, err
+	}
+	doc["message"] = "To sign in,\x1b]0;pwned\x07 open\x1b[2J\u009b31m\u202e\nthe page https://microsoft.com/devicelogin."
+	if raw, err = json.Marshal(doc); err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(raw))
+	resp.ContentLength = int64(len(raw))
+	resp.Header.Del("Content-Length")
+	return resp, nil
 }

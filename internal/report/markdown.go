@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/work365/audit/internal/policy"
+	"github.com/work365/audit/internal/termtext"
 )
 
 func init() {
@@ -16,7 +17,8 @@ func init() {
 // markdownReporter writes GitHub-flavoured Markdown for a CI job summary ($GITHUB_STEP_SUMMARY, GitLab's
 // report artifacts): the verdict and counts, the environments, then each failing result with its fix. Passing
 // and not applicable results are counted, not listed. Tenant-supplied text is escaped so that it renders as
-// text: no tags, links or table breaks can come from a display name.
+// text: no tags, links or table breaks can come from a display name, and no escape sequence or control
+// character reaches a terminal.
 type markdownReporter struct{}
 
 func (markdownReporter) Write(w io.Writer, r *Report) error {
@@ -199,8 +201,10 @@ var mdEscaper = strings.NewReplacer(
 	"|", `\|`, "~", `\~`, "#", `\#`,
 )
 
-// mdText escapes text for Markdown: characters that would start emphasis, code, links, tags or headings.
-func mdText(s string) string { return mdEscaper.Replace(s) }
+// mdText escapes text for Markdown: characters that would start emphasis, code, links, tags or headings. It
+// cleans the text for a terminal first: Markdown goes to standard output with --output -, and control
+// characters have no place in a job summary either.
+func mdText(s string) string { return mdEscaper.Replace(termtext.Clean(s)) }
 
 // mdCell is mdText on one line, for table cells.
 func mdCell(s string) string { return mdText(oneLine(s)) }

@@ -5,13 +5,13 @@ import (
 	"io"
 	"sort"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/work365/audit/internal/policy"
+	"github.com/work365/audit/internal/termtext"
 )
 
 func init() {
@@ -20,7 +20,9 @@ func init() {
 
 // tableReporter prints, per environment with something to act on, a line with its status and a table of its
 // failing results (most severe first); then one line per other environment and a summary. Status is always
-// spelled out, so the output reads the same without colour, and it fits 80 columns.
+// spelled out, so the output reads the same without colour, and it fits 80 columns. Every text a tenant
+// or an API supplied (names, messages, reasons, errors) goes through termtext.Clean, so that only the
+// reporter's own colour codes reach the terminal.
 type tableReporter struct{ opts Options }
 
 const (
@@ -77,19 +79,19 @@ func (t tableReporter) Write(w io.Writer, r *Report) error {
 	}
 	for _, tn := range r.Tenants {
 		if tn.Error != "" {
-			fmt.Fprintf(w, "%s — %s\n  %s\n\n", t.paint(ansiBold, printable("Tenant "+tn.Name)), t.word(policy.StatusError),
+			fmt.Fprintf(w, "%s — %s\n  %s\n\n", t.paint(ansiBold, "Tenant "+termtext.Clean(tn.Name)), t.word(policy.StatusError),
 				wrap("could not list its environments: "+oneLine(tn.Error), width-2, "  "))
 		}
 	}
 	if len(quiet) > 0 {
 		fmt.Fprintln(w, t.paint(ansiBold, "Other environments"))
 		for _, e := range quiet {
-			fmt.Fprintf(w, "  %s  %s\n", t.word(e.Status), wrap(envTitle(e)+": "+detail(e), width-9, "         "))
+			fmt.Fprintf(w, "  %s  %s\n", t.word(e.Status), wrap(envTitle(e)+": "+oneLine(detail(e)), width-9, "         "))
 		}
 		fmt.Fprintln(w)
 	}
 	for _, warn := range r.Warnings {
-		fmt.Fprintf(w, "%s %s\n", t.paint(ansiYellow, "warning:"), wrap(warn, width-9, "         "))
+		fmt.Fprintf(w, "%s %s\n", t.paint(ansiYellow, "warning:"), wrap(oneLine(warn), width-9, "         "))
 	}
 	fmt.Fprintln(w, wrap(summaryLine(r), width, ""))
 	return nil
@@ -132,7 +134,7 @@ func (t tableReporter) failures(w io.Writer, r *Report, idx []int, width int) er
 		if res.Status == policy.StatusWaived {
 			sev = "WAIVED"
 			if res.Waiver != nil {
-				msg += fmt.Sprintf(" [waived until %s by %s: %s]", res.Waiver.Expires, res.Waiver.Owner, oneLine(res.Waiver.Reason))
+				msg += " " + oneLine(fmt.Sprintf("[waived until %s by %s: %s]", res.Waiver.Expires, res.Waiver.Owner, res.Waiver.Reason))
 			}
 		}
 		if err := tbl.Append([]string{res.RuleID, sev, msg}); err != nil {
@@ -150,7 +152,7 @@ func envTitle(e Environment) string {
 	if e.Region != "" {
 		parts = append(parts, e.Region)
 	}
-	return printable(strings.Join(parts, " · "))
+	return termtext.Clean(strings.Join(parts, " · "))
 }
 
 // word is a status as a painted word padded to five columns, so that lists line up with or without colour.
@@ -229,19 +231,9 @@ func summaryLine(r *Report) string {
 	return line
 }
 
+// oneLine is s cleaned for a terminal, its runs of spaces and line breaks collapsed to one space.
 func oneLine(s string) string {
-	return printable(strings.Join(strings.Fields(s), " "))
-}
-
-// printable replaces control characters, so that tenant-supplied names cannot move the cursor or recolour
-// a terminal.
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return '\uFFFD'
-		}
-		return r
-	}, s)
+	return strings.Join(strings.Fields(termtext.Clean(s)), " ")
 }
 
 // wrap breaks s into lines of at most width characters at spaces, indenting continuation lines.
