@@ -2,11 +2,11 @@
 # composites that provision the application user and switch the service user over.
 package w365.lib
 
-action_create_app_user(id) := object.union({"action": "create_app_user", "app_id": id}, root_business_unit)
+_action_create_app_user(id) := object.union({"action": "create_app_user", "app_id": id}, _root_business_unit)
 
-default root_business_unit := {}
+default _root_business_unit := {}
 
-root_business_unit := {"business_unit_id": dv.root_business_unit.id} if dv.root_business_unit.id
+_root_business_unit := {"business_unit_id": dv.root_business_unit.id} if dv.root_business_unit.id
 
 # purge_action is the manual removal of a soft-deleted application user. Permanent deletion of users is a
 # preview feature that needs an environment setting and the user's records reassigned first
@@ -53,7 +53,7 @@ action_manual(title, steps) := {"action": "manual", "title": title, "steps": ste
 
 # create_actions creates the application user of an App ID and gives it both roles.
 create_actions(id) := [
-	action_create_app_user(id),
+	_action_create_app_user(id),
 	action_assign_role(id, service_role),
 	action_assign_role(id, portal_role),
 ]
@@ -67,7 +67,7 @@ provision_actions(id) := [action_enable_user(u)] if {
 } else := [] if {
 	live_app_user(id)
 } else := array.concat([purge_action(u)], create_actions(id)) if {
-	u := deleted_app_user(id)
+	u := _deleted_app_user(id)
 } else := create_actions(id)
 
 # fix_app_id is the App ID the service user should be switched to: the region's, or for an

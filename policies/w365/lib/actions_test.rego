@@ -43,7 +43,7 @@ test_switch_asks_a_person_to_purge_a_soft_deleted_leftover_before_creating if {
 
 test_create_omits_the_business_unit_when_it_was_not_read if {
 	inp := {"environment": t.shallow(t.environment, {"dataverse": object.remove(t.dataverse, {"root_business_unit"})})}
-	lib.action_create_app_user(t.us_app_id) == {"action": "create_app_user", "app_id": t.us_app_id} with input as inp
+	lib._action_create_app_user(t.us_app_id) == {"action": "create_app_user", "app_id": t.us_app_id} with input as inp
 }
 
 test_switch_uses_the_existing_app_user_in_an_unmapped_region if {

@@ -6,12 +6,13 @@ package w365.lib
 # non_production_types: Sandbox, Developer, Trial). The Default environment, which Microsoft calls a
 # production environment, an empty type and types this policy does not know are production: a gate that lets
 # what it does not recognise through is no gate.
-production(type) if not lower(type) in non_production_types
+production(type) if not lower(type) in _non_production_types
 
-non_production_types := {lower(t) | some t in config.non_production_types}
+# regal ignore:prefer-set-or-object-rule
+_non_production_types := {lower(t) | some t in config.non_production_types}
 
-# dataverse_read holds when the environment was read completely and has a Dataverse organization.
-dataverse_read if {
+# _dataverse_read holds when the environment was read completely and has a Dataverse organization.
+_dataverse_read if {
 	env.status == "ok"
 	is_object(dv)
 }
@@ -22,23 +23,23 @@ base_not_applicable contains "The environment has no Dataverse database." if {
 	not env.has_dataverse
 }
 
-base_not_applicable contains skip_reason if {
+base_not_applicable contains _skip_reason if {
 	env.has_dataverse
 	env.status == "skipped"
 }
 
 base_not_applicable contains "Work 365 is not installed." if {
-	dataverse_read
+	_dataverse_read
 	not dv.work365.installed
 }
 
-default skip_reason := "The environment was skipped during collection."
+default _skip_reason := "The environment was skipped during collection."
 
-skip_reason := env.skip_reason if env.skip_reason != ""
+_skip_reason := env.skip_reason if env.skip_reason != ""
 
 # applicable holds when an environment-scoped rule has something to judge.
 applicable if {
-	dataverse_read
+	_dataverse_read
 	count(base_not_applicable) == 0
 }
 

@@ -29,7 +29,7 @@ test_not_applicable_when_work365_not_installed if {
 test_collection_error_is_neither_applicable_nor_not_applicable if {
 	count(lib.base_not_applicable) == 0 with input as t.collection_error
 	not lib.applicable with input as t.collection_error
-	not lib.dataverse_read with input as t.collection_error
+	not lib._dataverse_read with input as t.collection_error
 }
 
 test_production_is_every_type_not_known_as_non_production if {

@@ -6,7 +6,7 @@ app_user_evidence(user) := {
 	"id": user.id,
 	"full_name": object.get(user, "full_name", ""),
 	"app_id": app_id(user),
-	"geo": geo_of_app_id(app_id(user)),
+	"geo": _geo_of_app_id(app_id(user)),
 	"is_disabled": object.get(user, "is_disabled", false),
 	"deleted_state": object.get(user, "deleted_state", 0),
 }
@@ -17,13 +17,13 @@ user_evidence(user) := {
 	"full_name": object.get(user, "full_name", ""),
 	"domain_name": object.get(user, "domain_name", ""),
 	"app_id": app_id(user),
-	"is_application": is_application_value(user),
+	"is_application": _is_application_value(user),
 	"is_licensed": object.get(user, "is_licensed", false),
 	"is_disabled": object.get(user, "is_disabled", false),
 	"deleted_state": object.get(user, "deleted_state", 0),
 }
 
-is_application_value(user) if {
+_is_application_value(user) if {
 	is_application(user)
 } else := false
 
@@ -32,14 +32,14 @@ service_user_evidence := {
 	"configured": object.get(setting, "configured", false),
 	"setting_id": object.get(setting, "setting_id", ""),
 	"user_id": object.get(setting, "user_id", ""),
-	"user": service_user_summary,
+	"user": _service_user_summary,
 } if {
 	setting := object.get(dv, "service_user", {})
 }
 
-default service_user_summary := null
+default _service_user_summary := null
 
-service_user_summary := user_evidence(service_user_account) if service_user_account
+_service_user_summary := user_evidence(service_user_account) if service_user_account
 
 # expected_app_id_or_null is the region's App ID for evidence, null when the region is unmapped.
 default expected_app_id_or_null := null

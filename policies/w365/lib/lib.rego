@@ -14,6 +14,11 @@
 #   evidence.rego       the shapes users and settings take in evidence
 #   lists.rego          lists and their rendering in messages
 #
+# Helpers whose name starts with an underscore are internal to the library: the rules and policies of your
+# own use the others. Rules that read only the policy data are complete rules (`x := {…}`), not partial ones
+# (`x contains …`): the engine computes the complete rules that do not read the input once per load
+# (docs/policy-contract.md §4.4), hence the `regal ignore:prefer-set-or-object-rule` directives.
+#
 # Nothing here may raise an evaluation error, whatever the input: environments that could
 # not be read (status "error"), that were skipped, or whose lists are null all evaluate to
 # "undefined" rather than to an error.

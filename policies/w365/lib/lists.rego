@@ -13,6 +13,6 @@ quoted_list(names) := concat(", ", [sprintf("%q", [n]) | some n in names])
 # (the usual case) are returned as they are.
 sort_by(objs, key) := objs if {
 	count(objs) < 2
-} else := [objs[i] | some pair in sorted; i := pair[2]] if {
+} else := [objs[pair[2]] | some pair in sorted] if {
 	sorted := sort([[object.get(o, key, ""), object.get(o, "id", ""), j] | some j, o in objs])
 }

@@ -6,39 +6,40 @@ package w365.lib
 # records; they are not flagged.
 flagged_owner(owner) if {
 	owner.is_disabled == true
-	not builtin_owner(owner)
+	not _builtin_owner(owner)
 }
-
-# builtin_owner holds for the system-managed users every organization has, such as SYSTEM and INTEGRATION
-# (learn.microsoft.com/power-platform/admin/system-application-users): a name from policy data builtin_users,
-# no application ID and no Microsoft Entra object ID. Microsoft documents no column that marks them, so the
-# name alone is not enough (undocumented: our choice).
-builtin_owner(owner) if {
-	upper(owner.name) in builtin_user_names
-	not owner.is_application == true
-	object.get(owner, "object_id", "") == ""
-}
-
-builtin_user_names := {upper(n) | some n in config.builtin_users}
 
 flagged_owner(owner) if {
 	owner.holds_service_role == true
 	not owner.is_application == true
 }
 
-owner_reasons(owner) := array.concat(
+# _builtin_owner holds for the system-managed users every organization has, such as SYSTEM and INTEGRATION
+# (learn.microsoft.com/power-platform/admin/system-application-users): a name from policy data builtin_users,
+# no application ID and no Microsoft Entra object ID. Microsoft documents no column that marks them, so the
+# name alone is not enough (undocumented: our choice).
+_builtin_owner(owner) if {
+	upper(owner.name) in _builtin_user_names
+	not owner.is_application == true
+	object.get(owner, "object_id", "") == ""
+}
+
+# regal ignore:prefer-set-or-object-rule
+_builtin_user_names := {upper(n) | some n in config.builtin_users}
+
+_owner_reasons(owner) := array.concat(
 	["disabled" | owner.is_disabled == true],
 	["human account holding a Work 365 role" | owner.holds_service_role == true; not owner.is_application == true],
 )
 
 # owner_label names an owner with why it is flagged: `"Jane Doe" (jane@contoso.com; disabled)`.
-owner_label(owner) := sprintf("%q (%s)", [owner.name, concat("; ", array.concat(domain, owner_reasons(owner)))]) if {
+owner_label(owner) := sprintf("%q (%s)", [owner.name, concat("; ", array.concat(domain, _owner_reasons(owner)))]) if {
 	domain := [owner.domain_name | owner.domain_name != ""]
 }
 
 owner_evidence(owner) := object.union(
 	object.filter(owner, {"id", "name", "domain_name", "is_disabled", "is_application", "holds_service_role"}),
-	{"reasons": owner_reasons(owner)},
+	{"reasons": _owner_reasons(owner)},
 )
 
 # reassign_target_text names whom to reassign to: the application user when it exists.

@@ -15,15 +15,17 @@ expected_app_id := lower(config.app_ids[geo])
 region_mapped if expected_app_id
 
 # work365_app_ids are all configured Work 365 App IDs (lower case).
+# regal ignore:prefer-set-or-object-rule
 work365_app_ids := {lower(id) | some id in config.app_ids}
 
-# geo_of_app_id names the geo(s) an App ID belongs to ("US", "EU", or "unknown").
-geo_of_app_id(id) := geo if {
-	geo := app_id_geos[lower(id)]
+# _geo_of_app_id names the geo(s) an App ID belongs to ("US", "EU", or "unknown").
+_geo_of_app_id(id) := geo if {
+	geo := _app_id_geos[lower(id)]
 } else := "unknown"
 
-# app_id_geos maps each configured App ID (lower case) to its geo(s): "US", or "EU/UK" when geos share one.
-app_id_geos := {id: concat("/", sort([g | some g, v in config.app_ids; lower(v) == id])) |
+# _app_id_geos maps each configured App ID (lower case) to its geo(s): "US", or "EU/UK" when geos share one.
+# regal ignore:prefer-set-or-object-rule
+_app_id_geos := {id: concat("/", sort([g | some g, v in config.app_ids; lower(v) == id])) |
 	some w in config.app_ids
 	id := lower(w)
 }

@@ -36,16 +36,16 @@ test_configured_app_ids_are_compared_in_lower_case if {
 }
 
 test_geo_of_app_id_names_the_data_centre if {
-	lib.geo_of_app_id(t.eu_app_id) == "EU"
-	lib.geo_of_app_id(upper(t.us_app_id)) == "US"
-	lib.geo_of_app_id("00000000-0000-0000-0000-000000000000") == "unknown"
-	lib.geo_of_app_id(null) == "unknown"
+	lib._geo_of_app_id(t.eu_app_id) == "EU"
+	lib._geo_of_app_id(upper(t.us_app_id)) == "US"
+	lib._geo_of_app_id("00000000-0000-0000-0000-000000000000") == "unknown"
+	lib._geo_of_app_id(null) == "unknown"
 }
 
 test_geos_sharing_an_app_id_are_named_together if {
 	cfg := object.union(data.w365.config, {"app_ids": {"US": t.us_app_id, "EU": t.eu_app_id, "UK": upper(t.eu_app_id)}})
-	lib.geo_of_app_id(t.eu_app_id) == "EU/UK" with data.w365.config as cfg
-	lib.geo_of_app_id(t.us_app_id) == "US" with data.w365.config as cfg
+	lib._geo_of_app_id(t.eu_app_id) == "EU/UK" with data.w365.config as cfg
+	lib._geo_of_app_id(t.us_app_id) == "US" with data.w365.config as cfg
 }
 
 test_configured_app_ids_text_lists_every_geo if {

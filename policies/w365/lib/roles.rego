@@ -17,15 +17,15 @@ holds_role(user, name) if {
 	role.name == name
 }
 
-# holds_directly holds when the user holds a role of that name itself, not only through a team.
-holds_directly(user, name) if {
+# _holds_directly holds when the user holds a role of that name itself, not only through a team.
+_holds_directly(user, name) if {
 	some role in user.roles
 	role.name == name
 	not role.team
 }
 
-# teams_granting names the teams through which a user holds a role of that name, sorted.
-teams_granting(user, name) := sort({role.team.name | some role in user.roles; role.name == name; role.team})
+# _teams_granting names the teams through which a user holds a role of that name, sorted.
+_teams_granting(user, name) := sort({role.team.name | some role in user.roles; role.name == name; role.team})
 
 # held_through_teams is the pass_info of a rule about a role the application user holds, when it holds the
 # role only through teams: why the rule passes, naming the teams.
@@ -38,7 +38,7 @@ held_through_teams(user, name) := {
 		"teams": sort_by([t | some t in teams], "name"),
 	},
 } if {
-	not holds_directly(user, name)
+	not _holds_directly(user, name)
 	teams := {object.filter(r.team, {"id", "name", "type"}) | some r in user.roles; r.name == name; r.team}
 	count(teams) > 0
 	names := sort({t.name | some t in teams})

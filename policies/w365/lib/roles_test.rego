@@ -26,9 +26,9 @@ test_null_roles_hold_nothing if {
 test_holds_directly_and_teams_granting if {
 	user := t.shallow(t.app_user, {"roles": [t.portal_role, t.via(t.service_role, t.ops_team), t.via(t.service_role, {"id": "team-b", "name": "Billing", "type": 2})]})
 	lib.holds_role(user, "Work 365 Service")
-	not lib.holds_directly(user, "Work 365 Service")
-	lib.holds_directly(user, "Work 365 Portal Service")
-	lib.teams_granting(user, "Work 365 Service") == ["Billing", "Work 365 Operators"]
+	not lib._holds_directly(user, "Work 365 Service")
+	lib._holds_directly(user, "Work 365 Portal Service")
+	lib._teams_granting(user, "Work 365 Service") == ["Billing", "Work 365 Operators"]
 	lib.role_source(t.via(t.service_role, t.ops_team)) == " through team \"Work 365 Operators\""
 	lib.role_source(t.service_role) == ""
 }

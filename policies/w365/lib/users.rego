@@ -18,26 +18,25 @@ disabled(user) if user.is_disabled == true
 # soft-deleted ones included.
 app_users := sort_by([u | some u in dv.application_users; app_id(u) in work365_app_ids], "full_name")
 
-# first_by_id picks the user with the smallest id, so that a choice among several is stable.
-first_by_id(users) := users[0] if {
+# _first_by_id picks the user with the smallest id, so that a choice among several is stable.
+_first_by_id(users) := users[0] if {
 	count(users) == 1
-} else := users[i] if {
+} else := users[pairs[0][1]] if {
 	pairs := sort([[u.id, j] | some j, u in users])
-	i := pairs[0][1]
 }
 
 # live_app_user is the non-deleted application user of an App ID.
-live_app_user(id) := first_by_id([u | some u in app_users; app_id(u) == id; not deleted(u)])
+live_app_user(id) := _first_by_id([u | some u in app_users; app_id(u) == id; not deleted(u)])
 
-# deleted_app_user is a soft-deleted application user of an App ID.
-deleted_app_user(id) := first_by_id([u | some u in app_users; app_id(u) == id; deleted(u)])
+# _deleted_app_user is a soft-deleted application user of an App ID.
+_deleted_app_user(id) := _first_by_id([u | some u in app_users; app_id(u) == id; deleted(u)])
 
 # expected_app_user is the application user of the region's App ID: the non-deleted one,
 # else a soft-deleted leftover.
 expected_app_user := u if {
 	u := live_app_user(expected_app_id)
 } else := u if {
-	u := deleted_app_user(expected_app_id)
+	u := _deleted_app_user(expected_app_id)
 }
 
 # The Work 365 service-user setting and the user it points to.
@@ -59,13 +58,13 @@ service_user_missing if {
 # else the non-deleted one of the region's App ID, else any non-deleted one, else a
 # soft-deleted one of the region's App ID. Undefined when there is none.
 app_user := u if {
-	u := first_by_id([x | some x in app_users; x.id == service_user_id])
+	u := _first_by_id([x | some x in app_users; x.id == service_user_id])
 } else := u if {
 	u := live_app_user(expected_app_id)
 } else := u if {
-	u := first_by_id([x | some x in app_users; not deleted(x)])
+	u := _first_by_id([x | some x in app_users; not deleted(x)])
 } else := u if {
-	u := deleted_app_user(expected_app_id)
+	u := _deleted_app_user(expected_app_id)
 }
 
 # service_user_is_app_user holds when the service user is a non-deleted Work 365 application user.
@@ -86,7 +85,7 @@ user_label(user) := sprintf("%q (App ID %s)", [user.full_name, id]) if {
 # app_user_label names a Work 365 application user with its data centre: `"# Work 365" (US App ID …)`.
 app_user_label(user) := sprintf(
 	"%q (%s App ID %s)",
-	[object.get(user, "full_name", user.id), geo_of_app_id(app_id(user)), app_id(user)],
+	[object.get(user, "full_name", user.id), _geo_of_app_id(app_id(user)), app_id(user)],
 )
 
 # missing_service_user_text names the user id a dangling service-user setting points to.

@@ -51,8 +51,8 @@ test_application_users_of_other_apps_are_ignored if {
 }
 
 test_first_by_id_is_stable if {
-	lib.first_by_id([{"id": "b"}, {"id": "a"}, {"id": "c"}]) == {"id": "a"}
-	not lib.first_by_id([])
+	lib._first_by_id([{"id": "b"}, {"id": "a"}, {"id": "c"}]) == {"id": "a"}
+	not lib._first_by_id([])
 }
 
 test_service_user_missing_when_its_user_does_not_exist if {

@@ -39,11 +39,11 @@ test_version_numbers_parse_dotted_versions if {
 }
 
 test_version_keys_drop_trailing_zero_components if {
-	lib.version_key("3.5.0.0") == [3, 5]
-	lib.version_key("3.05.10.00") == [3, 5, 10]
-	lib.version_key(" 3.0.1.0 ") == [3, 0, 1]
-	lib.version_key("0.0") == [0]
-	lib.version_key("100") == [100]
+	lib._version_key("3.5.0.0") == [3, 5]
+	lib._version_key("3.05.10.00") == [3, 5, 10]
+	lib._version_key(" 3.0.1.0 ") == [3, 0, 1]
+	lib._version_key("0.0") == [0]
+	lib._version_key("100") == [100]
 }
 
 test_zero_components_compare_as_numbers if {
