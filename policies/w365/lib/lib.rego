@@ -13,6 +13,7 @@
 #   actions.rego        the remediation actions (docs/policy-contract.md §5)
 #   evidence.rego       the shapes users and settings take in evidence
 #   lists.rego          lists and their rendering in messages
+#   result.rego         the findings and other decisions rules return, built in one place
 #
 # Helpers whose name starts with an underscore are internal to the library: the rules and policies of your
 # own use the others. Rules that read only the policy data are complete rules (`x := {…}`), not partial ones

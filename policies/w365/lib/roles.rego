@@ -29,15 +29,15 @@ _teams_granting(user, name) := sort({role.team.name | some role in user.roles; r
 
 # held_through_teams is the pass_info of a rule about a role the application user holds, when it holds the
 # role only through teams: why the rule passes, naming the teams.
-held_through_teams(user, name) := {
-	"message": sprintf("The Work 365 application user %s holds %q through team %s.", [app_user_label(user), name, quoted_list(names)]),
-	"evidence": {
+held_through_teams(user, name) := passing(
+	sprintf("The Work 365 application user %s holds %q through team %s.", [app_user_label(user), name, quoted_list(names)]),
+	{
 		"user_id": user.id,
 		"app_id": app_id(user),
 		"role": name,
 		"teams": sort_by([t | some t in teams], "name"),
 	},
-} if {
+) if {
 	not _holds_directly(user, name)
 	teams := {object.filter(r.team, {"id", "name", "type"}) | some r in user.roles; r.name == name; r.team}
 	count(teams) > 0

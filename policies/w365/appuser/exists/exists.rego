@@ -41,34 +41,34 @@ deny contains result if {
 	lib.region_mapped
 	not lib.expected_app_user
 	id := lib.expected_app_id
-	result := {
-		"message": concat("", [
+	result := lib.fail(
+		concat("", [
 			sprintf("No application user exists for the Work 365 App ID %s of the %s data centre (region %q).", [id, lib.geo, lib.env.region]),
 			other_users_note,
 		]),
-		"evidence": {
+		{
 			"region": lib.env.region,
 			"geo": lib.geo,
 			"expected_app_id": id,
 			"application_users": [lib.app_user_evidence(u) | some u in lib.app_users],
 		},
-		"actions": array.concat(lib.create_actions(id), [lib.action_set_service_user(id), lib.action_clear_cache]),
-	}
+		array.concat(lib.create_actions(id), [lib.action_set_service_user(id), lib.action_clear_cache]),
+	)
 }
 
 deny contains result if {
 	lib.applicable
 	not lib.region_mapped
 	count(lib.app_users) == 0
-	result := {
-		"message": sprintf("%s No application user exists for any Work 365 App ID (%s).", [lib.unmapped_region_message, lib.configured_app_ids_text]),
-		"evidence": {
+	result := lib.fail(
+		sprintf("%s No application user exists for any Work 365 App ID (%s).", [lib.unmapped_region_message, lib.configured_app_ids_text]),
+		{
 			"region": lib.env.region,
 			"app_ids": sort(lib.work365_app_ids),
 			"application_users": [],
 		},
-		"actions": [lib.map_region_action],
-	}
+		[lib.map_region_action],
+	)
 }
 
 default other_users_note := ""

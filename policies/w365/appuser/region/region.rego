@@ -49,12 +49,12 @@ deny contains result if {
 	user := lib.app_user
 	in_use := lib.app_id(user)
 	in_use != expected
-	result := {
-		"message": concat("", [
+	result := lib.fail(
+		concat("", [
 			sprintf("The Work 365 application user in use, %s, belongs to another data centre; region %q (%s) expects App ID %s.", [lib.app_user_label(user), lib.env.region, lib.geo, expected]),
 			service_user_note(user),
 		]),
-		"evidence": {
+		{
 			"app_id": in_use,
 			"expected_app_id": expected,
 			"region": lib.env.region,
@@ -63,8 +63,8 @@ deny contains result if {
 			"full_name": object.get(user, "full_name", ""),
 			"service_user": user.id == lib.service_user_id,
 		},
-		"actions": actions(expected),
-	}
+		actions(expected),
+	)
 }
 
 service_user_note(user) := " It is the configured Work 365 service user." if {
