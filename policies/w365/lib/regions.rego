@@ -47,7 +47,7 @@ unmapped_region_message := msg if {
 	[env.region, geo],
 )
 
-# configured_app_ids_text lists the configured App IDs for manual steps: "EU 5e56…, US e4b1…".
+# configured_app_ids_text lists the configured App IDs (policy data app_ids) for manual steps: "EU <id>, US <id>".
 configured_app_ids_text := concat(", ", [concat(" ", [g, lower(config.app_ids[g])]) |
 	some g in sort(object.keys(config.app_ids))
 ])

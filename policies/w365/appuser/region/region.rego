@@ -18,11 +18,11 @@
 #   severity: high
 #   guide: "Step 2: Create a New Application User"
 #   remediation: >-
-#     Create the application user of the right data centre's App ID (US
-#     e4b1a995-abe3-4350-a61c-65fccd32e8bd, EU 5e56ae97-9be1-40d3-938b-99ea52175a30) in
-#     Settings → Users + permissions → Application users of the environment if it does not exist,
-#     assign it Work 365 Service and Work 365 Portal Service, then in Work 365 → Admin Hub →
-#     Administration → Change Service User select it and choose Clear Cache.
+#     Create the application user of the region's Work 365 App ID (policy data app_ids; the
+#     finding names it) in Settings → Users + permissions → Application users of the environment
+#     if it does not exist, assign it Work 365 Service and Work 365 Portal Service, then in
+#     Work 365 → Admin Hub → Administration → Change Service User select it and choose Clear
+#     Cache.
 #   automatic: true
 #   opt_in: ""
 #   scope: environment
