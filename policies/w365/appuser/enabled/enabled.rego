@@ -51,23 +51,23 @@ deny contains result if {
 	result := finding(target)
 }
 
-finding(user) := {
-	"message": sprintf("The Work 365 application user %s is soft-deleted; it must be deleted permanently (a manual step) and created again.", [lib.app_user_label(user)]),
-	"evidence": lib.app_user_evidence(user),
-	"actions": array.flatten([
+finding(user) := lib.fail(
+	sprintf("The Work 365 application user %s is soft-deleted; it must be deleted permanently (a manual step) and created again.", [lib.app_user_label(user)]),
+	lib.app_user_evidence(user),
+	array.flatten([
 		lib.purge_action(user),
 		lib.create_actions(id),
 		lib.action_set_service_user(id),
 		lib.action_clear_cache,
 	]),
-} if {
+) if {
 	lib.deleted(user)
 	id := recreate_app_id(user)
-} else := {
-	"message": sprintf("The Work 365 application user %s is disabled; Work 365 cannot run its background operations under it.", [lib.app_user_label(user)]),
-	"evidence": lib.app_user_evidence(user),
-	"actions": [lib.action_enable_user(user)],
-} if {
+} else := lib.fail(
+	sprintf("The Work 365 application user %s is disabled; Work 365 cannot run its background operations under it.", [lib.app_user_label(user)]),
+	lib.app_user_evidence(user),
+	[lib.action_enable_user(user)],
+) if {
 	lib.disabled(user)
 }
 

@@ -4,10 +4,9 @@
 #   Checks that the environment has an application user (a Dataverse user of access mode 4
 #   bound to an Entra app registration) for the Work 365 Application ID of its data centre:
 #   the region of the environment is mapped to a geo by the policy data (regions), and the geo
-#   to an App ID (app_ids; US e4b1a995-abe3-4350-a61c-65fccd32e8bd, EU
-#   5e56ae97-9be1-40d3-938b-99ea52175a30). The guide runs Work 365 under this dedicated
-#   service principal instead of a licensed human account: it needs no license, is not tied to
-#   a person and keeps background jobs running when staff accounts change. A soft-deleted
+#   to the region's Work 365 App ID (policy data app_ids). The guide runs Work 365 under this
+#   dedicated service principal instead of a licensed human account: it needs no license, is
+#   not tied to a person and keeps background jobs running when staff accounts change. A soft-deleted
 #   application user still counts as existing here (W365.APPUSER.3 reports it). When the
 #   region is not in the region map, the rule passes if any Work 365 App ID has an application
 #   user and fails otherwise, asking for the region to be mapped. Not applicable when the
@@ -22,11 +21,10 @@
 #   remediation: >-
 #     In the Power Platform admin center open Environments, select the environment, then
 #     Settings → Users + permissions → Application users → + New app user → + Add an app, paste
-#     the Work 365 Application ID of your data centre (US e4b1a995-abe3-4350-a61c-65fccd32e8bd,
-#     EU 5e56ae97-9be1-40d3-938b-99ea52175a30), select the app, choose the root business unit
-#     and Create. Assign it the Work 365 Service and Work 365 Portal Service roles, then in
-#     Work 365 → Admin Hub → Administration → Change Service User select the Application User
-#     and choose Clear Cache.
+#     the region's Work 365 App ID (policy data app_ids; the finding names it), select the app,
+#     choose the root business unit and Create. Assign it the Work 365 Service and Work 365
+#     Portal Service roles, then in Work 365 → Admin Hub → Administration → Change Service User
+#     select the Application User and choose Clear Cache.
 #   automatic: true
 #   opt_in: ""
 #   scope: environment
@@ -41,34 +39,34 @@ deny contains result if {
 	lib.region_mapped
 	not lib.expected_app_user
 	id := lib.expected_app_id
-	result := {
-		"message": concat("", [
+	result := lib.fail(
+		concat("", [
 			sprintf("No application user exists for the Work 365 App ID %s of the %s data centre (region %q).", [id, lib.geo, lib.env.region]),
 			other_users_note,
 		]),
-		"evidence": {
+		{
 			"region": lib.env.region,
 			"geo": lib.geo,
 			"expected_app_id": id,
 			"application_users": [lib.app_user_evidence(u) | some u in lib.app_users],
 		},
-		"actions": array.concat(lib.create_actions(id), [lib.action_set_service_user(id), lib.action_clear_cache]),
-	}
+		array.concat(lib.create_actions(id), [lib.action_set_service_user(id), lib.action_clear_cache]),
+	)
 }
 
 deny contains result if {
 	lib.applicable
 	not lib.region_mapped
 	count(lib.app_users) == 0
-	result := {
-		"message": sprintf("%s No application user exists for any Work 365 App ID (%s).", [lib.unmapped_region_message, lib.configured_app_ids_text]),
-		"evidence": {
+	result := lib.fail(
+		sprintf("%s No application user exists for any Work 365 App ID (%s).", [lib.unmapped_region_message, lib.configured_app_ids_text]),
+		{
 			"region": lib.env.region,
 			"app_ids": sort(lib.work365_app_ids),
 			"application_users": [],
 		},
-		"actions": [lib.map_region_action],
-	}
+		[lib.map_region_action],
+	)
 }
 
 default other_users_note := ""

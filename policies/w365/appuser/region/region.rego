@@ -18,11 +18,11 @@
 #   severity: high
 #   guide: "Step 2: Create a New Application User"
 #   remediation: >-
-#     Create the application user of the right data centre's App ID (US
-#     e4b1a995-abe3-4350-a61c-65fccd32e8bd, EU 5e56ae97-9be1-40d3-938b-99ea52175a30) in
-#     Settings → Users + permissions → Application users of the environment if it does not exist,
-#     assign it Work 365 Service and Work 365 Portal Service, then in Work 365 → Admin Hub →
-#     Administration → Change Service User select it and choose Clear Cache.
+#     Create the application user of the region's Work 365 App ID (policy data app_ids; the
+#     finding names it) in Settings → Users + permissions → Application users of the environment
+#     if it does not exist, assign it Work 365 Service and Work 365 Portal Service, then in
+#     Work 365 → Admin Hub → Administration → Change Service User select it and choose Clear
+#     Cache.
 #   automatic: true
 #   opt_in: ""
 #   scope: environment
@@ -49,12 +49,12 @@ deny contains result if {
 	user := lib.app_user
 	in_use := lib.app_id(user)
 	in_use != expected
-	result := {
-		"message": concat("", [
+	result := lib.fail(
+		concat("", [
 			sprintf("The Work 365 application user in use, %s, belongs to another data centre; region %q (%s) expects App ID %s.", [lib.app_user_label(user), lib.env.region, lib.geo, expected]),
 			service_user_note(user),
 		]),
-		"evidence": {
+		{
 			"app_id": in_use,
 			"expected_app_id": expected,
 			"region": lib.env.region,
@@ -63,8 +63,8 @@ deny contains result if {
 			"full_name": object.get(user, "full_name", ""),
 			"service_user": user.id == lib.service_user_id,
 		},
-		"actions": actions(expected),
-	}
+		actions(expected),
+	)
 }
 
 service_user_note(user) := " It is the configured Work 365 service user." if {

@@ -55,24 +55,22 @@ flagged_references := lib.sort_by(
 deny contains result if {
 	lib.applicable
 	flagged
-	result := {
-		"message": sprintf(
+	result := lib.fail_manual(
+		sprintf(
 			"%s owned by a disabled user or a retired human service account: %s.",
 			[counts_text, concat(", ", array.concat(flow_labels, reference_labels))],
 		),
-		"evidence": {
+		{
 			"flows": [flow_evidence(f) | some f in flagged_flows],
 			"connection_references": [reference_evidence(r) | some r in flagged_references],
 		},
-		"actions": [lib.action_manual(
-			"Reassign the flows and connection references to the application user or a team",
-			array.flatten([
-				sprintf("Open Power Apps (https://make.powerapps.com) and select the environment %q.", [lib.env.name]),
-				flow_steps,
-				reference_steps,
-			]),
-		)],
-	}
+		"Reassign the flows and connection references to the application user or a team",
+		array.flatten([
+			sprintf("Open Power Apps (https://make.powerapps.com) and select the environment %q.", [lib.env.name]),
+			flow_steps,
+			reference_steps,
+		]),
+	)
 }
 
 flow_labels := [sprintf("cloud flow %q owned by %s", [f.name, lib.owner_label(f.owner)]) | some f in flagged_flows]

@@ -44,24 +44,22 @@ template_labels := [sprintf("%q owned by %s", [tpl.title, lib.owner_label(tpl.ow
 deny contains result if {
 	lib.applicable
 	flagged
-	result := {
-		"message": sprintf(
+	result := lib.fail_manual(
+		sprintf(
 			"%d email template(s) are owned by a disabled user or a retired human service account: %s.",
 			[count(flagged_templates), concat(", ", template_labels)],
 		),
-		"evidence": {"email_templates": [object.union(
+		{"email_templates": [object.union(
 			object.filter(tpl, {"id", "title", "is_personal"}),
 			{"owner": lib.owner_evidence(tpl.owner)},
 		) |
 			some tpl in flagged_templates
 		]},
-		"actions": [lib.action_manual(
-			"Reassign the email templates to the application user or a team",
-			[
-				sprintf("In Dynamics 365 for %q open Advanced settings → Templates → Email Templates.", [lib.env.name]),
-				sprintf("Select %s → Actions → Assign, and assign them to %s or a team.", [lib.quoted_list([tpl.title | some tpl in flagged_templates]), lib.reassign_target_text]),
-				"Send a test portal invitation to confirm that Work 365 emails go out again.",
-			],
-		)],
-	}
+		"Reassign the email templates to the application user or a team",
+		[
+			sprintf("In Dynamics 365 for %q open Advanced settings → Templates → Email Templates.", [lib.env.name]),
+			sprintf("Select %s → Actions → Assign, and assign them to %s or a team.", [lib.quoted_list([tpl.title | some tpl in flagged_templates]), lib.reassign_target_text]),
+			"Send a test portal invitation to confirm that Work 365 emails go out again.",
+		],
+	)
 }

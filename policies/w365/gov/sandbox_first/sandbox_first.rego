@@ -57,10 +57,10 @@ judged contains s.id if {
 	lib.production(s.type)
 }
 
-not_applicable contains {"environment_id": s.id, "reason": reason} if {
+not_applicable contains decision if {
 	some s in summaries
 	not s.id in judged
-	reason := not_applicable_reason(s)
+	decision := lib.not_applicable_to(s.id, not_applicable_reason(s))
 }
 
 # not_applicable_reason gives the reasons the environment-scoped rules give, and production's own; environments
@@ -159,16 +159,15 @@ deny contains result if {
 	s.id in judged
 	not qualifying_other_than(s.id)
 	others := [x | some x in sandboxes; x.id != s.id]
-	result := {
-		"environment_id": s.id,
-		"message": message(others),
-		"evidence": {
+	result := lib.for_environment(s.id, lib.fail(
+		message(others),
+		{
 			"tenant": {"id": object.get(input.tenant, "id", ""), "name": tenant_name},
 			"sandbox_types": lib.config.sandbox_types,
 			"sandboxes": [sandbox_evidence(x) | some x in others],
 		},
-		"actions": [sandbox_action(s, others)],
-	}
+		[sandbox_action(s, others)],
+	))
 }
 
 message(others) := sprintf(

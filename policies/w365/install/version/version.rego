@@ -36,11 +36,7 @@ deny contains result if {
 	lib.applicable
 	version := lib.installed_version
 	not lib.installed_version_ok
-	result := {
-		"message": message(version),
-		"evidence": {"version": version, "minimum": minimum},
-		"actions": [upgrade_action],
-	}
+	result := lib.fail(message(version), {"version": version, "minimum": minimum}, [upgrade_action])
 }
 
 message(version) := msg if {

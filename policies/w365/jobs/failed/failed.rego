@@ -55,24 +55,22 @@ deny contains result if {
 	lib.applicable
 	failed := object.get(job_summary, "count", 0)
 	failed > 0
-	result := {
-		"message": sprintf("%d Work 365 background job(s) failed in the last %d days%s.", [failed, window, newest_text]),
-		"evidence": {
+	result := lib.fail_manual(
+		sprintf("%d Work 365 background job(s) failed in the last %d days%s.", [failed, window, newest_text]),
+		{
 			"count": failed,
 			"lookback_days": window,
 			"since": object.get(job_summary, "since", ""),
 			"jobs": [job_evidence(j) | some j in jobs],
 		},
-		"actions": [lib.action_manual(
-			"Re-select the service user, clear the Work 365 cache and confirm both roles",
-			[
-				sprintf("In Dynamics 365 for %q open Work 365 → Admin Hub → Administration → Change Service User, re-select the Application User%s as the Service Account and choose Proceed.", [lib.env.name, app_user_text]),
-				"From the same menu choose Clear Cache.",
-				sprintf("Open the application user (Dynamics 365 → Users, Application Users view → Manage Roles) and confirm that both %q and %q remain assigned.", [lib.service_role, lib.portal_role]),
-				sprintf("In Work 365 → Admin Hub, confirm that the scheduled jobs run without errors%s.", [job_names_text]),
-			],
-		)],
-	}
+		"Re-select the service user, clear the Work 365 cache and confirm both roles",
+		[
+			sprintf("In Dynamics 365 for %q open Work 365 → Admin Hub → Administration → Change Service User, re-select the Application User%s as the Service Account and choose Proceed.", [lib.env.name, app_user_text]),
+			"From the same menu choose Clear Cache.",
+			sprintf("Open the application user (Dynamics 365 → Users, Application Users view → Manage Roles) and confirm that both %q and %q remain assigned.", [lib.service_role, lib.portal_role]),
+			sprintf("In Work 365 → Admin Hub, confirm that the scheduled jobs run without errors%s.", [job_names_text]),
+		],
+	)
 }
 
 default newest_text := ""

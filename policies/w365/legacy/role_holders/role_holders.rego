@@ -49,43 +49,45 @@ holders := lib.sort_by(
 	"full_name",
 )
 
+# entries pairs each holder with the copies of the role it holds (one per business unit, directly or through a
+# team), built once for the message, the evidence and the actions.
+entries := [[u, lib.sort_by([r | some r in u.roles; r.name == lib.service_role], "business_unit_id")] | some u in holders]
+
 deny contains result if {
 	lib.applicable
 	lib.service_user_is_app_user
 	count(holders) > 0
 	role := lib.service_role
-
-	# Each holder with the copies of the role it holds (one per business unit, directly or through a team), built
-	# once for the evidence and the actions.
-	entries := [[u, lib.sort_by([r | some r in u.roles; r.name == role], "business_unit_id")] | some u in holders]
-	result := {
-		"message": sprintf(
+	result := lib.fail(
+		sprintf(
 			"%d person(s) still hold %q although the application user %s is the Work 365 service user: %s.",
 			[count(holders), role, lib.app_user_label(lib.app_user), concat(", ", [holder_label(u, roles) | some [u, roles] in entries])],
 		),
-		"evidence": {
+		{
 			"service_user_id": lib.service_user_id,
 			"role": role,
-			"holders": [object.union(
-				object.filter(u, {"id", "full_name", "domain_name", "is_disabled", "is_licensed"}),
-				{"roles": [lib.role_evidence(r) | some r in roles]},
-			) |
-				some [u, roles] in entries
-			],
+			"holders": [holder_evidence(u, roles) | some [u, roles] in entries],
 		},
-		"actions": array.concat(
-			array.concat(
-				[manual_action],
-				[lib.action_remove_role(u, r) | some [u, roles] in entries; some r in roles; not r.team],
-			),
-			[lib.remove_from_team_action(u, team_roles) |
-				some [u, roles] in entries
-				team_roles := [r | some r in roles; r.team]
-				count(team_roles) > 0
-			],
-		),
-	}
+		actions,
+	)
 }
+
+holder_evidence(user, roles) := object.union(
+	object.filter(user, {"id", "full_name", "domain_name", "is_disabled", "is_licensed"}),
+	{"roles": [lib.role_evidence(r) | some r in roles]},
+)
+
+# actions asks a person to take the role away, removes the copies held directly, and asks a person to deal with
+# those held through teams.
+actions := array.flatten([
+	manual_action,
+	[lib.action_remove_role(u, r) | some [u, roles] in entries; some r in roles; not r.team],
+	[lib.remove_from_team_action(u, team_roles) |
+		some [u, roles] in entries
+		team_roles := [r | some r in roles; r.team]
+		count(team_roles) > 0
+	],
+])
 
 # holder_label names a holder, with the teams through which it holds the role.
 holder_label(user, roles) := sprintf("%s (through team %s)", [lib.user_label(user), lib.quoted_list(teams)]) if {

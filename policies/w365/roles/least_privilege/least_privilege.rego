@@ -50,26 +50,26 @@ deny contains result if {
 	count(extra) > 0
 	ordered := admin_first(extra)
 	through_teams := [r | some r in ordered; r.team]
-	result := {
-		"message": sprintf(
+	result := lib.fail(
+		sprintf(
 			"The Work 365 application user %s holds %d role(s) beyond %q and %q: %s.",
 			[
 				lib.app_user_label(user), count(extra), lib.service_role, lib.portal_role,
 				concat(", ", [concat("", [role_label(r), lib.role_source(r)]) | some r in ordered]),
 			],
 		),
-		"evidence": {
+		{
 			"user_id": user.id,
 			"full_name": object.get(user, "full_name", ""),
 			"app_id": lib.app_id(user),
 			"system_administrator": system_administrator in {r.name | some r in extra},
 			"extra_roles": [lib.role_evidence(r) | some r in lib.sort_by(extra, "name")],
 		},
-		"actions": array.concat(
+		array.concat(
 			[lib.action_remove_role(user, r) | some r in ordered; not r.team],
 			[lib.remove_from_team_action(user, through_teams) | count(through_teams) > 0],
 		),
-	}
+	)
 }
 
 # admin_first orders roles by name, System Administrator first; a role held directly before the same role

@@ -48,15 +48,15 @@ deny contains result if {
 	user := lib.app_user
 	role := lib.portal_role
 	not lib.holds_role(user, role)
-	result := {
-		"message": sprintf("The Work 365 application user %s does not hold the security role %q.", [lib.app_user_label(user), role]),
-		"evidence": {
+	result := lib.fail(
+		sprintf("The Work 365 application user %s does not hold the security role %q.", [lib.app_user_label(user), role]),
+		{
 			"user_id": user.id,
 			"full_name": object.get(user, "full_name", ""),
 			"app_id": lib.app_id(user),
 			"role": role,
 			"roles": sort([r.name | some r in user.roles]),
 		},
-		"actions": [lib.action_assign_role(lib.app_id(user), role)],
-	}
+		[lib.action_assign_role(lib.app_id(user), role)],
+	)
 }

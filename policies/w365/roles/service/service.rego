@@ -55,9 +55,9 @@ deny contains result if {
 	role := lib.service_role
 	not lib.holds_role_in_own_bu(user, role)
 	other_units := sort({r.business_unit_id | some r in user.roles; r.name == role})
-	result := {
-		"message": message(user, role, other_units),
-		"evidence": {
+	result := lib.fail(
+		message(user, role, other_units),
+		{
 			"user_id": user.id,
 			"full_name": object.get(user, "full_name", ""),
 			"app_id": lib.app_id(user),
@@ -65,8 +65,8 @@ deny contains result if {
 			"business_unit": object.get(user, "business_unit", null),
 			"held_from_business_units": other_units,
 		},
-		"actions": [lib.action_assign_role(lib.app_id(user), role)],
-	}
+		[lib.action_assign_role(lib.app_id(user), role)],
+	)
 }
 
 message(user, role, other_units) := sprintf(

@@ -40,12 +40,7 @@ not_applicable contains lib.not_configured_reason if {
 deny contains result if {
 	lib.applicable
 	lib.service_user_configured
-	message := problem
-	result := {
-		"message": message,
-		"evidence": lib.service_user_evidence,
-		"actions": lib.switch_service_user_actions,
-	}
+	result := lib.fail(problem, lib.service_user_evidence, lib.switch_service_user_actions)
 }
 
 problem := sprintf("The Work 365 service-user setting points to %s, which does not exist; Work 365 background jobs cannot run.", [lib.missing_service_user_text]) if {

@@ -50,11 +50,11 @@ acceptable_app_id(id) if {
 deny contains result if {
 	lib.applicable
 	not correct
-	result := {
-		"message": concat("", [problem, switch_hint]),
-		"evidence": object.union(lib.service_user_evidence, {"expected_app_id": lib.expected_app_id_or_null}),
-		"actions": lib.switch_service_user_actions,
-	}
+	result := lib.fail(
+		concat("", [problem, switch_hint]),
+		object.union(lib.service_user_evidence, {"expected_app_id": lib.expected_app_id_or_null}),
+		lib.switch_service_user_actions,
+	)
 }
 
 problem := "The Work 365 service-user setting is not configured, so Work 365 has no service identity to run under." if {

@@ -47,11 +47,7 @@ deny contains result if {
 	lib.applicable
 	user := lib.service_user_account
 	not lib.is_application(user)
-	result := {
-		"message": message(user),
-		"evidence": lib.user_evidence(user),
-		"actions": lib.switch_service_user_actions,
-	}
+	result := lib.fail(message(user), lib.user_evidence(user), lib.switch_service_user_actions)
 }
 
 message(user) := sprintf(
