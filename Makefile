@@ -44,8 +44,10 @@ fuzz:
 
 # Scale and speed against 1,000 generated environments on the emulator (about two minutes): prints the table and
 # writes .bench/latest.json and .bench/latest.md (docs/performance.md). BENCH_FLAGS passes options, e.g. --environments 200.
-bench: build
-	bin/audit bench $(BENCH_FLAGS)
+# The harness and its measured processes are bin/audit-bench, built on the same application layer as bin/audit.
+bench:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/audit-bench$(EXE) ./cmd/audit-bench
+	bin/audit-bench $(BENCH_FLAGS)
 
 clean:
 	rm -rf bin audit-report

@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/spf13/cobra"
 
+	"github.com/work365/audit/internal/audit"
 	"github.com/work365/audit/internal/snapshot"
 )
 
@@ -39,15 +39,15 @@ func runCollect(ctx context.Context, g *globals, o collectCmdOptions) error {
 	if o.out == "" {
 		return usageError("collect needs --output FILE for the snapshot")
 	}
-	s, err := openSession(ctx, g, o.configPath, nil, o.envs, o.concurrency)
+	s, err := audit.Open(ctx, g.deps(o.quiet), audit.Settings{ConfigPath: o.configPath, Envs: o.envs, Concurrency: o.concurrency})
 	if err != nil {
 		return err
 	}
-	snap, err := s.collect(ctx, o.quiet)
+	snap, err := s.Collect(ctx)
 	if err != nil {
 		return err
 	}
-	if err := saveSnapshot(o.out, snap); err != nil {
+	if err := audit.SaveSnapshot(o.out, snap); err != nil {
 		return err
 	}
 	if !o.quiet {
@@ -61,16 +61,6 @@ func runCollect(ctx context.Context, g *globals, o collectCmdOptions) error {
 			}
 		}
 		printf(g.stderr, "wrote %s: %d environments (%d could not be read)\n", o.out, n, errs)
-	}
-	return nil
-}
-
-func saveSnapshot(path string, snap *snapshot.Snapshot) error {
-	if path == "-" {
-		return fmt.Errorf("the snapshot cannot go to standard output here; give a file name")
-	}
-	if err := snapshot.Save(path, snap); err != nil {
-		return fmt.Errorf("save snapshot: %w", err)
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/work365/audit/internal/audit"
 	"github.com/work365/audit/internal/config"
 	"github.com/work365/audit/internal/emulator"
 )
@@ -140,42 +141,22 @@ func runDemo(ctx context.Context, g *globals, o demoOptions) error {
 		settings.Tenants = cfg.Tenants
 		cfg = settings
 	}
-	eng, err := loadEngine(ctx, cfg, nil)
+	s, err := audit.Open(ctx, dg.deps(o.report.quiet), audit.Settings{Config: cfg, FailOn: o.report.failOn})
 	if err != nil {
 		return err
 	}
-	s, err := newSession(dg, cfg, eng, nil, 0)
-	if err != nil {
-		return err
-	}
-	snap, err := s.collect(ctx, o.report.quiet)
-	if err != nil {
-		return err
-	}
-	ev, err := evaluate(ctx, dg, eng, cfg, snap, o.report.failOn, sources(nil))
+	ev, err := s.Scan(ctx)
 	if err != nil {
 		return err
 	}
 	o.report.source = sarifSource(cfg)
-	if err := writeReports(dg, ev, o.report); err != nil {
+	if err := writeReports(dg, ev.Report, o.report); err != nil {
 		return err
 	}
 	if !o.report.quiet {
-		code := codeOf(exitFor(ev.report))
+		code := codeOf(ev.Exit())
 		printf(g.stderr, "\nThese were the demo tenants (%s), served by the built-in emulator.\n", strings.Join(o.tenants, ", "))
 		printf(g.stderr, "A real 'audit scan' with these results would exit %d (%s).\n", code, exitMeaning(code))
 	}
 	return nil
-}
-
-func exitMeaning(code int) string {
-	switch code {
-	case exitOK:
-		return "nothing failing at or above --fail-on"
-	case exitFailing:
-		return "failing results at or above --fail-on"
-	case exitUnaudited:
-		return "an environment could not be audited"
-	}
-	return "error"
 }

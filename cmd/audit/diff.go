@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/work365/audit/internal/audit"
 	"github.com/work365/audit/internal/config"
 	"github.com/work365/audit/internal/drift"
 	"github.com/work365/audit/internal/history"
@@ -104,7 +105,7 @@ func runDiff(ctx context.Context, g *globals, args []string, o diffOptions) erro
 		return err
 	}
 	if o.exitCode && len(d.NewFailures) > 0 {
-		return &exitErr{code: exitFailing}
+		return &exitErr{Code: exitFailing}
 	}
 	return nil
 }
@@ -185,15 +186,15 @@ func readScan(ctx context.Context, g *globals, cfg *config.Config, path string, 
 	if err != nil {
 		return nil, usageError("%s: %v", path, err)
 	}
-	eng, err := loadEngine(ctx, cfg, dirs)
+	eng, err := audit.LoadEngine(ctx, cfg, dirs)
 	if err != nil {
 		return nil, err
 	}
-	ev, err := evaluate(ctx, g, eng, cfg, snap, "high", sources(dirs))
+	ev, err := audit.Evaluate(ctx, g.deps(true), eng, cfg, snap, "high", audit.Sources(dirs))
 	if err != nil {
 		return nil, fmt.Errorf("evaluate %s: %w", path, err)
 	}
-	return ev.report, nil
+	return ev.Report, nil
 }
 
 func scanName(s drift.Scan) string {
@@ -233,7 +234,7 @@ func writeDriftText(w io.Writer, d *report.Drift, after drift.Scan) {
 	}
 	var rows [][]string
 	for _, x := range d.NewFailures {
-		rows = append(rows, []string{x.Environment, x.RuleID, x.Severity, oneLineOf(termtext.Clean(x.Message), 100)})
+		rows = append(rows, []string{x.Environment, x.RuleID, x.Severity, audit.OneLine(termtext.Clean(x.Message), 100)})
 	}
 	section("New failures", rows)
 	rows = nil

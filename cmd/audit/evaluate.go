@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/work365/audit/internal/audit"
 	"github.com/work365/audit/internal/config"
 	"github.com/work365/audit/internal/snapshot"
 )
@@ -47,16 +48,16 @@ func runEvaluate(ctx context.Context, g *globals, path string, o evaluateOptions
 			return withCode(exitUsage, err)
 		}
 	}
-	eng, err := loadEngine(ctx, cfg, o.policyDirs)
+	eng, err := audit.LoadEngine(ctx, cfg, o.policyDirs)
 	if err != nil {
 		return err
 	}
-	ev, err := evaluate(ctx, g, eng, cfg, snap, o.report.failOn, sources(o.policyDirs))
+	ev, err := audit.Evaluate(ctx, g.deps(o.report.quiet), eng, cfg, snap, o.report.failOn, audit.Sources(o.policyDirs))
 	if err != nil {
 		return err
 	}
-	if err := writeReports(g, ev, o.report); err != nil {
+	if err := writeReports(g, ev.Report, o.report); err != nil {
 		return err
 	}
-	return exitFor(ev.report)
+	return ev.Exit()
 }

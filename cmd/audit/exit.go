@@ -1,56 +1,37 @@
 package main
 
-import (
-	"errors"
-	"fmt"
-)
+import "github.com/work365/audit/internal/audit"
 
-// Exit codes: part of the contract that scripts and CI depend on (README, "Exit codes").
+// Exit codes: part of the contract that scripts and CI depend on (README, "Exit codes"; the root help).
 const (
-	exitOK        = 0 // nothing failing at or above --fail-on
-	exitError     = 1 // any other error
-	exitUsage     = 2 // usage or configuration error
-	exitFailing   = 3 // failing results at or above --fail-on
-	exitUnaudited = 4 // at least one environment (or tenant) could not be audited; takes precedence over 3
+	exitOK        = audit.CodeOK        // nothing failing at or above --fail-on
+	exitError     = audit.CodeError     // any other error
+	exitUsage     = audit.CodeUsage     // usage or configuration error
+	exitFailing   = audit.CodeFailing   // failing results at or above --fail-on
+	exitUnaudited = audit.CodeUnaudited // an environment (or tenant) could not be audited; takes precedence over 3
+	exitFixFailed = audit.CodeFixFailed // audit fix: a step failed or has an unknown outcome
 )
 
 // exitErr carries an exit code with an optional message.
-type exitErr struct {
-	code int
-	err  error
-}
+type exitErr = audit.ExitError
 
-func (e *exitErr) Error() string {
-	if e.err == nil {
-		return fmt.Sprintf("exit status %d", e.code)
-	}
-	return e.err.Error()
-}
+func usageError(format string, args ...any) error { return audit.Usagef(format, args...) }
 
-func (e *exitErr) Unwrap() error { return e.err }
-
-// ExitCode returns the process exit code.
-func (e *exitErr) ExitCode() int { return e.code }
-
-func usageError(format string, args ...any) error {
-	return &exitErr{code: exitUsage, err: fmt.Errorf(format, args...)}
-}
-
-func withCode(code int, err error) error {
-	if err == nil {
-		return nil
-	}
-	return &exitErr{code: code, err: err}
-}
+func withCode(code int, err error) error { return audit.WithCode(code, err) }
 
 // codeOf maps an error to its exit code: 0 for nil, the carried code, else 1.
-func codeOf(err error) int {
-	if err == nil {
-		return exitOK
+func codeOf(err error) int { return audit.CodeOf(err) }
+
+func exitMeaning(code int) string {
+	switch code {
+	case exitOK:
+		return "nothing failing at or above --fail-on"
+	case exitFailing:
+		return "failing results at or above --fail-on"
+	case exitUnaudited:
+		return "an environment could not be audited"
+	case exitFixFailed:
+		return "a fix step failed"
 	}
-	var c interface{ ExitCode() int }
-	if errors.As(err, &c) {
-		return c.ExitCode()
-	}
-	return exitError
+	return "error"
 }

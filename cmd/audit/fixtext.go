@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/work365/audit/internal/audit"
 	"github.com/work365/audit/internal/fix"
 )
 
@@ -61,7 +62,7 @@ func printPlan(g *globals, p *fix.Plan, apply bool) {
 			}
 		}
 	}
-	printf(w, "\n%d automatic steps in %d environments", p.Automatic(), countEnvs(p))
+	printf(w, "\n%d automatic steps in %d environments", p.Automatic(), audit.CountEnvs(p))
 	if len(held) > 0 {
 		names := []string{}
 		for _, e := range held {

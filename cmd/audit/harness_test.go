@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/work365/audit/internal/audit"
 	"github.com/work365/audit/internal/emulator"
 	"github.com/work365/audit/internal/report"
 )
@@ -102,3 +104,6 @@ func statusGrid(r *report.Report) map[string]string {
 	}
 	return out
 }
+
+// transportOf is the transport of an injected client, for tests that wrap it.
+func transportOf(rt http.RoundTripper) http.RoundTripper { return audit.TransportOf(rt) }

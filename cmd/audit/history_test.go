@@ -84,7 +84,7 @@ func TestAScanIsRefusedWhileAnotherRunHoldsTheHistory(t *testing.T) {
 	// The scheduler logs the refusal of that run and goes on with the next one.
 	clock := &fakeClock{now: testNow.Add(-time.Hour), before: map[int]func(){2: func() { held.Close() }}}
 	o := scheduleOf(h, clock, 2)
-	o.scan.history.path = hist
+	o.scan.history.Path = hist
 	require.NoError(t, runSchedule(context.Background(), h.g, o))
 	assert.Contains(t, h.stderr.String(), "audit: run 1: history "+hist+": the history is in use by another run")
 	assert.Contains(t, h.stderr.String(), "history: recorded run 1")
@@ -238,10 +238,10 @@ func TestAnOutageIsNeverTheBaselineOfWhatItCouldNotRead(t *testing.T) {
 	assert.Equal(t, "W365.ROLES.3", resolved[0].(map[string]any)["rule_id"])
 
 	// audit diff of the last two runs gives the recorded drift, and says which entries were compared with run 1.
-	require.Equal(t, exitOK, h.run("diff", "--history", o.scan.history.path), h.stderr.String())
+	require.Equal(t, exitOK, h.run("diff", "--history", o.scan.history.Path), h.stderr.String())
 	assert.Contains(t, h.stdout.String(), "1 new failure, 1 resolved, 21 persisting (oldest since 26 Nov 2026), 2 inventory changes\n"+
 		"11 entries compared with run 1 (26 November 2026, 12:01 UTC), the last scan that could read them.\n")
-	require.Equal(t, exitOK, h.run("diff", "--history", o.scan.history.path, "--format", "json"), h.stderr.String())
+	require.Equal(t, exitOK, h.run("diff", "--history", o.scan.history.Path, "--format", "json"), h.stderr.String())
 	var got report.Drift
 	require.NoError(t, json.Unmarshal(h.stdout.Bytes(), &got))
 	assert.Equal(t, driftLines(d), driftLines(&got))

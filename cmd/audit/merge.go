@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/work365/audit/internal/audit"
 	"github.com/work365/audit/internal/config"
 	"github.com/work365/audit/internal/report"
 )
@@ -17,7 +18,7 @@ import (
 type mergeOptions struct {
 	configPath string
 	report     reportOptions
-	history    historyOptions
+	history    audit.History
 }
 
 func newMergeCmd(g *globals) *cobra.Command {
@@ -43,8 +44,8 @@ the config file.`,
 	cmd.Flags().StringVar(&o.report.formats, "format", "table,json", "comma-separated report formats: "+strings.Join(report.Names(), ", "))
 	cmd.Flags().StringVarP(&o.report.output, "output", "o", "", "directory for report.<ext> files (default ./"+defaultReportDir+"); - writes a single format to standard output")
 	cmd.Flags().BoolVarP(&o.report.quiet, "quiet", "q", false, "no table, no notes: only files and the exit code")
-	cmd.Flags().StringVar(&o.history.path, "history", "", "record the merged run in this history file, compare it with the previous one and notify")
-	cmd.Flags().StringVar(&o.history.keep, "keep", "", "with a history: keep the newest N runs, or those of the last N days with Nd")
+	cmd.Flags().StringVar(&o.history.Path, "history", "", "record the merged run in this history file, compare it with the previous one and notify")
+	cmd.Flags().StringVar(&o.history.Keep, "keep", "", "with a history: keep the newest N runs, or those of the last N days with Nd")
 	return cmd
 }
 
@@ -53,8 +54,8 @@ func runMerge(ctx context.Context, g *globals, paths []string, o mergeOptions) e
 	if err := o.report.validate(); err != nil {
 		return err
 	}
-	if o.history.keep != "" {
-		if _, err := parseKeep(o.history.keep); err != nil {
+	if o.history.Keep != "" {
+		if _, err := audit.ParseKeep(o.history.Keep); err != nil {
 			return err
 		}
 	}
@@ -65,7 +66,7 @@ func runMerge(ctx context.Context, g *globals, paths []string, o mergeOptions) e
 			return withCode(exitUsage, err)
 		}
 	}
-	if err := o.history.resolve(cfg, false, false); err != nil {
+	if err := o.history.Resolve(cfg, false, false); err != nil {
 		return err
 	}
 	parts := make([]report.Part, 0, len(paths))
@@ -89,20 +90,20 @@ func runMerge(ctx context.Context, g *globals, paths []string, o mergeOptions) e
 	}
 	o.report.failOn = merged.FailOn
 	o.report.source = sarifSource(cfg)
-	ev := &evaluation{report: merged}
-	rec, err := openRecorder(ctx, g, scanOptions{history: o.history}, merged.Policy.Digest, merged.FailOn, "merge")
+	ev := &audit.Evaluation{Report: merged}
+	deps := g.deps(o.report.quiet)
+	rec, err := audit.OpenRecorder(ctx, deps, o.history, "", merged.Policy.Digest, merged.FailOn, "merge")
 	if err != nil {
 		return err
 	}
-	defer rec.close()
-	rec.compare(ctx, ev, o.report.quiet)
-	if err := writeReports(g, ev, o.report); err != nil {
-		rec.abandon(err)
+	defer rec.Close()
+	rec.Compare(ctx, ev)
+	if err := writeReports(g, merged, o.report); err != nil {
+		rec.Abandon(err)
 		return err
 	}
-	if err := rec.record(ctx, ev, o.report); err != nil {
+	if err := rec.Finish(ctx, ev, cfg, o.report.output); err != nil {
 		return err
 	}
-	rec.notify(ctx, g, cfg, ev, o.report.quiet)
-	return exitFor(merged)
+	return ev.Exit()
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/work365/audit/internal/audit"
 	"github.com/work365/audit/internal/policy"
 )
 
@@ -64,13 +65,13 @@ func (o policiesOptions) engine(ctx context.Context, g *globals) (*policy.Engine
 	var err error
 	cfgPath := o.configPath
 	if cfgPath == "" {
-		return loadEngine(ctx, nil, o.policyDirs)
+		return audit.LoadEngine(ctx, nil, o.policyDirs)
 	}
-	cfg, err := loadConfig(g, cfgPath)
+	cfg, err := audit.LoadConfig(cfgPath, g.getenv)
 	if err != nil {
 		return nil, err
 	}
-	return loadEngine(ctx, cfg, o.policyDirs)
+	return audit.LoadEngine(ctx, cfg, o.policyDirs)
 }
 
 func runPoliciesList(ctx context.Context, g *globals, o policiesOptions) error {
@@ -159,13 +160,13 @@ func runPoliciesTest(ctx context.Context, g *globals, o policiesOptions) error {
 		fmt.Fprintf(g.stdout, "Rego coverage of the policy files: %.2f%%\n", rep.Coverage)
 	}
 	if rep.Failed() > 0 {
-		return &exitErr{code: exitError, err: fmt.Errorf("%d policy tests failed", rep.Failed())}
+		return &exitErr{Code: exitError, Err: fmt.Errorf("%d policy tests failed", rep.Failed())}
 	}
 	if len(rep.Results) == 0 {
-		return &exitErr{code: exitError, err: fmt.Errorf("no policy tests found")}
+		return &exitErr{Code: exitError, Err: fmt.Errorf("no policy tests found")}
 	}
 	if o.minCoverage > 0 && rep.Coverage < o.minCoverage {
-		return &exitErr{code: exitError, err: fmt.Errorf("Rego coverage %.2f%% is below the required %.2f%%", rep.Coverage, o.minCoverage)}
+		return &exitErr{Code: exitError, Err: fmt.Errorf("Rego coverage %.2f%% is below the required %.2f%%", rep.Coverage, o.minCoverage)}
 	}
 	return nil
 }

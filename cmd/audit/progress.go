@@ -47,7 +47,8 @@ func (p *progress) now() time.Time {
 	return time.Now()
 }
 
-func (p *progress) event(e collect.Event) {
+// Event shows an environment starting or done.
+func (p *progress) Event(e collect.Event) {
 	if !p.enabled {
 		return
 	}
@@ -114,7 +115,8 @@ func (p *progress) clearStatus() {
 	}
 }
 
-func (p *progress) finish() {
+// Finish ends the status line.
+func (p *progress) Finish() {
 	if !p.enabled {
 		return
 	}

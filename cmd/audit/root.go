@@ -11,6 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/work365/audit/internal/audit"
 )
 
 // globals are the process-wide dependencies of every command; tests replace them.
@@ -48,6 +50,13 @@ func defaultGlobals(stdin io.Reader, stdout, stderr io.Writer) *globals {
 	return g
 }
 
+// deps are the dependencies of a run of the application layer: the clock, the environment, the HTTP client,
+// standard error for its notes, and the progress of collection on a terminal (not with quiet).
+func (g *globals) deps(quiet bool) audit.Deps {
+	return audit.Deps{Now: g.now, Getenv: g.getenv, HTTP: g.httpClient, Stderr: g.stderr, Quiet: quiet, Debug: g.debug,
+		Interactive: g.stdinTTY && g.stderrTTY, Progress: newProgress(g, quiet), ToolVersion: toolVersion()}
+}
+
 func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return executeWith(ctx, defaultGlobals(stdin, stdout, stderr), args)
 }
@@ -66,13 +75,13 @@ func executeWith(ctx context.Context, g *globals, args []string) int {
 	var ee *exitErr
 	if !errors.As(err, &ee) {
 		// Errors that did not come through a command's RunE are cobra's: unknown command, bad flag, bad args.
-		err = &exitErr{code: exitUsage, err: fmt.Errorf("%w\nRun 'audit --help' for usage.", err)}
+		err = &exitErr{Code: exitUsage, Err: fmt.Errorf("%w\nRun 'audit --help' for usage.", err)}
 		errors.As(err, &ee)
 	}
-	if ee.err != nil {
-		fmt.Fprintf(g.stderr, "audit: %s\n", errorText(ee.err))
+	if ee.Err != nil {
+		fmt.Fprintf(g.stderr, "audit: %s\n", errorText(ee.Err))
 	}
-	return ee.code
+	return ee.Code
 }
 
 func newRootCmd(g *globals) *cobra.Command {
@@ -89,15 +98,15 @@ Credentials come from a config file (--config) or the AZURE_TENANT_ID, AZURE_CLI
 AZURE_CLIENT_SECRET / AZURE_CLIENT_CERTIFICATE_PATH / AZURE_FEDERATED_TOKEN_FILE variables.
 
 Exit codes: 0 nothing failing at or above --fail-on; 3 failing results at or above it;
-4 an environment could not be audited (takes precedence over 3); 2 usage or config error;
-1 any other error.`,
+4 an environment could not be audited (takes precedence over 3); 5 a fix step failed or has an
+unknown outcome (audit fix, scan --fix); 2 usage or config error; 1 any other error.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       toolVersion(),
 	}
 	root.PersistentFlags().BoolVar(&g.debug, "debug", false, "log every HTTP request (method, URL, status, duration) to standard error; credentials are never logged")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return &exitErr{code: exitUsage, err: fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
+		return &exitErr{Code: exitUsage, Err: fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
 	})
 	root.AddCommand(
 		newScanCmd(g),
@@ -113,7 +122,6 @@ Exit codes: 0 nothing failing at or above --fail-on; 3 failing results at or abo
 		newMergeCmd(g),
 		newScheduleCmd(g),
 		newVersionCmd(g),
-		newBenchCmd(g),
 	)
 	return root
 }
@@ -129,6 +137,6 @@ func runE(f func(cmd *cobra.Command, args []string) error) func(*cobra.Command, 
 		if errors.As(err, &ee) {
 			return err
 		}
-		return &exitErr{code: exitError, err: err}
+		return &exitErr{Code: exitError, Err: err}
 	}
 }

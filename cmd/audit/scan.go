@@ -2,18 +2,13 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/work365/audit/internal/config"
-	"github.com/work365/audit/internal/fix"
-	"github.com/work365/audit/internal/policy"
-	"github.com/work365/audit/internal/report"
+	"github.com/work365/audit/internal/audit"
 )
 
-// scanOptions are the flags of audit scan.
+// scanOptions are the flags of audit scan (and of every run of audit schedule).
 type scanOptions struct {
 	configPath  string
 	envs        []string
@@ -23,21 +18,8 @@ type scanOptions struct {
 	report      reportOptions
 	fix         bool
 	fixOpts     fixOptions
-	history     historyOptions // --history, --keep: record the run, compare it with the previous one, notify
-	shard       shard          // --shard i/n: only this part of the tenants
-}
-
-func addReportFlags(cmd *cobra.Command, o *reportOptions) {
-	cmd.Flags().StringVar(&o.formats, "format", "table,json", "comma-separated report formats: "+strings.Join(report.Names(), ", "))
-	cmd.Flags().StringVarP(&o.output, "output", "o", "", "directory for report.<ext> files (default ./"+defaultReportDir+"); - writes a single format to standard output")
-	cmd.Flags().StringVar(&o.failOn, "fail-on", "high", "lowest severity that makes the exit code 3: critical, high, medium or low")
-	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "no progress, no table, no notes: only files and the exit code")
-}
-
-func addCollectFlags(cmd *cobra.Command, configPath *string, envs *[]string, concurrency *int) {
-	cmd.Flags().StringVarP(configPath, "config", "c", "", "config file (tenants, credentials, settings); default: the AZURE_* variables")
-	cmd.Flags().StringSliceVar(envs, "env", nil, "only environments whose name or ID matches this glob (repeatable)")
-	cmd.Flags().IntVar(concurrency, "concurrency", 0, fmt.Sprintf("requests in flight across all environments (default: collect.concurrency, %d)", config.DefaultConcurrency))
+	history     audit.History // --history, --keep: record the run, compare it with the previous one, notify
+	shard       audit.Shard   // --shard i/n: only this part of the tenants
 }
 
 func newScanCmd(g *globals) *cobra.Command {
@@ -67,6 +49,12 @@ the fix outcome included. A failed fix step makes the exit code 5.`,
 	return cmd
 }
 
+func addScaleFlags(cmd *cobra.Command, h *audit.History, s *audit.Shard) {
+	cmd.Flags().StringVar(&h.Path, "history", "", "keep every run in this SQLite file, compare each run with the previous one and send the config's notifications (default: the config's history.path)")
+	cmd.Flags().StringVar(&h.Keep, "keep", "", "with a history: keep the newest N runs, or those of the last N days with Nd (default: history.keep / history.keep_days, else all)")
+	cmd.Flags().Var(s, "shard", "only part INDEX of COUNT of the tenants (each tenant whole, the same part every run): for parallel CI or Kubernetes jobs; audit merge combines the parts' JSON reports")
+}
+
 func runScan(ctx context.Context, g *globals, o scanOptions) error {
 	p, err := prepareScan(ctx, g, o)
 	if err != nil {
@@ -75,104 +63,61 @@ func runScan(ctx context.Context, g *globals, o scanOptions) error {
 	return p.run(ctx, p.o.report, "scan")
 }
 
-// preparedScan is a scan ready to run: its config (cut to its shard), compiled policies and session. audit
-// schedule prepares one and runs it at every scheduled time, so each run is exactly a scan.
+// preparedScan is a scan ready to run: its session (config cut to its shard, compiled policies, targets).
+// audit schedule prepares one and runs it at every scheduled time, so each run is exactly a scan.
 type preparedScan struct {
-	g   *globals
-	o   scanOptions
-	cfg *config.Config
-	eng *policy.Engine
-	s   *session
+	g *globals
+	o scanOptions
+	s *audit.Session
 }
 
 func prepareScan(ctx context.Context, g *globals, o scanOptions) (*preparedScan, error) {
 	if err := o.report.validate(); err != nil {
 		return nil, err
 	}
-	if err := o.validateScale(); err != nil {
-		return nil, err
+	if o.fix && o.history.Path != "" {
+		return nil, usageError("--history records scans: run 'audit scan --history' and 'audit fix --apply' separately")
 	}
-	cfg, err := loadConfig(g, o.configPath)
+	if o.fix && o.shard.Count > 0 {
+		return nil, usageError("--shard splits scans for audit merge: run 'audit fix' without --shard")
+	}
+	if o.history.Keep != "" {
+		if _, err := audit.ParseKeep(o.history.Keep); err != nil {
+			return nil, err
+		}
+	}
+	cfg, err := audit.LoadConfig(o.configPath, g.getenv)
 	if err != nil {
 		return nil, err
 	}
-	if err := o.history.resolve(cfg, o.fix, o.shard.count > 0); err != nil {
+	if err := o.history.Resolve(cfg, o.fix, o.shard.Count > 0); err != nil {
 		return nil, err
 	}
-	o.shard.apply(g, cfg, o.report.quiet)
-	eng, err := loadEngine(ctx, cfg, o.policyDirs)
-	if err != nil {
-		return nil, err
+	if all := o.shard.Apply(cfg); o.shard.Count > 0 && len(cfg.Tenants) == 0 && !o.report.quiet {
+		printf(g.stderr, "shard %s: none of the %d configured tenants falls in this part (tenants are never split between parts); its report is empty\n", o.shard.String(), all)
 	}
-	s, err := newSession(g, cfg, eng, o.envs, o.concurrency)
+	s, err := audit.Open(ctx, g.deps(o.report.quiet), audit.Settings{Config: cfg, PolicyDirs: o.policyDirs, Envs: o.envs,
+		Concurrency: o.concurrency, FailOn: o.report.failOn})
 	if err != nil {
 		return nil, err
 	}
 	o.report.source = sarifSource(cfg)
-	return &preparedScan{g: g, o: o, cfg: cfg, eng: eng, s: s}, nil
+	return &preparedScan{g: g, o: o, s: s}, nil
 }
 
-// run collects, evaluates and writes the reports once; with a history it also compares the run with the
-// previous one, records it and sends the notifications. trigger names what started it (scan, schedule).
+// run scans once and writes the reports to ro; with a history it also compares the run with the previous
+// one, records it and sends the notifications. trigger names what started it (scan, schedule). scan --fix
+// scans under the tenants' locks, then fixes.
 func (p *preparedScan) run(ctx context.Context, ro reportOptions, trigger string) error {
-	g, o, cfg, eng, s := p.g, p.o, p.cfg, p.eng, p.s
-	rec, err := openRecorder(ctx, g, o, eng.Digest(), ro.failOn, trigger)
+	if p.o.fix {
+		fo := p.o.fixOpts
+		fo.envs, fo.report, fo.apply, fo.snapshot = p.o.envs, ro, true, p.o.snapshotOut
+		return fixAndReport(ctx, p.g, p.s, fo)
+	}
+	ev, err := p.s.RunScan(ctx, audit.ScanOptions{Snapshot: p.o.snapshotOut, History: p.o.history, Shard: p.o.shard, Trigger: trigger,
+		ReportDir: ro.output}, func(ev *audit.Evaluation) error { return writeReports(p.g, ev.Report, ro) })
 	if err != nil {
 		return err
 	}
-	defer rec.close()
-	if o.fix {
-		// scan --fix plans from this collection: it is read under the tenants' locks, as audit fix --apply does.
-		release, err := lockAll(g, s)
-		if err != nil {
-			rec.abandon(err)
-			return err
-		}
-		defer release()
-	}
-	snap, err := s.collect(ctx, ro.quiet)
-	if err == nil && rec.watchesInterrupts(trigger) && ctx.Err() != nil {
-		err = errInterrupted
-	}
-	if err != nil {
-		rec.abandon(err)
-		return err
-	}
-	if o.snapshotOut != "" {
-		if err := saveSnapshot(o.snapshotOut, snap); err != nil {
-			rec.abandon(err)
-			return err
-		}
-	}
-	ev, err := evaluate(ctx, g, eng, cfg, snap, ro.failOn, sources(o.policyDirs))
-	if err != nil {
-		rec.abandon(err)
-		return err
-	}
-	if !o.fix {
-		o.shard.mark(ev.report)
-		rec.compare(ctx, ev, ro.quiet)
-		if err := writeReports(g, ev, ro); err != nil {
-			rec.abandon(err)
-			return err
-		}
-		if err := rec.record(ctx, ev, ro); err != nil {
-			return err
-		}
-		rec.notify(ctx, g, cfg, ev, ro.quiet)
-		return exitFor(ev.report)
-	}
-	fo := o.fixOpts
-	fo.envs, fo.policyDirs, fo.report, fo.apply = o.envs, o.policyDirs, o.report, true
-	plan := fix.BuildPlan(ev.snap, ev.results, eng.Rules(), fo.planOptions(s))
-	printPlan(g, plan, true)
-	final, res, journal, err := applyPlan(ctx, g, s, ev, plan, fo)
-	if err != nil {
-		return err
-	}
-	return finishFix(g, s, final, res, journal, "apply", o.report)
-}
-
-func sources(dirs []string) []string {
-	return append([]string{"embedded"}, dirs...)
+	return ev.Exit()
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/work365/audit/internal/audit"
 	"github.com/work365/audit/internal/schedule"
 )
 
@@ -114,14 +115,14 @@ func runSchedule(ctx context.Context, g *globals, o scheduleOptions) error {
 		func(ctx context.Context, r schedule.Run) {
 			if r.Missed > 0 {
 				printf(g.stderr, "audit schedule: %s fell during the previous run and %s skipped\n",
-					plural(r.Missed, "scheduled time", "scheduled times"), map[bool]string{true: "was", false: "were"}[r.Missed == 1])
+					audit.Plural(r.Missed, "scheduled time", "scheduled times"), map[bool]string{true: "was", false: "were"}[r.Missed == 1])
 			}
 			ro := p.o.report
 			ro.output = filepath.Join(base, r.Started.UTC().Format(runDirLayout))
 			runErr := p.run(ctx, ro, "schedule")
 			code := codeOf(runErr)
 			var ee *exitErr
-			if runErr != nil && (!errors.As(runErr, &ee) || ee.err != nil) {
+			if runErr != nil && (!errors.As(runErr, &ee) || ee.Err != nil) {
 				fmt.Fprintf(g.stderr, "audit: run %d: %s\n", r.N, errorText(runErr))
 			}
 			if ctx.Err() != nil {

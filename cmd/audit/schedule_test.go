@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/work365/audit/internal/audit"
 	"github.com/work365/audit/internal/emulator"
 	"github.com/work365/audit/internal/history"
 	"github.com/work365/audit/internal/report"
@@ -190,7 +191,7 @@ func scheduleOf(h *harness, clock *fakeClock, runs int) scheduleOptions {
 	return scheduleOptions{cron: "0 */6 * * *", tz: "UTC", jitter: 2 * time.Minute, maxRuns: runs, clock: clock,
 		random: func(n int64) int64 { return n / 2 },
 		scan: scanOptions{configPath: h.cfgPath, report: reportOptions{formats: "json,html,markdown", output: filepath.Join(h.dir, "runs"), failOn: "high"},
-			history: historyOptions{path: filepath.Join(h.dir, "state", "history.db")}}}
+			history: audit.History{Path: filepath.Join(h.dir, "state", "history.db")}}}
 }
 
 func driftLines(d *report.Drift) []string {
@@ -284,7 +285,7 @@ func TestScheduledScansRecordDriftAndSendExactlyTheExpectedNotifications(t *test
 	assert.Equal(t, "application/vnd.microsoft.card.adaptive", teams["attachments"].([]any)[0].(map[string]any)["contentType"])
 
 	// The history holds the three runs and what was sent after each.
-	st, err := history.Open(context.Background(), o.scan.history.path)
+	st, err := history.Open(context.Background(), o.scan.history.Path)
 	require.NoError(t, err)
 	defer st.Close()
 	runs, err := st.Runs(context.Background())
@@ -307,13 +308,13 @@ func TestScheduledScansRecordDriftAndSendExactlyTheExpectedNotifications(t *test
 	st.Close()
 
 	// audit history and audit diff read the same store.
-	require.Equal(t, exitOK, h.run("history", "--history", o.scan.history.path), h.stderr.String())
+	require.Equal(t, exitOK, h.run("history", "--history", o.scan.history.Path), h.stderr.String())
 	assert.Contains(t, h.stdout.String(), "3    2026-11-27 00:01:00  schedule  all    complete")
 	assert.Contains(t, h.stdout.String(), "2 sent, 0 failed")
-	require.Equal(t, exitFailing, h.run("diff", "--history", o.scan.history.path, "1", "2", "--exit-code"), h.stderr.String())
+	require.Equal(t, exitFailing, h.run("diff", "--history", o.scan.history.Path, "1", "2", "--exit-code"), h.stderr.String())
 	assert.Contains(t, h.stdout.String(), "Changes from run 1 (26 November 2026, 12:01 UTC) to run 2 (26 November 2026, 18:01 UTC)")
 	assert.Contains(t, h.stdout.String(), `Contoso Production (contoso)  role "Work 365 Service" removed from the application user`)
-	require.Equal(t, exitOK, h.run("diff", "--history", o.scan.history.path, "--format", "json"), h.stderr.String())
+	require.Equal(t, exitOK, h.run("diff", "--history", o.scan.history.Path, "--format", "json"), h.stderr.String())
 	var d report.Drift
 	require.NoError(t, json.Unmarshal(h.stdout.Bytes(), &d))
 	assert.Equal(t, driftLines(reps[2].Drift), driftLines(&d), "previous..latest is the third run's drift")
@@ -360,7 +361,7 @@ func TestASignalDuringAScheduledRunStopsItAndRecordsItAsInterrupted(t *testing.T
 	assert.Contains(t, h.stderr.String(), "history: run 2 recorded as interrupted")
 	assert.Contains(t, h.stderr.String(), "audit schedule: run 2 interrupted; stopping")
 
-	st, err := history.Open(context.Background(), o.scan.history.path)
+	st, err := history.Open(context.Background(), o.scan.history.Path)
 	require.NoError(t, err)
 	defer st.Close()
 	runs, err := st.Runs(context.Background())

@@ -5,6 +5,8 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/work365/audit/internal/audit"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -26,7 +28,7 @@ func newVersionCmd(g *globals) *cobra.Command {
 		Short: "Print the version of audit and of its embedded policies",
 		Args:  cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, _ []string) error {
-			eng, err := loadEngine(cmd.Context(), nil, nil)
+			eng, err := audit.LoadEngine(cmd.Context(), nil, nil)
 			if err != nil {
 				return err
 			}

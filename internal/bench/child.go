@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// The hidden subcommands of `audit bench` that the harness starts as separate processes.
+// The hidden subcommands of audit-bench that the harness starts as separate processes.
 const (
 	CmdServe = "serve"
 	CmdScan  = "scan"

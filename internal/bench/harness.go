@@ -19,7 +19,7 @@ import (
 
 // Options configure a harness run.
 type Options struct {
-	// Exe is the audit binary whose hidden `bench` subcommands run each measured process.
+	// Exe is the audit-bench binary whose hidden subcommands run each measured process.
 	Exe string
 	// Dir receives results and scratch files (.bench by default).
 	Dir     string
@@ -296,7 +296,7 @@ func (h *harness) fix(ctx context.Context, res *Result) error {
 	return nil
 }
 
-// server is a running `audit bench serve` process.
+// server is a running `audit-bench serve` process.
 type server struct {
 	cmd   *exec.Cmd
 	in    io.WriteCloser
@@ -306,7 +306,7 @@ type server struct {
 }
 
 func (h *harness) startServer(ctx context.Context, name string, spec Spec) (*server, error) {
-	args := []string{"bench", CmdServe, "--environments", strconv.Itoa(spec.Environments), "--users", strconv.Itoa(spec.Users),
+	args := []string{CmdServe, "--environments", strconv.Itoa(spec.Environments), "--users", strconv.Itoa(spec.Users),
 		"--app-users", strconv.Itoa(spec.AppUsers), "--latency", h.o.Latency.String(), "--limit", strconv.Itoa(h.o.Limit), "--dir", h.o.Dir}
 	if spec.Fixable {
 		args = append(args, "--fixable")
@@ -383,11 +383,11 @@ type procStats struct {
 	cpu    float64
 }
 
-// child runs one measured process (`audit bench <args>`) against an emulator and reads its result file.
+// child runs one measured process (`audit-bench <args>`) against an emulator and reads its result file.
 func (h *harness) child(ctx context.Context, name string, args []string, emu Ready, result any) (procStats, error) {
 	resultPath := filepath.Join(h.o.Dir, name+".result.json")
 	os.Remove(resultPath)
-	cmd := exec.CommandContext(ctx, h.o.Exe, append(append([]string{"bench"}, args...), "--result", resultPath)...)
+	cmd := exec.CommandContext(ctx, h.o.Exe, append(args, "--result", resultPath)...)
 	cmd.Env = append(os.Environ(), SecretVar+"="+ClientSecret)
 	if emu.CAFile != "" {
 		cmd.Env = append(cmd.Env, "SSL_CERT_FILE="+emu.CAFile)

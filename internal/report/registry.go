@@ -1,10 +1,15 @@
 package report
 
 import (
+	"bytes"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/work365/audit/internal/snapshot"
 )
 
 // Reporter renders a report in one format.
@@ -77,4 +82,32 @@ func ParseList(s string) ([]Format, error) {
 		return nil, fmt.Errorf("no format given: known formats are %s", strings.Join(Names(), ", "))
 	}
 	return out, nil
+}
+
+// Terminal is the format written to standard output rather than to a file.
+const Terminal = "table"
+
+// WriteFiles renders every format but the table to dir/report.<ext>, readable by its owner only (the
+// directory is created 0700), and returns the paths written, sorted.
+func WriteFiles(dir string, fs []Format, r *Report, opts Options) ([]string, error) {
+	var written []string
+	for _, f := range fs {
+		if f.Name == Terminal {
+			continue
+		}
+		var buf bytes.Buffer
+		if err := f.New(opts).Write(&buf, r); err != nil {
+			return written, fmt.Errorf("render %s report: %w", f.Name, err)
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return written, fmt.Errorf("create output directory: %w", err)
+		}
+		p := filepath.Join(dir, "report."+f.Ext)
+		if err := snapshot.WriteFilePrivate(p, buf.Bytes()); err != nil {
+			return written, fmt.Errorf("write %s: %w", p, err)
+		}
+		written = append(written, p)
+	}
+	sort.Strings(written)
+	return written, nil
 }

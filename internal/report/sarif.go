@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/work365/audit/internal/policy"
@@ -338,4 +340,44 @@ func tenantList(r *Report) []map[string]string {
 		out = append(out, map[string]string{"name": t.Name, "id": t.ID})
 	}
 	return out
+}
+
+// SourceFor locates SARIF results in a config file, relative to the Git repository that holds it (what code
+// scanning expects), at the line of each tenant's entry (lines by tenant name). An empty path has no source.
+func SourceFor(path string, lines map[string]int) *SourceFile {
+	if path == "" {
+		return nil
+	}
+	src := &SourceFile{URI: repoRelative(path), Lines: map[string]int{}}
+	for name, line := range lines {
+		if line > 0 {
+			src.Lines[name] = line
+		}
+	}
+	return src
+}
+
+// repoRelative is path relative to the root of the Git repository that holds it, else relative to the
+// working directory when it is below it, else its base name.
+func repoRelative(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return filepath.ToSlash(path)
+	}
+	for dir := filepath.Dir(abs); ; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, ".git")); err == nil {
+			if rel, err := filepath.Rel(dir, abs); err == nil {
+				return filepath.ToSlash(rel)
+			}
+		}
+		if filepath.Dir(dir) == dir {
+			break
+		}
+	}
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, abs); err == nil && !strings.HasPrefix(rel, "..") {
+			return filepath.ToSlash(rel)
+		}
+	}
+	return filepath.Base(abs)
 }

@@ -1,0 +1,45 @@
+package report
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// SARIF locations are relative to the repository that holds the config file, whatever the working directory.
+func TestSourceForIsRelativeToTheRepository(t *testing.T) {
+	t.Parallel()
+	repo := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(repo, ".git"), 0o700))
+	require.NoError(t, os.MkdirAll(filepath.Join(repo, "ops", "audit"), 0o700))
+	cfg := filepath.Join(repo, "ops", "audit", "audit.yaml")
+
+	src := SourceFor(cfg, map[string]int{"contoso": 3, "fabrikam": 0})
+	assert.Equal(t, "ops/audit/audit.yaml", src.URI)
+	assert.Equal(t, map[string]int{"contoso": 3}, src.Lines, "tenants without a line are left out")
+
+	outside := filepath.Join(t.TempDir(), "audit.yaml")
+	assert.Equal(t, "audit.yaml", SourceFor(outside, nil).URI, "outside any repository and the working directory: the base name")
+	assert.Nil(t, SourceFor("", nil))
+}
+
+func TestWriteFilesWritesEveryFormatButTheTableOwnerOnly(t *testing.T) {
+	t.Parallel()
+	fs, err := ParseList("table,json,csv")
+	require.NoError(t, err)
+	dir := filepath.Join(t.TempDir(), "out")
+	written, err := WriteFiles(dir, fs, fixture(), Options{})
+	require.NoError(t, err)
+	assert.Equal(t, []string{filepath.Join(dir, "report.csv"), filepath.Join(dir, "report.json")}, written)
+	for _, p := range written {
+		fi, err := os.Stat(p)
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+	}
+	fi, err := os.Stat(dir)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o700), fi.Mode().Perm())
+}
