@@ -1,10 +1,13 @@
 package fix
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -54,6 +57,17 @@ func BuildUndo(path, runID string) (*UndoPlan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if runID != "" && len(entries) == 0 {
+		// ReadJournal finds no writes for a run the journal does not hold either: a mistyped run ID must not
+		// read as a run with nothing to undo.
+		held, err := journalHoldsRun(path, runID)
+		if err != nil {
+			return nil, err
+		}
+		if !held {
+			return nil, fmt.Errorf("the journal %s holds no run %q", path, runID)
+		}
+	}
 	plan := &UndoPlan{RunID: id}
 	for i := len(entries) - 1; i >= 0; i-- {
 		e := entries[i]
@@ -100,6 +114,27 @@ func BuildUndo(path, runID string) (*UndoPlan, error) {
 		plan.Steps = append(plan.Steps, st)
 	}
 	return plan, nil
+}
+
+// journalHoldsRun reports whether a journal has the run record of runID.
+func journalHoldsRun(path, runID string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, fmt.Errorf("read journal: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		var r Record
+		if json.Unmarshal(sc.Bytes(), &r) == nil && r.Phase == PhaseRun && r.RunID == runID {
+			return true, nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return false, fmt.Errorf("read journal: %w", err)
+	}
+	return false, nil
 }
 
 // Undo applies an undo plan with the same journal, confirmation and re-check rules as a fix. A reversal is

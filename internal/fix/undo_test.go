@@ -976,6 +976,7 @@ func TestBuildUndoChoosesTheRun(t *testing.T) {
 		{name: "the last fix run by default", path: path, want: "fix-2", users: []string{"u-3", "u-2"}},
 		{name: "a named run", path: path, run: "fix-1", want: "fix-1", users: []string{"u-1"}},
 		{name: "a run without writes", path: empty, run: "fix-3", want: "fix-3"},
+		{name: "an unknown run", path: path, run: "fix-9", err: `holds no run "fix-9"`},
 		{name: "no fix run", path: onlyUndo, err: "the journal holds no fix run"},
 		{name: "no journal", path: filepath.Join(t.TempDir(), "missing.jsonl"), err: "read journal"},
 	}
