@@ -186,9 +186,11 @@ func Undo(ctx context.Context, plan *UndoPlan, opts ApplyOptions) (*Result, erro
 				touched[st.EnvironmentID] = true
 				res.Touched[st.Tenant] = append(res.Touched[st.Tenant], st.EnvironmentID)
 			}
-			if st.kind == "restore_service_user" {
-				restoredService[st.EnvironmentID] = r
-			}
+		}
+		// A restore whose answer was lost may have landed: the cache is cleared after it too (clearing it twice
+		// does no harm, and an undo run again finds the setting restored and would not clear it).
+		if st.kind == "restore_service_user" && (status == OutcomeApplied || status == OutcomeUnknown) {
+			restoredService[st.EnvironmentID] = r
 		}
 		if ctx.Err() != nil {
 			return res, ctx.Err()

@@ -728,6 +728,16 @@ func TestUndoOfAReversalWhoseAnswerIsLost(t *testing.T) {
 			journaled: []string{OutcomeUnknown},
 			landed:    func(u *undoRig, l undoLegacy) bool { return u.user(l.env, l.app)["isdisabled"] == true },
 		},
+		{
+			name: "restore lands, connection reset, state unreadable", action: "undo_set_service_user",
+			faults: []emulator.FaultRule{
+				{Match: "PATCH w365_configurations", Applied: true, Reset: true, Count: 1},
+				{Match: "GET w365_configurations", Status: http.StatusForbidden, Count: 1},
+			},
+			status:    OutcomeUnknown,
+			journaled: []string{OutcomeUnknown},
+			landed:    func(u *undoRig, l undoLegacy) bool { _, cur := u.setting(l.env); return cur == l.svc },
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
