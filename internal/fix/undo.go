@@ -264,10 +264,14 @@ func (r *envRun) reverse(ctx context.Context, st UndoStep, step Step) (string, s
 	case "disable", "disable_created":
 		u, err := r.createdOrEnabled(ctx, st)
 		if err != nil || u == nil {
-			if err == nil {
-				return OutcomeAlready, "no application user of App ID " + st.appID + " was created by that run (the create did not land)", nil
+			if err != nil {
+				return "", "", err
 			}
-			return "", "", err
+			// A user the journal names was deleted since; only a create without a journaled ID may not have landed.
+			if st.userID != "" {
+				return OutcomeAlready, "the user no longer exists", nil
+			}
+			return OutcomeAlready, "no application user of App ID " + st.appID + " was created by that run (the create did not land)", nil
 		}
 		if u.IsDisabled {
 			return OutcomeAlready, "the user is disabled", nil

@@ -418,6 +418,23 @@ func TestUndoLeavesLaterChangesAlone(t *testing.T) {
 			},
 			setting: "SVC",
 		},
+		{
+			name: "the user the fix created was deleted",
+			change: func(u *undoRig, l undoLegacy) {
+				u.admin(l.env, http.MethodPatch, "w365_configurations("+l.settingRow+")",
+					map[string]any{"w365_ServiceUserId@odata.bind": "/systemusers(" + l.svc + ")"})
+				u.admin(l.env, http.MethodPatch, "systemusers("+l.app+")", map[string]any{"isdisabled": true})
+				u.admin(l.env, http.MethodDelete, "systemusers("+l.app+")", nil)
+				u.admin(l.env, http.MethodDelete, "systemusers("+l.app+")", nil)
+			},
+			want: []want{
+				{"undo_assign_role", undoPortalRole, OutcomeAlready, "the user no longer exists"},
+				{"undo_assign_role", undoServiceRole + `"`, OutcomeAlready, "the user no longer exists"},
+				{"undo_create_app_user", "", OutcomeAlready, "the user no longer exists"},
+			},
+			sent:    []string{},
+			setting: "SVC",
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
