@@ -1,10 +1,13 @@
 package fix
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -54,6 +57,17 @@ func BuildUndo(path, runID string) (*UndoPlan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if runID != "" && len(entries) == 0 {
+		// ReadJournal finds no writes for a run the journal does not hold either: a mistyped run ID must not
+		// read as a run with nothing to undo.
+		held, err := journalHoldsRun(path, runID)
+		if err != nil {
+			return nil, err
+		}
+		if !held {
+			return nil, fmt.Errorf("the journal %s holds no run %q", path, runID)
+		}
+	}
 	plan := &UndoPlan{RunID: id}
 	for i := len(entries) - 1; i >= 0; i-- {
 		e := entries[i]
@@ -100,6 +114,27 @@ func BuildUndo(path, runID string) (*UndoPlan, error) {
 		plan.Steps = append(plan.Steps, st)
 	}
 	return plan, nil
+}
+
+// journalHoldsRun reports whether a journal has the run record of runID.
+func journalHoldsRun(path, runID string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, fmt.Errorf("read journal: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		var r Record
+		if json.Unmarshal(sc.Bytes(), &r) == nil && r.Phase == PhaseRun && r.RunID == runID {
+			return true, nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return false, fmt.Errorf("read journal: %w", err)
+	}
+	return false, nil
 }
 
 // Undo applies an undo plan with the same journal, confirmation and re-check rules as a fix. A reversal is
@@ -151,9 +186,11 @@ func Undo(ctx context.Context, plan *UndoPlan, opts ApplyOptions) (*Result, erro
 				touched[st.EnvironmentID] = true
 				res.Touched[st.Tenant] = append(res.Touched[st.Tenant], st.EnvironmentID)
 			}
-			if st.kind == "restore_service_user" {
-				restoredService[st.EnvironmentID] = r
-			}
+		}
+		// A restore whose answer was lost may have landed: the cache is cleared after it too (clearing it twice
+		// does no harm, and an undo run again finds the setting restored and would not clear it).
+		if st.kind == "restore_service_user" && (status == OutcomeApplied || status == OutcomeUnknown) {
+			restoredService[st.EnvironmentID] = r
 		}
 		if ctx.Err() != nil {
 			return res, ctx.Err()
@@ -227,10 +264,14 @@ func (r *envRun) reverse(ctx context.Context, st UndoStep, step Step) (string, s
 	case "disable", "disable_created":
 		u, err := r.createdOrEnabled(ctx, st)
 		if err != nil || u == nil {
-			if err == nil {
-				return OutcomeAlready, "no application user of App ID " + st.appID + " was created by that run (the create did not land)", nil
+			if err != nil {
+				return "", "", err
 			}
-			return "", "", err
+			// A user the journal names was deleted since; only a create without a journaled ID may not have landed.
+			if st.userID != "" {
+				return OutcomeAlready, "the user no longer exists", nil
+			}
+			return OutcomeAlready, "no application user of App ID " + st.appID + " was created by that run (the create did not land)", nil
 		}
 		if u.IsDisabled {
 			return OutcomeAlready, "the user is disabled", nil
