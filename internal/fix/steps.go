@@ -30,7 +30,7 @@ func (n RoleNames) allowed(role string) (bool, string) {
 	if (n.Service != "" && strings.EqualFold(role, n.Service)) || (n.Portal != "" && strings.EqualFold(role, n.Portal)) {
 		return true, ""
 	}
-	return false, fmt.Sprintf("audit fix assigns only the Work 365 roles (%q and %q), not %q", n.Service, n.Portal, role)
+	return false, fmt.Sprintf("audit fix assigns only the Work 365 roles (%q and %q), not %q: assign it by hand if it is needed", n.Service, n.Portal, role)
 }
 
 // step applies one step: it reads the state, checks that the step still makes sense (its rule's precondition,

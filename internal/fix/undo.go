@@ -35,6 +35,7 @@ type UndoStep struct {
 	appID  string
 	userID string
 	roleID string
+	role   string // the name of a role to give back
 	before map[string]any
 	after  map[string]any
 	schema *snapshot.Schema
@@ -83,7 +84,7 @@ func BuildUndo(path, runID string) (*UndoPlan, error) {
 			st.kind, st.userID, st.roleID = "disassociate", userFromPath(in.Path), beforeString(in.Before, "role_id")
 			st.Description = fmt.Sprintf("Remove the role %q again from %s", paramString(in.Params, "role"), beforeName(in.Before))
 		case in.Action == ActRemoveRole && in.Method == http.MethodDelete:
-			st.kind, st.userID, st.roleID = "associate", userFromPath(in.Path), beforeString(in.Before, "role_id")
+			st.kind, st.userID, st.roleID, st.role = "associate", userFromPath(in.Path), beforeString(in.Before, "role_id"), paramString(in.Params, "role")
 			st.Description = fmt.Sprintf("Give the role %q back to %s", paramString(in.Params, "role"), beforeName(in.Before))
 		case in.Action == ActEnableUser && in.Method == http.MethodPatch:
 			st.kind, st.userID = "disable", userFromPath(in.Path)
@@ -257,6 +258,11 @@ func (r *envRun) reverse(ctx context.Context, st UndoStep, step Step) (string, s
 		}
 		if held {
 			return OutcomeAlready, "the role is held again", nil
+		}
+		// Undo assigns no more than a fix does: only the Work 365 roles, never System Administrator or System
+		// Customizer. Another role a fix removed (least privilege) is given back by a person, if at all.
+		if ok, why := r.a.opts.Roles.allowed(st.role); !ok {
+			return leftAlone("undo assigns no more than a fix does, and %s", why)
 		}
 		return wrote(r.write(ctx, step, writeCall{method: http.MethodPost, path: "systemusers(" + u.ID + ")/systemuserroles_association/$ref",
 			body: map[string]any{"@odata.id": r.dv.Base() + "roles(" + st.roleID + ")"}, before: u.state(), landed: landed(true)}))

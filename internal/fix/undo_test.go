@@ -1137,3 +1137,27 @@ func TestUndoOfARestoreWithoutSettingsRow(t *testing.T) {
 	assert.Empty(t, run.writes)
 	u.assertServiceUserFit(env)
 }
+
+// Undo assigns no more than a fix does: System Administrator (removed for least privilege) is not given back,
+// and the outcome says to do it by hand if it is still needed.
+func TestUndoNeverGivesBackARoleAFixWouldNotAssign(t *testing.T) {
+	t.Parallel()
+	const env = "Contoso Sandbox"
+	u := newUndoRig(t)
+	app := u.appUser(env, "e4b1a995-abe3-4350-a61c-65fccd32e8bd")
+	require.True(t, u.holds(env, app, "System Administrator"))
+	journal, res := u.fix(env, undoFixOptions{privileges: true})
+	require.Zero(t, res.Failed(), "%+v", res.Outcomes)
+	require.False(t, u.holds(env, app, "System Administrator"), "the fix removed it")
+
+	run := u.undo(journal, nil)
+	require.NoError(t, run.err)
+	o := run.outcome(t, "undo_remove_role", `"System Administrator"`)
+	assert.Equal(t, OutcomeNotApplied, o.Status)
+	assert.Equal(t, `left alone: undo assigns no more than a fix does, and audit fix never assigns "System Administrator": it would give full control of the environment; assign it by hand if you really mean to`, o.Reason)
+	assert.False(t, u.holds(env, app, "System Administrator"))
+	for _, w := range run.writes {
+		assert.NotEqual(t, http.MethodPost, w.Method, "no role is assigned: %s", w.Path)
+	}
+	u.assertServiceUserFit(env)
+}
