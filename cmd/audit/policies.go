@@ -11,6 +11,7 @@ import (
 
 	"github.com/work365/audit/internal/audit"
 	"github.com/work365/audit/internal/policy"
+	"github.com/work365/audit/internal/report"
 )
 
 // policiesOptions are the flags shared by the policies subcommands.
@@ -178,56 +179,5 @@ func runPoliciesDocs(ctx context.Context, g *globals, o policiesOptions) error {
 	if err != nil {
 		return err
 	}
-	w := g.stdout
-	fmt.Fprintln(w, "# Rule reference")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Generated from the METADATA of the policies by `audit policies docs`; do not edit by hand.")
-	fmt.Fprintln(w, "Rule IDs are part of the public contract. Each (environment, rule) pair is reported as `pass`, `fail`,")
-	fmt.Fprintln(w, "`waived`, `not_applicable` or `error`.")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| ID | Severity | Title | Fix |")
-	fmt.Fprintln(w, "|---|---|---|---|")
-	for _, r := range eng.Rules() {
-		fmt.Fprintf(w, "| [%s](#%s) | %s | %s | %s |\n", r.ID, anchor(r.ID), r.Severity, mdEscape(r.Title), fixKind(r))
-	}
-	for _, r := range eng.Rules() {
-		fmt.Fprintf(w, "\n## %s\n\n**%s**\n\n", r.ID, mdEscape(r.Title))
-		fmt.Fprintf(w, "- Severity: %s\n", r.Severity)
-		if r.Guide != "" {
-			fmt.Fprintf(w, "- Guide: %s\n", mdEscape(r.Guide))
-		}
-		fmt.Fprintf(w, "- Remediation: %s\n", fixKind(r))
-		fmt.Fprintf(w, "- Scope: %s\n", r.Scope)
-		fmt.Fprintf(w, "- Package: `%s` (`%s`)\n\n", r.Package, r.File)
-		fmt.Fprintf(w, "%s\n", r.Description)
-		if r.Remediation != "" {
-			fmt.Fprintf(w, "\n**What to do.** %s\n", r.Remediation)
-		}
-		if len(r.Related) > 0 {
-			fmt.Fprintln(w, "\nSee also:")
-			for _, rr := range r.Related {
-				fmt.Fprintf(w, "\n- [%s](%s)", mdEscape(rr.Description), rr.Ref)
-			}
-			fmt.Fprintln(w)
-		}
-	}
-	return nil
-}
-
-func fixKind(r policy.Rule) string {
-	switch {
-	case r.Automatic && r.OptIn != "":
-		return "automatic with `--" + r.OptIn + "`"
-	case r.Automatic:
-		return "automatic"
-	}
-	return "manual"
-}
-
-func anchor(id string) string {
-	return strings.ToLower(strings.ReplaceAll(id, ".", ""))
-}
-
-func mdEscape(s string) string {
-	return strings.NewReplacer("|", "\\|", "<", "&lt;", ">", "&gt;").Replace(s)
+	return report.RulesReference(g.stdout, eng.Rules())
 }

@@ -3,7 +3,12 @@ package report
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
 	"time"
+
+	"github.com/work365/audit/internal/termtext"
 )
 
 // writeDriftMarkdown writes the "changed since the last scan" section of the Markdown report.
@@ -54,4 +59,62 @@ func driftMarkdown(b *bytes.Buffer, d *Drift, now time.Time) {
 		}
 		b.WriteString("\n</details>\n\n")
 	}
+}
+
+// DriftText writes a drift for a terminal (audit diff): afterName names the later scan, now is its time. Every
+// cell is cleaned for the terminal; the tabs between them are its own.
+func DriftText(w io.Writer, d *Drift, afterName string, now time.Time) {
+	termtext.Fprintf(w, "Changes from %s to %s\n", d.Baseline.Describe(), afterName)
+	line := d.Line()
+	if i := strings.LastIndex(line, " since "); i > 0 {
+		line = line[:i]
+	}
+	termtext.Fprintf(w, "%s\n", line)
+	if e := d.Earlier(); e != "" {
+		termtext.Fprintf(w, "%s.\n", strings.ToUpper(e[:1])+e[1:])
+	}
+	section := func(title string, rows [][]string) {
+		if len(rows) == 0 {
+			return
+		}
+		fmt.Fprintf(w, "\n%s\n", title)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, r := range rows {
+			cells := make([]string, len(r))
+			for i, c := range r {
+				cells[i] = termtext.Clean(c)
+			}
+			fmt.Fprintf(tw, "  %s\n", strings.Join(cells, "\t"))
+		}
+		tw.Flush()
+	}
+	var rows [][]string
+	for _, x := range d.NewFailures {
+		rows = append(rows, []string{x.Environment, x.RuleID, x.Severity, cut(termtext.Clean(x.Message), 100)})
+	}
+	section("New failures", rows)
+	rows = nil
+	for _, x := range d.Resolved {
+		rows = append(rows, []string{x.Environment, x.RuleID, x.Severity, "now " + strings.ReplaceAll(x.Status, "_", " ") + ", had failed for " + Age(x.FirstSeen, now)})
+	}
+	section("Resolved", rows)
+	rows = nil
+	for _, x := range d.Persisting {
+		rows = append(rows, []string{x.Environment, x.RuleID, x.Severity, "first seen " + x.FirstSeen.UTC().Format("2006-01-02 15:04 UTC") + " (" + Age(x.FirstSeen, now) + ")"})
+	}
+	section("Persisting", rows)
+	rows = nil
+	for _, c := range d.Inventory {
+		rows = append(rows, []string{c.Environment + " (" + c.Tenant + ")", c.Describe()})
+	}
+	section("Inventory changes", rows)
+}
+
+// cut is s on one line, cut to max runes.
+func cut(s string, max int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > max {
+		return string(r[:max-1]) + "…"
+	}
+	return s
 }
