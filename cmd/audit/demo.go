@@ -2,19 +2,14 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
-	"fmt"
-	"io/fs"
-	"net/http"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/work365/audit/internal/audit"
 	"github.com/work365/audit/internal/config"
+	"github.com/work365/audit/internal/demo"
 	"github.com/work365/audit/internal/emulator"
 )
 
@@ -52,75 +47,25 @@ given is printed at the end.`,
 	return cmd
 }
 
-// demoSecretVar carries a fixture's client secret to the scan through the normal credential path.
-const demoSecretVar = "AUDIT_DEMO_CLIENT_SECRET_"
-
-// emulators are running emulators and a config and globals that point the real scan path at them.
+// emulators are running emulators, with globals that point the real code path at them.
 type emulators struct {
-	servers []*emulator.Server
-	cfg     *config.Config
-	g       *globals
+	*demo.Emulators
+	g *globals
 }
 
-func (e *emulators) Close() {
-	for _, s := range e.servers {
-		s.Close()
-	}
-}
-
-// startEmulators serves each fixture on its own loopback port, and returns a config with one tenant per
-// fixture and globals whose HTTP client trusts the emulators' CAs (and nothing else).
+// startEmulators serves each fixture on its own loopback port, and returns the emulators with globals whose
+// HTTP client trusts their CAs (and nothing else) and whose environment holds their secrets.
 func startEmulators(g *globals, paths []string, opts emulator.Options) (*emulators, error) {
-	out := &emulators{cfg: &config.Config{}}
-	pool := x509.NewCertPool()
-	secrets := map[string]string{}
-	for i, path := range paths {
-		fx, err := emulator.LoadFixture(path)
-		if err != nil {
-			out.Close()
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil, usageError("tenant fixture %s not found: run from the repository root or pass --tenant FILE", path)
-			}
-			return nil, withCode(exitUsage, err)
+	emu, err := demo.Start(paths, opts, g.now)
+	if err != nil {
+		if errors.Is(err, demo.ErrFixtureNotFound) {
+			return nil, usageError("%v: run from the repository root or pass --tenant FILE", err)
 		}
-		if len(fx.Clients) == 0 || fx.Clients[0].Secret == "" {
-			out.Close()
-			return nil, usageError("%s: the first client needs a secret for the demo to authenticate with", path)
-		}
-		o := opts
-		if o.Now == nil {
-			o.Now = g.now
-		}
-		srv, err := emulator.New(fx, o)
-		if err == nil {
-			err = srv.Start()
-		}
-		if err != nil {
-			out.Close()
-			return nil, fmt.Errorf("start emulator for %s: %w", path, err)
-		}
-		out.servers = append(out.servers, srv)
-		pool.AppendCertsFromPEM(srv.CACertPEM())
-		secretVar := fmt.Sprintf("%s%d", demoSecretVar, i)
-		secrets[secretVar] = fx.Clients[0].Secret
-		out.cfg.Tenants = append(out.cfg.Tenants, config.Tenant{
-			Name: fx.Tenant.Name, TenantID: srv.TenantID(), ClientID: fx.Clients[0].ClientID,
-			ClientSecretEnv: secretVar, Authority: srv.URL(), BAP: srv.BAPURL(), BAPScope: srv.BAPScope(),
-		})
+		return nil, withCode(exitUsage, err)
 	}
-	out.cfg.ApplyDefaults()
 	dg := *g
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, ForceAttemptHTTP2: true,
-		MaxIdleConnsPerHost: 64}
-	dg.httpClient = &http.Client{Transport: tr, Timeout: time.Duration(out.cfg.Collect.RequestTimeout)}
-	dg.getenv = func(k string) string {
-		if v, ok := secrets[k]; ok {
-			return v
-		}
-		return g.getenv(k)
-	}
-	out.g = &dg
-	return out, nil
+	dg.httpClient, dg.getenv = emu.HTTP, emu.Getenv(g.getenv)
+	return &emulators{Emulators: emu, g: &dg}, nil
 }
 
 func runDemo(ctx context.Context, g *globals, o demoOptions) error {
@@ -132,7 +77,7 @@ func runDemo(ctx context.Context, g *globals, o demoOptions) error {
 		return err
 	}
 	defer emu.Close()
-	cfg, dg := emu.cfg, emu.g
+	cfg, dg := emu.Config, emu.g
 	if o.configPath != "" {
 		settings, err := config.LoadSettings(o.configPath)
 		if err != nil {

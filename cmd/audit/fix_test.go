@@ -82,7 +82,7 @@ func TestFixWithoutApplyChangesNothing(t *testing.T) {
 	assert.Contains(t, out, "No automatic change: the environment could not be read completely")
 	assert.Contains(t, out, "No automatic change: Work 365 3.4.9.0 is below 3.5")
 	assert.Contains(t, out, "removing roles needs --fix-privileges")
-	for _, srv := range h.emu.servers {
+	for _, srv := range h.emu.Servers {
 		assert.Empty(t, srv.Writes())
 	}
 }
@@ -92,14 +92,14 @@ func TestFixApplyRefusesWithoutATerminalOrYes(t *testing.T) {
 	h := newHarness(t, emulator.Options{})
 	assert.Equal(t, exitUsage, h.run("fix", "--config", h.cfgPath, "--output", h.dir, "--apply", "--quiet"))
 	assert.Contains(t, h.stderr.String(), "refusing to change anything without confirmation")
-	for _, srv := range h.emu.servers {
+	for _, srv := range h.emu.Servers {
 		assert.Empty(t, srv.Writes())
 	}
 	// On a terminal, anything but yes changes nothing.
 	h.g.stdinTTY, h.g.stdin = true, strings.NewReader("no\n")
 	assert.Equal(t, exitError, h.run("fix", "--config", h.cfgPath, "--output", h.dir, "--apply", "--quiet"))
 	assert.Contains(t, h.stderr.String(), "not confirmed: nothing was changed")
-	for _, srv := range h.emu.servers {
+	for _, srv := range h.emu.Servers {
 		assert.Empty(t, srv.Writes())
 	}
 }
@@ -151,7 +151,7 @@ func TestFixApplyOnTheDemoTenantsThenUndo(t *testing.T) {
 	assert.Equal(t, policy.StatusPass, after["Fabrikam Production"]["W365.GOV.1"], "the fixed sandbox now qualifies")
 
 	// The journal accounts for every write the emulator received, in order.
-	assert.Equal(t, emulatorWrites(h.emu.servers...), journalWrites(t, journal))
+	assert.Equal(t, emulatorWrites(h.emu.Servers...), journalWrites(t, journal))
 	legacy := envID(t, repBefore, "Contoso Legacy")
 	assert.Equal(t, []string{
 		"POST systemusers",

@@ -54,7 +54,7 @@ func newHarness(t *testing.T, opts emulator.Options, fixtures ...string) *harnes
 
 	var b strings.Builder
 	b.WriteString("tenants:\n")
-	for _, tn := range emu.cfg.Tenants {
+	for _, tn := range emu.Config.Tenants {
 		fmt.Fprintf(&b, "  - name: %s\n    tenant_id: %s\n    client_id: %s\n    client_secret_env: %s\n    authority: %s\n    bap: %s\n    bap_scope: %s\n",
 			tn.Name, tn.TenantID, tn.ClientID, tn.ClientSecretEnv, tn.Authority, tn.BAP, tn.BAPScope)
 	}
@@ -65,9 +65,9 @@ func newHarness(t *testing.T, opts emulator.Options, fixtures ...string) *harnes
 
 // server returns the emulator serving the tenant of the given name.
 func (h *harness) server(tenant string) *emulator.Server {
-	for i, tn := range h.emu.cfg.Tenants {
+	for i, tn := range h.emu.Config.Tenants {
 		if tn.Name == tenant {
-			return h.emu.servers[i]
+			return h.emu.Servers[i]
 		}
 	}
 	h.t.Fatalf("no emulator for tenant %s", tenant)

@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -69,24 +66,9 @@ func runMerge(ctx context.Context, g *globals, paths []string, o mergeOptions) e
 	if err := o.history.Resolve(cfg, false, false); err != nil {
 		return err
 	}
-	parts := make([]report.Part, 0, len(paths))
-	for _, p := range paths {
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			return withCode(exitUsage, fmt.Errorf("read report: %w", err))
-		}
-		if err := report.ValidateJSON(raw); err != nil {
-			return usageError("%s is not a JSON report of audit scan: %v", p, err)
-		}
-		var r report.Report
-		if err := json.Unmarshal(raw, &r); err != nil {
-			return usageError("%s: %v", p, err)
-		}
-		parts = append(parts, report.Part{Name: p, Report: &r})
-	}
-	merged, err := report.Merge(parts, g.now())
+	merged, err := audit.MergeReports(paths, g.now())
 	if err != nil {
-		return withCode(exitUsage, fmt.Errorf("merge: %w", err))
+		return err
 	}
 	o.report.failOn = merged.FailOn
 	o.report.source = sarifSource(cfg)

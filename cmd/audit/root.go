@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/work365/audit/internal/audit"
+	"github.com/work365/audit/internal/progress"
 )
 
 // globals are the process-wide dependencies of every command; tests replace them.
@@ -54,7 +55,8 @@ func defaultGlobals(stdin io.Reader, stdout, stderr io.Writer) *globals {
 // standard error for its notes, and the progress of collection on a terminal (not with quiet).
 func (g *globals) deps(quiet bool) audit.Deps {
 	return audit.Deps{Now: g.now, Getenv: g.getenv, HTTP: g.httpClient, Stderr: g.stderr, Quiet: quiet, Debug: g.debug,
-		Interactive: g.stdinTTY && g.stderrTTY, Progress: newProgress(g, quiet), ToolVersion: toolVersion()}
+		Interactive: g.stdinTTY && g.stderrTTY, Progress: progress.New(g.stderr, progress.Options{Enabled: g.stderrTTY && !quiet,
+			Color: g.getenv("NO_COLOR") == "", Width: g.termWidth, Now: g.now}), ToolVersion: toolVersion()}
 }
 
 func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {

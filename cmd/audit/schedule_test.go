@@ -121,7 +121,7 @@ func dataverseWrite(t *testing.T, h *harness, tenant, env, method, path string, 
 	t.Helper()
 	srv := h.server(tenant)
 	var clientID, secret string
-	for _, tn := range h.emu.cfg.Tenants {
+	for _, tn := range h.emu.Config.Tenants {
 		if tn.Name == tenant {
 			clientID, secret = tn.ClientID, h.g.getenv(tn.ClientSecretEnv)
 		}

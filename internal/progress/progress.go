@@ -1,7 +1,10 @@
-package main
+// Package progress shows a collection on a terminal: one line per environment as it finishes, under a status
+// line that counts the environments done, in progress and failed.
+package progress
 
 import (
 	"fmt"
+	"io"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -11,12 +14,13 @@ import (
 	"github.com/work365/audit/internal/termtext"
 )
 
-// progress shows collection on standard error when it is a terminal (and not with --quiet): one line per
-// environment as it finishes, with its outcome and how long it took, under a status line that counts the
-// environments done, in progress and failed, with the elapsed time. Anywhere else it says nothing, so logs
-// and pipes stay clean. Colour only when NO_COLOR is unset.
-type progress struct {
-	g       *globals
+// Progress shows collection on a terminal (standard error, when it is one and the run is not quiet): one line
+// per environment as it finishes, with its outcome and how long it took, under a status line that counts the
+// environments done, in progress and failed, with the elapsed time. Disabled, it says nothing, so logs and
+// pipes stay clean.
+type Progress struct {
+	w       io.Writer
+	now     func() time.Time
 	enabled bool
 	color   bool
 	width   int
@@ -30,25 +34,29 @@ type progress struct {
 	lastDraw             time.Time
 }
 
-func newProgress(g *globals, quiet bool) *progress {
-	p := &progress{g: g, enabled: g.stderrTTY && !quiet, color: g.getenv("NO_COLOR") == "", width: 80,
-		total: map[string]int{}}
-	if g.termWidth > 0 {
-		p.width = g.termWidth
+// Options say where and how to show progress.
+type Options struct {
+	Enabled bool // standard error is a terminal and the run is not quiet
+	Color   bool // NO_COLOR is unset
+	Width   int  // the terminal's width; 0 means 80
+	Now     func() time.Time
+}
+
+// New returns a Progress writing to w.
+func New(w io.Writer, o Options) *Progress {
+	p := &Progress{w: w, now: o.Now, enabled: o.Enabled, color: o.Color, width: 80, total: map[string]int{}}
+	if o.Width > 0 {
+		p.width = o.Width
+	}
+	if p.now == nil {
+		p.now = time.Now
 	}
 	p.start = p.now()
 	return p
 }
 
-func (p *progress) now() time.Time {
-	if p.g.now != nil {
-		return p.g.now()
-	}
-	return time.Now()
-}
-
 // Event shows an environment starting or done.
-func (p *progress) Event(e collect.Event) {
+func (p *Progress) Event(e collect.Event) {
 	if !p.enabled {
 		return
 	}
@@ -72,12 +80,12 @@ func (p *progress) Event(e collect.Event) {
 		p.skipped++
 	}
 	p.clearStatus()
-	fmt.Fprintln(p.g.stderr, p.line(e))
+	fmt.Fprintln(p.w, p.line(e))
 	p.drawStatus()
 }
 
 // line is one finished environment: "  ✓ Contoso Production (contoso)  read in 0.4s".
-func (p *progress) line(e collect.Event) string {
+func (p *Progress) line(e collect.Event) string {
 	mark, colour, what := "✓", "\x1b[32m", "read"
 	switch e.Status {
 	case snapshot.StatusError:
@@ -92,7 +100,7 @@ func (p *progress) line(e collect.Event) string {
 	return fmt.Sprintf("  %s %s  %s in %s", mark, truncate(name, p.width-30), what, e.Elapsed.Round(100*time.Millisecond))
 }
 
-func (p *progress) sum() int {
+func (p *Progress) sum() int {
 	n := 0
 	for _, t := range p.total {
 		n += t
@@ -100,30 +108,30 @@ func (p *progress) sum() int {
 	return n
 }
 
-func (p *progress) drawStatus() {
+func (p *Progress) drawStatus() {
 	p.lastDraw = time.Now()
 	line := fmt.Sprintf("collecting: %d/%d environments, %d in progress, %d could not be read · %s",
 		p.done, p.sum(), p.active, p.errors, p.now().Sub(p.start).Round(100*time.Millisecond))
-	fmt.Fprint(p.g.stderr, "\r\x1b[2K"+truncate(line, p.width-1))
+	fmt.Fprint(p.w, "\r\x1b[2K"+truncate(line, p.width-1))
 	p.status = true
 }
 
-func (p *progress) clearStatus() {
+func (p *Progress) clearStatus() {
 	if p.status {
-		fmt.Fprint(p.g.stderr, "\r\x1b[2K")
+		fmt.Fprint(p.w, "\r\x1b[2K")
 		p.status = false
 	}
 }
 
 // Finish ends the status line.
-func (p *progress) Finish() {
+func (p *Progress) Finish() {
 	if !p.enabled {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.clearStatus()
-	fmt.Fprintf(p.g.stderr, "collected %d environments in %s: %d read, %d skipped, %d could not be read\n",
+	fmt.Fprintf(p.w, "collected %d environments in %s: %d read, %d skipped, %d could not be read\n",
 		p.done, p.now().Sub(p.start).Round(100*time.Millisecond), p.done-p.skipped-p.errors, p.skipped, p.errors)
 }
 

@@ -1,0 +1,96 @@
+// Package demo serves tenant fixtures with the emulator and points a real run at them: one emulator per
+// fixture on loopback, a config with one tenant per fixture, and an HTTP client that trusts the emulators' CAs
+// and nothing else. audit demo, the end-to-end tests and the rehearsals run the product's code path on it.
+package demo
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"time"
+
+	"github.com/work365/audit/internal/config"
+	"github.com/work365/audit/internal/emulator"
+)
+
+// SecretVar carries a fixture's client secret to the run through the normal credential path: the tenant
+// of fixture i reads it from SecretVar followed by i.
+const SecretVar = "AUDIT_DEMO_CLIENT_SECRET_"
+
+// Emulators are running emulators, the config that names them, and what a run needs to reach them.
+type Emulators struct {
+	Servers []*emulator.Server
+	Config  *config.Config
+	// HTTP trusts the emulators' CAs (and nothing else).
+	HTTP *http.Client
+	// Secrets are the fixtures' client secrets by the variable their tenant reads.
+	Secrets map[string]string
+}
+
+// ErrFixtureNotFound is a fixture file that does not exist.
+var ErrFixtureNotFound = errors.New("tenant fixture not found")
+
+// Start serves each fixture on its own loopback port. now is the emulators' clock when opts has none.
+func Start(paths []string, opts emulator.Options, now func() time.Time) (*Emulators, error) {
+	out := &Emulators{Config: &config.Config{}, Secrets: map[string]string{}}
+	pool := x509.NewCertPool()
+	for i, path := range paths {
+		fx, err := emulator.LoadFixture(path)
+		if err != nil {
+			out.Close()
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("%w: %s", ErrFixtureNotFound, path)
+			}
+			return nil, err
+		}
+		if len(fx.Clients) == 0 || fx.Clients[0].Secret == "" {
+			out.Close()
+			return nil, fmt.Errorf("%s: the first client needs a secret for the demo to authenticate with", path)
+		}
+		o := opts
+		if o.Now == nil {
+			o.Now = now
+		}
+		srv, err := emulator.New(fx, o)
+		if err == nil {
+			err = srv.Start()
+		}
+		if err != nil {
+			out.Close()
+			return nil, fmt.Errorf("start emulator for %s: %w", path, err)
+		}
+		out.Servers = append(out.Servers, srv)
+		pool.AppendCertsFromPEM(srv.CACertPEM())
+		secretVar := fmt.Sprintf("%s%d", SecretVar, i)
+		out.Secrets[secretVar] = fx.Clients[0].Secret
+		out.Config.Tenants = append(out.Config.Tenants, config.Tenant{
+			Name: fx.Tenant.Name, TenantID: srv.TenantID(), ClientID: fx.Clients[0].ClientID,
+			ClientSecretEnv: secretVar, Authority: srv.URL(), BAP: srv.BAPURL(), BAPScope: srv.BAPScope(),
+		})
+	}
+	out.Config.ApplyDefaults()
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, ForceAttemptHTTP2: true,
+		MaxIdleConnsPerHost: 64}
+	out.HTTP = &http.Client{Transport: tr, Timeout: time.Duration(out.Config.Collect.RequestTimeout)}
+	return out, nil
+}
+
+// Getenv answers the fixtures' secret variables, and asks next for the others.
+func (e *Emulators) Getenv(next func(string) string) func(string) string {
+	return func(k string) string {
+		if v, ok := e.Secrets[k]; ok {
+			return v
+		}
+		return next(k)
+	}
+}
+
+// Close stops every emulator.
+func (e *Emulators) Close() {
+	for _, s := range e.Servers {
+		s.Close()
+	}
+}
