@@ -47,11 +47,21 @@ func Part(tenant string, count int) int {
 	for i := 1; i <= count; i++ {
 		h := fnv.New64a()
 		_, _ = io.WriteString(h, strings.ToLower(tenant)+"\x00"+strconv.Itoa(i))
-		if score := h.Sum64(); i == 1 || score > bestScore {
+		if score := mix(h.Sum64()); i == 1 || score > bestScore {
 			best, bestScore = i, score
 		}
 	}
 	return best
+}
+
+// mix is SplitMix64's finaliser: FNV-1a of strings that differ only in their last bytes (the part number)
+// differs mostly in its low bits, which would send most tenants to the same parts; mixed, every bit counts.
+func mix(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 // Apply keeps the config's tenants of this part and returns how many there were. Tenants are never split:
