@@ -245,7 +245,7 @@ func runEval(ctx context.Context, o childOptions) error {
 	}
 	run.Results = len(results)
 	for _, r := range results {
-		run.Statuses[r.Status]++
+		run.Statuses[string(r.Status)]++
 	}
 	if o.opaDir != "" {
 		b, err := eng.Batch(snap, results)

@@ -88,10 +88,10 @@ func TestHTMLReportInABrowser(t *testing.T) {
 	assert.Equal(t, rep.Summary.FailingAtOrAbove, dom.Threshold)
 	assert.Equal(t, rep.Summary.Errors, dom.Unaudited)
 	for _, s := range report.Statuses {
-		assert.Equal(t, rep.Summary.Results[s], dom.ByStatus[s], "results %s", s)
+		assert.Equal(t, rep.Summary.Results[s], dom.ByStatus[string(s)], "results %s", s)
 	}
 	for s, n := range rep.Summary.Environments {
-		assert.Equal(t, n, dom.EnvByStatus[s], "environments %s", s)
+		assert.Equal(t, n, dom.EnvByStatus[string(s)], "environments %s", s)
 	}
 	var names []string
 	for _, e := range rep.Environments {
@@ -137,7 +137,7 @@ func TestHTMLReportInABrowser(t *testing.T) {
 		for _, e := range rep.Environments {
 			for _, res := range rep.ResultsOf(e.ID) {
 				if keep(res) {
-					results = append(results, res.Status+"/"+res.Severity+"/"+e.Name)
+					results = append(results, string(res.Status)+"/"+res.Severity+"/"+e.Name)
 					if !seen[e.Name] {
 						seen[e.Name] = true
 						envs = append(envs, e.Name)

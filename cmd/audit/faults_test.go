@@ -97,7 +97,7 @@ func TestFaultMatrix(t *testing.T) {
 			}
 			for _, e := range rep.Environments {
 				if e.Name == victim {
-					assert.Equal(t, "error", e.Status)
+					assert.Equal(t, policy.StatusError, e.Status)
 					assert.Regexp(t, tc.reason, e.Error)
 				}
 			}

@@ -60,11 +60,11 @@ func emulatorWrites(srvs ...*emulator.Server) map[string][]string {
 	return out
 }
 
-func byName(rep *report.Report) map[string]map[string]string {
-	out := map[string]map[string]string{}
+func byName(rep *report.Report) map[string]map[string]policy.Status {
+	out := map[string]map[string]policy.Status{}
 	for _, r := range rep.Results {
 		if out[r.EnvironmentName] == nil {
-			out[r.EnvironmentName] = map[string]string{}
+			out[r.EnvironmentName] = map[string]policy.Status{}
 		}
 		out[r.EnvironmentName][r.RuleID] = r.Status
 	}

@@ -100,7 +100,7 @@ func statusGrid(r *report.Report) map[string]string {
 	abbrev := map[string]string{"pass": "P", "fail": "F", "waived": "W", "not_applicable": "-", "error": "E"}
 	out := map[string]string{}
 	for _, res := range r.Results {
-		out[res.EnvironmentName] += abbrev[res.Status]
+		out[res.EnvironmentName] += abbrev[string(res.Status)]
 	}
 	return out
 }

@@ -102,10 +102,10 @@ func TestDemoShowsAnActiveAndAnExpiredWaiver(t *testing.T) {
 		if seen[r.RuleID] == nil {
 			seen[r.RuleID] = map[string]bool{}
 		}
-		seen[r.RuleID][r.Status] = true
+		seen[r.RuleID][string(r.Status)] = true
 	}
 	for id, s := range seen {
-		assert.True(t, s[policy.StatusFail] && s[policy.StatusPass], "%s fails and passes somewhere: %v", id, s)
+		assert.True(t, s[string(policy.StatusFail)] && s[string(policy.StatusPass)], "%s fails and passes somewhere: %v", id, s)
 	}
 }
 

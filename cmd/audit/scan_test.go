@@ -66,7 +66,7 @@ func TestScanOfTheDemoTenantsGivesTheExpectedStatusOfEveryPair(t *testing.T) {
 		assert.Equal(t, "application", e.Inventory.ServiceUser.Kind)
 		assert.Equal(t, "3.6.2.0", e.Inventory.Work365Version)
 		assert.Equal(t, "contosoprod", e.Inventory.BusinessUnit)
-		assert.Equal(t, "pass", e.Status)
+		assert.Equal(t, policy.StatusPass, e.Status)
 	}
 
 	// What real tenants have and a self-made emulator tends to leave out.
@@ -80,25 +80,25 @@ func TestScanOfTheDemoTenantsGivesTheExpectedStatusOfEveryPair(t *testing.T) {
 	}
 	// A role held through a team counts, and the passing result names the team.
 	portal := byPair["Contoso Production W365.ROLES.2"]
-	assert.Equal(t, "pass", portal.Status)
+	assert.Equal(t, policy.StatusPass, portal.Status)
 	assert.Contains(t, portal.Message, `holds "Work 365 Portal Service" through team "Work 365 Integration"`)
 	assert.Equal(t, "Work 365 Integration", portal.Evidence["teams"].([]any)[0].(map[string]any)["name"])
 	// A non-interactive person (access mode 4, no application ID) still holding Work 365 Service is a person.
 	legacy := byPair["Contoso Europe W365.LEGACY.1"]
-	assert.Equal(t, "fail", legacy.Status)
+	assert.Equal(t, policy.StatusFail, legacy.Status)
 	assert.Contains(t, legacy.Message, `"Old Service Account" (w365svc-eu@contoso.onmicrosoft.com)`)
 	// An environment in admin mode is audited: the auditor's application user is a System Administrator.
-	assert.Equal(t, "pass", byPair["Contoso Sandbox W365.ROLES.1"].Status)
-	assert.Equal(t, "fail", byPair["Contoso Sandbox W365.ROLES.3"].Status, "read completely: its System Administrator role is seen")
+	assert.Equal(t, policy.StatusPass, byPair["Contoso Sandbox W365.ROLES.1"].Status)
+	assert.Equal(t, policy.StatusFail, byPair["Contoso Sandbox W365.ROLES.3"].Status, "read completely: its System Administrator role is seen")
 	// Templates owned by SYSTEM and INTEGRATION are not "owned by a disabled user".
-	assert.Equal(t, "pass", byPair["Contoso Production W365.BIND.2"].Status)
+	assert.Equal(t, policy.StatusPass, byPair["Contoso Production W365.BIND.2"].Status)
 	// Work 365 installed under another unique name is found by its friendly name, not reported missing.
 	require.NotNil(t, envs["Fabrikam Production"].Inventory)
 	assert.Equal(t, "friendly_name", envs["Fabrikam Production"].Inventory.Work365FoundBy)
 	assert.Equal(t, "3.8.1.0", envs["Fabrikam Production"].Inventory.Work365Version)
 	// A disabled environment is not audited, and says so.
 	archive := byPair["Fabrikam Archive W365.ROLES.1"]
-	assert.Equal(t, "not_applicable", archive.Status)
+	assert.Equal(t, policy.StatusNotApplicable, archive.Status)
 	assert.Contains(t, archive.Message, "disabled")
 }
 
@@ -131,7 +131,7 @@ func TestScanSurvivesPagingThrottlingAndAFailingEnvironment(t *testing.T) {
 	assert.Equal(t, want, statusGrid(rep))
 	for _, e := range rep.Environments {
 		if e.Name == "Contoso Finance" {
-			assert.Equal(t, "error", e.Status)
+			assert.Equal(t, policy.StatusError, e.Status)
 			assert.Contains(t, e.Error, "asyncoperations")
 		}
 	}

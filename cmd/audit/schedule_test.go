@@ -203,7 +203,7 @@ func driftLines(d *report.Drift) []string {
 		out = append(out, "new "+x.Environment+" "+x.RuleID)
 	}
 	for _, x := range d.Resolved {
-		out = append(out, "resolved "+x.Environment+" "+x.RuleID+" "+x.Status)
+		out = append(out, "resolved "+x.Environment+" "+x.RuleID+" "+string(x.Status))
 	}
 	for _, c := range d.Inventory {
 		out = append(out, c.Kind+" "+c.Environment+" "+c.Before+c.After)

@@ -210,7 +210,7 @@ func CountEnvs(p *fix.Plan) int {
 
 // FixReport is the outcome of a fix run as the reports carry it.
 func FixReport(res *fix.Result, journal, mode string) *report.Fix {
-	out := &report.Fix{Mode: mode, Journal: journal, Counts: report.Counts{}, Outcomes: []report.FixOutcome{}}
+	out := &report.Fix{Mode: mode, Journal: journal, Counts: map[string]int{}, Outcomes: []report.FixOutcome{}}
 	for _, o := range res.Outcomes {
 		out.Counts[o.Status]++
 		rules := o.Step.Rules

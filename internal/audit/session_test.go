@@ -34,7 +34,7 @@ func open(t *testing.T, s Settings) (*Session, *demo.Emulators, *strings.Builder
 	return sess, emu, &stderr
 }
 
-func statusOf(ev *Evaluation, env, rule string) string {
+func statusOf(ev *Evaluation, env, rule string) policy.Status {
 	for _, r := range ev.Results {
 		if r.EnvironmentName == env && r.RuleID == rule {
 			return r.Status

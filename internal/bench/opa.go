@@ -93,11 +93,11 @@ func runOPAEval(ctx context.Context, opa, dir, query string) (*opaRun, error) {
 			for _, d := range env {
 				switch {
 				case len(d.NA) > 0:
-					out.statuses[policy.StatusNotApplicable]++
+					out.statuses[string(policy.StatusNotApplicable)]++
 				case len(d.Deny) > 0:
-					out.statuses[policy.StatusFail]++
+					out.statuses[string(policy.StatusFail)]++
 				default:
-					out.statuses[policy.StatusPass]++
+					out.statuses[string(policy.StatusPass)]++
 				}
 			}
 		}
@@ -107,7 +107,7 @@ func runOPAEval(ctx context.Context, opa, dir, query string) (*opaRun, error) {
 
 // sameStatuses compares the engine's counts of pass, fail and not applicable with those of opa eval.
 func sameStatuses(engine, opa map[string]int) bool {
-	for _, s := range []string{policy.StatusPass, policy.StatusFail, policy.StatusNotApplicable} {
+	for _, s := range []string{string(policy.StatusPass), string(policy.StatusFail), string(policy.StatusNotApplicable)} {
 		if engine[s] != opa[s] {
 			return false
 		}

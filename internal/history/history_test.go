@@ -31,8 +31,8 @@ func rep(at time.Time, statuses ...string) *report.Report {
 		Summary: report.Summary{Results: report.Counts{}}}
 	for i, st := range statuses {
 		r.Results = append(r.Results, policy.Result{Tenant: "contoso", EnvironmentID: "E1", EnvironmentName: "Prod",
-			RuleID: []string{"W365.ROLES.1", "W365.ROLES.2", "W365.ROLES.3"}[i], Status: st, Severity: "high"})
-		r.Summary.Results[st]++
+			RuleID: []string{"W365.ROLES.1", "W365.ROLES.2", "W365.ROLES.3"}[i], Status: policy.Status(st), Severity: "high"})
+		r.Summary.Results[policy.Status(st)]++
 	}
 	return r
 }
@@ -133,7 +133,7 @@ func TestRunsRoundTripAndResolveByReference(t *testing.T) {
 
 	r, err := s.Report(ctx, c)
 	require.NoError(t, err)
-	assert.Equal(t, "fail", r.Results[0].Status)
+	assert.Equal(t, policy.StatusFail, r.Results[0].Status)
 	snap, err := s.Snapshot(ctx, c)
 	require.NoError(t, err)
 	assert.Equal(t, t0.Add(12*time.Hour), snap.CollectedAt)
@@ -267,8 +267,8 @@ func fleet(at time.Time, envs map[string][2]string, unlisted ...string) *report.
 			}
 			r.Environments = append(r.Environments, e)
 			for i, rule := range []string{"W365.ROLES.1", "W365.ROLES.2"} {
-				r.Results = append(r.Results, policy.Result{Tenant: t.name, EnvironmentID: id, EnvironmentName: id, RuleID: rule, Status: st[i], Severity: "high"})
-				r.Summary.Results[st[i]]++
+				r.Results = append(r.Results, policy.Result{Tenant: t.name, EnvironmentID: id, EnvironmentName: id, RuleID: rule, Status: policy.Status(st[i]), Severity: "high"})
+				r.Summary.Results[policy.Status(st[i])]++
 			}
 			tr.Environments++
 		}

@@ -67,7 +67,7 @@ func contextLine(m Message) string {
 func resultLine(r report.DriftResult, now time.Time, resolved bool) string {
 	s := fmt.Sprintf("%s · %s · %s (%s)", r.Environment, r.RuleID, r.Title, r.Severity)
 	if resolved {
-		s += fmt.Sprintf(" — now %s, failing for %s", strings.ReplaceAll(r.Status, "_", " "), report.Age(r.FirstSeen, now))
+		s += fmt.Sprintf(" — now %s, failing for %s", strings.ReplaceAll(string(r.Status), "_", " "), report.Age(r.FirstSeen, now))
 	}
 	return s
 }

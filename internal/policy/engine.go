@@ -20,13 +20,16 @@ import (
 	"github.com/work365/audit/policies"
 )
 
+// Status is the outcome of one rule on one environment.
+type Status string
+
 // Result statuses.
 const (
-	StatusPass          = "pass"
-	StatusFail          = "fail"
-	StatusWaived        = "waived"
-	StatusNotApplicable = "not_applicable"
-	StatusError         = "error"
+	StatusPass          Status = "pass"
+	StatusFail          Status = "fail"
+	StatusWaived        Status = "waived"
+	StatusNotApplicable Status = "not_applicable"
+	StatusError         Status = "error"
 )
 
 // Result is the outcome of one rule on one environment.
@@ -36,7 +39,7 @@ type Result struct {
 	EnvironmentName string         `json:"environment_name"`
 	RuleID          string         `json:"rule_id"`
 	Title           string         `json:"title"`
-	Status          string         `json:"status"`
+	Status          Status         `json:"status"`
 	Severity        string         `json:"severity"`
 	Message         string         `json:"message"`
 	Evidence        map[string]any `json:"evidence,omitempty"`
@@ -418,10 +421,10 @@ func tenantValues(snap *snapshot.Snapshot, results []Result) (map[*snapshot.Tena
 				id = ast.StringTerm(r.RuleID)
 				ids[r.RuleID] = id
 			}
-			pair := pairs[[2]string{r.Status, r.Severity}]
+			pair := pairs[[2]string{string(r.Status), r.Severity}]
 			if pair == nil {
-				pair = ast.ObjectTerm([2]*ast.Term{keyStatus, ast.StringTerm(r.Status)}, [2]*ast.Term{keySeverity, ast.StringTerm(r.Severity)})
-				pairs[[2]string{r.Status, r.Severity}] = pair
+				pair = ast.ObjectTerm([2]*ast.Term{keyStatus, ast.StringTerm(string(r.Status))}, [2]*ast.Term{keySeverity, ast.StringTerm(r.Severity)})
+				pairs[[2]string{string(r.Status), r.Severity}] = pair
 			}
 			byEnv[r.EnvironmentID] = append(byEnv[r.EnvironmentID], [2]*ast.Term{id, pair})
 		}

@@ -131,8 +131,8 @@ func compliantEnv(id, name, typ string) snapshot.Environment {
 	}
 }
 
-func statuses(rs []Result) map[string]string {
-	out := map[string]string{}
+func statuses(rs []Result) map[string]Status {
+	out := map[string]Status{}
 	for _, r := range rs {
 		out[r.EnvironmentName+"/"+r.RuleID] = r.Status
 	}

@@ -25,7 +25,7 @@ func TestWaiversApplyUntilTheirLastDayInUTC(t *testing.T) {
 	w := Waiver{Rule: "W365.ROLES.3", Environment: "Contoso *", Reason: "migration", Owner: "jdoe", Ticket: "CHG-1", Expires: day("2026-11-26")}
 	cases := map[string]struct {
 		now    time.Time
-		status string
+		status Status
 	}{
 		"on the last day, late in UTC": {time.Date(2026, 11, 26, 23, 59, 0, 0, time.UTC), StatusWaived},
 		"the next day in UTC":          {time.Date(2026, 11, 27, 0, 0, 1, 0, time.UTC), StatusFail},
@@ -56,7 +56,7 @@ func TestWaiversMatchRuleEnvironmentTenantAndObjects(t *testing.T) {
 		name   string
 		waiver Waiver
 		result Result
-		want   string
+		want   Status
 	}{
 		{"by environment ID", Waiver{Rule: "W365.BIND.1", Environment: "contoso legacy-id"}, failing("Contoso Legacy", "W365.BIND.1", nil), StatusWaived},
 		{"rule glob", Waiver{Rule: "W365.BIND.*", Environment: "*"}, failing("Contoso Legacy", "W365.BIND.2", nil), StatusWaived},

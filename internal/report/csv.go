@@ -37,7 +37,7 @@ func (csvReporter) Write(w io.Writer, r *Report) error {
 	for _, res := range r.Results {
 		e := envs[res.EnvironmentID]
 		row := []string{res.Tenant, res.EnvironmentID, res.EnvironmentName, e.Type, e.Region, res.RuleID, res.Title,
-			res.Severity, res.Status, res.Message, "", "", "", "", "", "", "", "", "", ""}
+			res.Severity, string(res.Status), res.Message, "", "", "", "", "", "", "", "", "", ""}
 		if rem := res.Remediation; rem != nil {
 			row[10] = rem.Summary
 			row[11] = strconv.FormatBool(rem.Automatic)

@@ -36,7 +36,7 @@ func TestCSVDefusesEveryCellASpreadsheetWouldRunAsAFormula(t *testing.T) {
 			v := tc.value
 			r := &Report{
 				Environments: []Environment{{Tenant: v, ID: v, Name: v, Type: v, Region: v}},
-				Results: []policy.Result{{Tenant: v, EnvironmentID: v, EnvironmentName: v, RuleID: v, Title: v, Status: v, Severity: v,
+				Results: []policy.Result{{Tenant: v, EnvironmentID: v, EnvironmentName: v, RuleID: v, Title: v, Status: policy.Status(v), Severity: v,
 					Message: v, Evidence: map[string]any{"name": v},
 					Remediation: &policy.Remediation{Summary: v, OptIn: v, Actions: []map[string]any{{"action": v}}},
 					Waiver:      &policy.WaiverInfo{Reason: v, Owner: v, Ticket: v, Expires: v}}},

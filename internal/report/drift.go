@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/work365/audit/internal/policy"
 )
 
 // Drift is what changed since an earlier scan: the "changed since last scan" section of a report whose scan
@@ -44,8 +46,8 @@ type DriftResult struct {
 	Severity      string `json:"severity"`
 	// Status is the pair's status now: fail for new and persisting failures; pass, not_applicable or
 	// waived for resolved ones.
-	Status  string `json:"status"`
-	Message string `json:"message,omitempty"` // the failure's message (the earlier one for a resolved failure)
+	Status  policy.Status `json:"status"`
+	Message string        `json:"message,omitempty"` // the failure's message (the earlier one for a resolved failure)
 	// FirstSeen is when the failure was first seen in the unbroken run of scans that found it (scans that
 	// could not read the pair do not break it); for a comparison of two files without a history, the earlier
 	// file's collection time (failing at least since).

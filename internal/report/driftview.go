@@ -95,7 +95,7 @@ func DriftText(w io.Writer, d *Drift, afterName string, now time.Time) {
 	section("New failures", rows)
 	rows = nil
 	for _, x := range d.Resolved {
-		rows = append(rows, []string{x.Environment, x.RuleID, x.Severity, "now " + strings.ReplaceAll(x.Status, "_", " ") + ", had failed for " + Age(x.FirstSeen, now)})
+		rows = append(rows, []string{x.Environment, x.RuleID, x.Severity, "now " + strings.ReplaceAll(string(x.Status), "_", " ") + ", had failed for " + Age(x.FirstSeen, now)})
 	}
 	section("Resolved", rows)
 	rows = nil

@@ -2,10 +2,10 @@ package report
 
 // Fix is the outcome of a fix run, as reports show it next to the state it left.
 type Fix struct {
-	Mode     string       `json:"mode"` // "apply" or "undo"
-	Journal  string       `json:"journal"`
-	Counts   Counts       `json:"counts"` // outcomes by status
-	Outcomes []FixOutcome `json:"outcomes"`
+	Mode     string         `json:"mode"` // "apply" or "undo"
+	Journal  string         `json:"journal"`
+	Counts   map[string]int `json:"counts"` // outcomes by status
+	Outcomes []FixOutcome   `json:"outcomes"`
 }
 
 // FixOutcome is what became of one remediation step.

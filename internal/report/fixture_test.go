@@ -39,9 +39,9 @@ func fixture() *Report {
 		CollectionStatus: "skipped", SkipReason: "the environment has no Dataverse database"}
 	res := func(e Environment, rule Rule, status, msg string) policy.Result {
 		return policy.Result{Tenant: e.Tenant, EnvironmentID: e.ID, EnvironmentName: e.Name, RuleID: rule.ID, Title: rule.Title,
-			Status: status, Severity: rule.Severity, Message: msg}
+			Status: policy.Status(status), Severity: rule.Severity, Message: msg}
 	}
-	appFail := res(evil, rules[0], policy.StatusFail, `No application user for "`+hostile+`"; flow <img src=x onerror=alert(2)> | *x*`)
+	appFail := res(evil, rules[0], string(policy.StatusFail), `No application user for "`+hostile+`"; flow <img src=x onerror=alert(2)> | *x*`)
 	appFail.Evidence = map[string]any{"name": hostile, "count": 1}
 	appFail.Remediation = &policy.Remediation{Summary: "Create it in the admin center.", Automatic: true, Actions: []map[string]any{
 		{"action": "create_app_user", "app_id": "e4b1a995-abe3-4350-a61c-65fccd32e8bd", "business_unit_id": "bu-1"},
@@ -49,30 +49,30 @@ func fixture() *Report {
 		{"action": "set_service_user", "app_id": "e4b1a995-abe3-4350-a61c-65fccd32e8bd"},
 		{"action": "clear_cache"},
 	}}
-	bindFail := res(evil, rules[1], policy.StatusFail, "1 cloud flow owned by a disabled user: \"-1+2\" owned by \"Pat\".")
+	bindFail := res(evil, rules[1], string(policy.StatusFail), "1 cloud flow owned by a disabled user: \"-1+2\" owned by \"Pat\".")
 	bindFail.Remediation = &policy.Remediation{Summary: "Reassign the flows.", OptIn: "reassign-owners", Actions: []map[string]any{
 		{"action": "manual", "title": "Reassign the flows", "steps": []any{"Open Power Apps → " + hostile + ".", "Assign each flow to the application user."}},
 	}}
 	bindFail.Waiver = &policy.WaiverInfo{Reason: "Known", Owner: "mtan@contoso.com", Ticket: "INC-1", Expires: "2026-10-31", Expired: true}
-	rolesFail := res(evil, rules[2], policy.StatusFail, "Holds System Administrator.")
+	rolesFail := res(evil, rules[2], string(policy.StatusFail), "Holds System Administrator.")
 	rolesFail.Remediation = &policy.Remediation{Summary: "Remove roles.", Automatic: true, OptIn: "fix-privileges", Actions: []map[string]any{
 		{"action": "remove_role", "user_id": "u1", "role_id": "r1", "role": "System Administrator", "opt_in": "fix-privileges"},
 		{"action": "enable_user", "user_id": "u1", "app_id": "e4b1a995-abe3-4350-a61c-65fccd32e8bd"},
 		{"action": "purge_app_user", "user_id": "u9", "app_id": "e4b1a995-abe3-4350-a61c-65fccd32e8bd", "opt_in": "purge-deleted"},
 	}}
-	waived := res(sandbox, rules[2], policy.StatusWaived, "Holds System Administrator.")
+	waived := res(sandbox, rules[2], string(policy.StatusWaived), "Holds System Administrator.")
 	waived.Evidence = map[string]any{"roles": []any{"System Administrator"}}
 	waived.Remediation = &policy.Remediation{Summary: "Remove roles.", Automatic: true, OptIn: "fix-privileges", Actions: []map[string]any{}}
 	waived.Waiver = &policy.WaiverInfo{Reason: "Migration <until> cut-over", Owner: "jdoe@contoso.com", Ticket: "CHG-2291", Expires: "2027-06-30"}
 	results := []policy.Result{
 		appFail, bindFail, rolesFail,
-		res(sandbox, rules[0], policy.StatusPass, ""), res(sandbox, rules[1], policy.StatusNotApplicable, "No flows in a sandbox."), waived,
-		res(broken, rules[0], policy.StatusError, "could not collect systemusers: HTTP 403"),
-		res(broken, rules[1], policy.StatusError, "could not collect systemusers: HTTP 403"),
-		res(broken, rules[2], policy.StatusError, "could not collect systemusers: HTTP 403"),
-		res(empty, rules[0], policy.StatusNotApplicable, "The environment has no Dataverse database."),
-		res(empty, rules[1], policy.StatusNotApplicable, "The environment has no Dataverse database."),
-		res(empty, rules[2], policy.StatusNotApplicable, "The environment has no Dataverse database."),
+		res(sandbox, rules[0], string(policy.StatusPass), ""), res(sandbox, rules[1], string(policy.StatusNotApplicable), "No flows in a sandbox."), waived,
+		res(broken, rules[0], string(policy.StatusError), "could not collect systemusers: HTTP 403"),
+		res(broken, rules[1], string(policy.StatusError), "could not collect systemusers: HTTP 403"),
+		res(broken, rules[2], string(policy.StatusError), "could not collect systemusers: HTTP 403"),
+		res(empty, rules[0], string(policy.StatusNotApplicable), "The environment has no Dataverse database."),
+		res(empty, rules[1], string(policy.StatusNotApplicable), "The environment has no Dataverse database."),
+		res(empty, rules[2], string(policy.StatusNotApplicable), "The environment has no Dataverse database."),
 	}
 	r := &Report{
 		SchemaVersion: SchemaVersion,

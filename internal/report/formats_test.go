@@ -392,7 +392,7 @@ func TestEveryFormatRendersAnEmptyReport(t *testing.T) {
 func TestTheOutcomeOfAFixRunIsShown(t *testing.T) {
 	t.Parallel()
 	r := fixture()
-	r.Fix = &Fix{Mode: "apply", Journal: "audit-report/journal-1.jsonl", Counts: Counts{"applied": 2, "failed": 1, "held_back": 1},
+	r.Fix = &Fix{Mode: "apply", Journal: "audit-report/journal-1.jsonl", Counts: map[string]int{"applied": 2, "failed": 1, "held_back": 1},
 		Outcomes: []FixOutcome{
 			{Tenant: "contoso", EnvironmentID: "1", Environment: hostile, Action: "assign_role", Description: "Assign Work 365 Service",
 				Rules: []string{"W365.ROLES.1"}, Status: "applied"},

@@ -30,9 +30,10 @@ type htmlReporter struct{}
 
 var (
 	htmlTemplate = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap{
-		"badge":    badgeHTML,
+		// Statuses reach the template as policy.Status (results) or as the words of counts: either is taken.
+		"badge":    func(s any) template.HTML { return badgeHTML(fmt.Sprint(s)) },
 		"sevBadge": severityHTML,
-		"label":    StatusLabel,
+		"label":    func(s any) string { return StatusLabel(policy.Status(fmt.Sprint(s))) },
 		"title":    title,
 		"lower":    strings.ToLower,
 		"fixLabel": FixStatusLabel,
@@ -68,7 +69,7 @@ func title(s string) string {
 // badgeHTML renders a status as an icon and a word: status never rests on colour alone.
 func badgeHTML(status string) template.HTML {
 	return template.HTML(fmt.Sprintf(`<span class="badge s-%s"><svg class="icon" aria-hidden="true"><use href="#i-%s"/></svg>%s</span>`,
-		template.HTMLEscapeString(status), template.HTMLEscapeString(status), template.HTMLEscapeString(StatusLabel(status))))
+		template.HTMLEscapeString(status), template.HTMLEscapeString(status), template.HTMLEscapeString(StatusLabel(policy.Status(status)))))
 }
 
 func severityHTML(sev string) template.HTML {
@@ -88,7 +89,7 @@ type htmlView struct {
 	ShortDigest   string
 	CustomSources string
 	Verdict       verdict
-	Statuses      []string
+	Statuses      []policy.Status
 	EnvStatus     []statusCount
 	StatusTotals  []statusCount
 	SeverityRows  []severityRow
@@ -170,17 +171,17 @@ func newHTMLView(r *Report) htmlView {
 		}
 	}
 	v.CustomSources = strings.Join(custom, ", ")
-	for _, s := range []string{policy.StatusFail, policy.StatusError, policy.StatusPass, policy.StatusNotApplicable} {
-		v.EnvStatus = append(v.EnvStatus, statusCount{Status: s, N: r.Summary.Environments[s]})
+	for _, s := range []policy.Status{policy.StatusFail, policy.StatusError, policy.StatusPass, policy.StatusNotApplicable} {
+		v.EnvStatus = append(v.EnvStatus, statusCount{Status: string(s), N: r.Summary.Environments[s]})
 	}
 	for _, s := range Statuses {
-		v.StatusTotals = append(v.StatusTotals, statusCount{Status: s, N: r.Summary.Results[s]})
+		v.StatusTotals = append(v.StatusTotals, statusCount{Status: string(s), N: r.Summary.Results[s]})
 	}
 	for _, sev := range policy.Severities {
 		row := severityRow{Severity: sev}
 		for _, s := range Statuses {
 			n := r.Summary.BySeverity[sev][s]
-			row.Cells = append(row.Cells, statusCount{Status: s, Severity: sev, N: n})
+			row.Cells = append(row.Cells, statusCount{Status: string(s), Severity: sev, N: n})
 			row.Total += n
 		}
 		v.SeverityRows = append(v.SeverityRows, row)
@@ -193,7 +194,7 @@ func newHTMLView(r *Report) htmlView {
 		he := htmlEnv{Environment: e, Key: fmt.Sprint(i + 1), Anchor: fmt.Sprintf("env-%d", i+1)}
 		for _, s := range Statuses {
 			if n := e.Counts[s]; n > 0 {
-				he.Counts = append(he.Counts, statusCount{Status: s, N: n})
+				he.Counts = append(he.Counts, statusCount{Status: string(s), N: n})
 			}
 		}
 		results := r.ResultsOf(e.ID)
@@ -216,7 +217,7 @@ func newHTMLView(r *Report) htmlView {
 
 // sharedMessage is the message every result of the environment's own status carries, when they all carry the
 // same one (an environment that could not be read, or where Work 365 is not installed): said once, not 15 times.
-func sharedMessage(results []policy.Result, status string) string {
+func sharedMessage(results []policy.Result, status policy.Status) string {
 	if status != policy.StatusError && status != policy.StatusNotApplicable {
 		return ""
 	}

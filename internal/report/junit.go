@@ -85,7 +85,7 @@ func (junitReporter) Write(w io.Writer, r *Report) error {
 		s := junitSuite{Name: e.Tenant + " / " + e.Name, ID: i, Package: e.Tenant, Hostname: hostOf(e.InstanceURL), Time: "0", Timestamp: stamp,
 			Properties: []junitProperty{
 				{Name: "environment.id", Value: e.ID}, {Name: "environment.type", Value: e.Type},
-				{Name: "environment.region", Value: e.Region}, {Name: "environment.status", Value: e.Status},
+				{Name: "environment.region", Value: e.Region}, {Name: "environment.status", Value: string(e.Status)},
 			}}
 		if e.InstanceURL != "" {
 			s.Properties = append(s.Properties, junitProperty{Name: "environment.instance_url", Value: e.InstanceURL})

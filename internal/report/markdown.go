@@ -190,8 +190,8 @@ func (markdownReporter) Write(w io.Writer, r *Report) error {
 	return err
 }
 
-func mdStatus(s string) string {
-	icon := map[string]string{policy.StatusPass: "✅", policy.StatusFail: "❌", policy.StatusError: "⚠️",
+func mdStatus(s policy.Status) string {
+	icon := map[policy.Status]string{policy.StatusPass: "✅", policy.StatusFail: "❌", policy.StatusError: "⚠️",
 		policy.StatusWaived: "⏸️", policy.StatusNotApplicable: "➖"}[s]
 	return strings.TrimSpace(icon + " " + StatusLabel(s))
 }

@@ -10,10 +10,10 @@ import (
 )
 
 // Statuses lists the result statuses in the order reports present them: what needs action first.
-var Statuses = []string{policy.StatusFail, policy.StatusError, policy.StatusWaived, policy.StatusPass, policy.StatusNotApplicable}
+var Statuses = []policy.Status{policy.StatusFail, policy.StatusError, policy.StatusWaived, policy.StatusPass, policy.StatusNotApplicable}
 
 // StatusLabel is the human name of a status.
-func StatusLabel(s string) string {
+func StatusLabel(s policy.Status) string {
 	switch s {
 	case policy.StatusPass:
 		return "Pass"
@@ -26,10 +26,10 @@ func StatusLabel(s string) string {
 	case policy.StatusError:
 		return "Error"
 	}
-	return s
+	return string(s)
 }
 
-func statusRank(s string) int {
+func statusRank(s policy.Status) int {
 	for i, v := range Statuses {
 		if v == s {
 			return i

@@ -73,22 +73,22 @@ type Rule struct {
 
 // Environment is one environment with its overall status and the inventory the guide asks admins to record.
 type Environment struct {
-	Tenant           string     `json:"tenant"`
-	ID               string     `json:"id"`
-	Name             string     `json:"name"`
-	Type             string     `json:"type"`
-	Region           string     `json:"region"`
-	InstanceURL      string     `json:"instance_url,omitempty"`
-	Status           string     `json:"status"` // fail, error, pass, not_applicable: the worst of its results
-	CollectionStatus string     `json:"collection_status"`
-	Error            string     `json:"error,omitempty"`
-	SkipReason       string     `json:"skip_reason,omitempty"`
-	Counts           Counts     `json:"counts"`
-	Inventory        *Inventory `json:"inventory,omitempty"`
+	Tenant           string        `json:"tenant"`
+	ID               string        `json:"id"`
+	Name             string        `json:"name"`
+	Type             string        `json:"type"`
+	Region           string        `json:"region"`
+	InstanceURL      string        `json:"instance_url,omitempty"`
+	Status           policy.Status `json:"status"` // fail, error, pass, not_applicable: the worst of its results
+	CollectionStatus string        `json:"collection_status"`
+	Error            string        `json:"error,omitempty"`
+	SkipReason       string        `json:"skip_reason,omitempty"`
+	Counts           Counts        `json:"counts"`
+	Inventory        *Inventory    `json:"inventory,omitempty"`
 }
 
 // Counts are results by status.
-type Counts map[string]int
+type Counts map[policy.Status]int
 
 // Inventory is what the guide asks administrators to record for audits.
 type Inventory struct {
@@ -206,8 +206,8 @@ func Build(in Input) *Report {
 }
 
 // overall is an environment's status: the worst status among its results.
-func overall(c Counts) string {
-	for _, s := range []string{policy.StatusError, policy.StatusFail, policy.StatusWaived, policy.StatusPass} {
+func overall(c Counts) policy.Status {
+	for _, s := range []policy.Status{policy.StatusError, policy.StatusFail, policy.StatusWaived, policy.StatusPass} {
 		if c[s] > 0 {
 			if s == policy.StatusWaived {
 				return policy.StatusPass

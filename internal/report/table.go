@@ -63,7 +63,7 @@ func (t tableReporter) Write(w io.Writer, r *Report) error {
 			fmt.Fprintf(w, "%s — %s\n  %s\n\n", t.paint(ansiBold, envTitle(e)), t.label(e.Status),
 				wrap("could not be audited: "+oneLine(e.Error), width-2, "  "))
 		case policy.StatusFail:
-			head := fmt.Sprintf("%s — %s (%s)", envTitle(e), strings.ToUpper(e.Status), counts(e))
+			head := fmt.Sprintf("%s — %s (%s)", envTitle(e), strings.ToUpper(string(e.Status)), counts(e))
 			if utf8.RuneCountInString(head) > width {
 				fmt.Fprintf(w, "%s — %s\n  %s\n", t.paint(ansiBold, envTitle(e)), t.label(e.Status), wrap(counts(e), width-2, "  "))
 			} else {
@@ -156,21 +156,21 @@ func envTitle(e Environment) string {
 }
 
 // word is a status as a painted word padded to five columns, so that lists line up with or without colour.
-func (t tableReporter) word(s string) string {
+func (t tableReporter) word(s policy.Status) string {
 	l := t.label(s)
 	return l + strings.Repeat(" ", 5-len(statusWord(s)))
 }
 
 // label is a status as a painted word.
-func (t tableReporter) label(s string) string {
-	colour := map[string]string{policy.StatusFail: ansiRed, policy.StatusError: ansiRed + ansiBold, policy.StatusPass: ansiGreen}[s]
+func (t tableReporter) label(s policy.Status) string {
+	colour := map[policy.Status]string{policy.StatusFail: ansiRed, policy.StatusError: ansiRed + ansiBold, policy.StatusPass: ansiGreen}[s]
 	if colour == "" {
 		colour = ansiDim
 	}
 	return t.paint(colour, statusWord(s))
 }
 
-func statusWord(s string) string {
+func statusWord(s policy.Status) string {
 	switch s {
 	case policy.StatusFail:
 		return "FAIL"
@@ -184,9 +184,9 @@ func statusWord(s string) string {
 
 func counts(e Environment) string {
 	parts := []string{}
-	for _, s := range []string{policy.StatusFail, policy.StatusWaived, policy.StatusPass, policy.StatusNotApplicable} {
+	for _, s := range []policy.Status{policy.StatusFail, policy.StatusWaived, policy.StatusPass, policy.StatusNotApplicable} {
 		if n := e.Counts[s]; n > 0 {
-			label := map[string]string{policy.StatusFail: "failing", policy.StatusWaived: "waived",
+			label := map[policy.Status]string{policy.StatusFail: "failing", policy.StatusWaived: "waived",
 				policy.StatusPass: "passing", policy.StatusNotApplicable: "not applicable"}[s]
 			parts = append(parts, fmt.Sprintf("%d %s", n, label))
 		}
@@ -207,9 +207,9 @@ func detail(e Environment) string {
 func summaryLine(r *Report) string {
 	s := r.Summary
 	parts := []string{}
-	for _, st := range []string{policy.StatusPass, policy.StatusFail, policy.StatusWaived, policy.StatusNotApplicable, policy.StatusError} {
+	for _, st := range []policy.Status{policy.StatusPass, policy.StatusFail, policy.StatusWaived, policy.StatusNotApplicable, policy.StatusError} {
 		if n := s.Results[st]; n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", n, strings.ReplaceAll(st, "_", " ")))
+			parts = append(parts, fmt.Sprintf("%d %s", n, strings.ReplaceAll(string(st), "_", " ")))
 		}
 	}
 	line := fmt.Sprintf("%d environments, %d results: %s.", len(r.Environments), len(r.Results), strings.Join(parts, ", "))

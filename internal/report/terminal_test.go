@@ -54,7 +54,7 @@ func steered() *Report {
 	for i := range r.Warnings {
 		r.Warnings[i] += steering
 	}
-	r.Fix = &Fix{Mode: "apply", Journal: "fix-journal.jsonl", Counts: Counts{"failed": 1}, Outcomes: []FixOutcome{{
+	r.Fix = &Fix{Mode: "apply", Journal: "fix-journal.jsonl", Counts: map[string]int{"failed": 1}, Outcomes: []FixOutcome{{
 		Tenant: "contoso" + steering, Environment: "Prod" + steering, Action: "assign_role", Description: "Assign the role " + steering,
 		Rules: []string{"W365.ROLES.1"}, Status: "failed", Reason: "HTTP 400: " + steering}}}
 	r.Drift = &Drift{
