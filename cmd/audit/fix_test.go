@@ -335,10 +335,10 @@ func TestSandboxFirstHoldsProductionBackUntilASandboxPasses(t *testing.T) {
 	status := map[string][]string{}
 	reasons := map[string]string{}
 	for _, o := range rep.Fix.Outcomes {
-		if o.Action != fix.ActManual {
+		if fix.Action(o.Action) != fix.ActManual {
 			status[o.Environment] = append(status[o.Environment], o.Action+"="+o.Status)
 		}
-		if o.Status == fix.OutcomeHeldBack || o.Status == fix.OutcomeFailed || (o.Status == fix.OutcomeManual && o.Action == fix.ActClearCache) {
+		if o.Status == fix.OutcomeHeldBack || o.Status == fix.OutcomeFailed || (o.Status == fix.OutcomeManual && fix.Action(o.Action) == fix.ActClearCache) {
 			reasons[o.Environment+"/"+o.Action] = o.Reason
 		}
 	}
@@ -354,10 +354,10 @@ func TestSandboxFirstHoldsProductionBackUntilASandboxPasses(t *testing.T) {
 		status["Northwind Dev"])
 	manual := ""
 	for _, o := range rep.Fix.Outcomes {
-		if o.Environment == "Northwind Dev" && o.Action == fix.ActManual {
+		if o.Environment == "Northwind Dev" && fix.Action(o.Action) == fix.ActManual {
 			manual += o.Description + "\n"
 		}
-		if o.Environment == "Northwind Dev" && o.Action == fix.ActCreateAppUser {
+		if o.Environment == "Northwind Dev" && fix.Action(o.Action) == fix.ActCreateAppUser {
 			assert.Contains(t, o.Reason, "has to be purged first")
 		}
 	}
@@ -378,7 +378,7 @@ func TestSandboxFirstHoldsProductionBackUntilASandboxPasses(t *testing.T) {
 	rep = readReport(t, out)
 	found := false
 	for _, o := range rep.Fix.Outcomes {
-		if o.Environment == "Tailspin Production" && o.Action == fix.ActCreateAppUser {
+		if o.Environment == "Tailspin Production" && fix.Action(o.Action) == fix.ActCreateAppUser {
 			found = true
 			assert.Equal(t, fix.OutcomeFailed, o.Status)
 			assert.Contains(t, o.Reason, "has no service principal in this tenant yet (complete Work 365's consent or onboarding for the tenant first)")
@@ -401,12 +401,12 @@ func TestAWriteRefusedInOneEnvironmentLeavesTheOthersFixed(t *testing.T) {
 	for _, o := range rep.Fix.Outcomes {
 		switch o.Environment {
 		case "Contoso Finance":
-			if o.Action == fix.ActEnableUser {
+			if fix.Action(o.Action) == fix.ActEnableUser {
 				assert.Equal(t, fix.OutcomeFailed, o.Status)
 				assert.Contains(t, o.Reason, "lacks a write privilege")
 			}
 		case "Contoso Legacy", "Contoso Europe":
-			if o.Action != fix.ActManual && o.Status != fix.OutcomeNotApplied {
+			if fix.Action(o.Action) != fix.ActManual && o.Status != fix.OutcomeNotApplied {
 				assert.Equal(t, fix.OutcomeApplied, o.Status, "%s %s: %s", o.Environment, o.Action, o.Reason)
 			}
 		}

@@ -218,7 +218,7 @@ func FixReport(res *fix.Result, journal, mode string) *report.Fix {
 			rules = []string{}
 		}
 		out.Outcomes = append(out.Outcomes, report.FixOutcome{Tenant: o.Tenant, EnvironmentID: o.EnvironmentID, Environment: o.Environment,
-			Action: o.Step.Action, Description: o.Step.Description, Rules: rules, Status: o.Status, Reason: o.Reason})
+			Action: string(o.Step.Action), Description: o.Step.Description, Rules: rules, Status: o.Status, Reason: o.Reason})
 	}
 	return out
 }

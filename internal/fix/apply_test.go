@@ -196,7 +196,7 @@ func TestAPurgeIsListedAsNotApplied(t *testing.T) {
 	snap := &snapshot.Snapshot{Tenants: []snapshot.Tenant{{Name: "t", Environments: []snapshot.Environment{{ID: "e", Name: "Dev", Type: "Developer",
 		Status: snapshot.StatusOK, Dataverse: &snapshot.Dataverse{Work365: snapshot.Solution{Installed: true}}}}}}}
 	results := []policy.Result{{EnvironmentID: "e", RuleID: "ACME.1", Status: policy.StatusFail, Remediation: &policy.Remediation{
-		Actions: []map[string]any{{"action": ActPurgeAppUser, "user_id": "u", "app_id": "a"}}}}}
+		Actions: []map[string]any{{"action": string(ActPurgeAppUser), "user_id": "u", "app_id": "a"}}}}}
 	plan := BuildPlan(snap, results, nil, Options{})
 	require.Len(t, plan.Environments, 1)
 	ep := plan.Environments[0]

@@ -31,7 +31,7 @@ type Record struct {
 	EnvironmentID string         `json:"environment_id,omitempty"`
 	Environment   string         `json:"environment,omitempty"`
 	InstanceURL   string         `json:"instance_url,omitempty"`
-	Action        string         `json:"action,omitempty"`
+	Action        Action         `json:"action,omitempty"`
 	Params        map[string]any `json:"params,omitempty"`
 	Method        string         `json:"method,omitempty"`
 	Path          string         `json:"path,omitempty"` // relative to the Web API base

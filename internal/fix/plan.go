@@ -14,25 +14,28 @@ import (
 	"github.com/work365/audit/internal/snapshot"
 )
 
-// Action types, in the order they are applied within an environment.
+// Action is what a remediation step does: the "action" of a policy's remediation.
+type Action string
+
+// Actions, in the order they are applied within an environment.
 const (
-	ActCreateAppUser  = "create_app_user"
-	ActEnableUser     = "enable_user"
-	ActAssignRole     = "assign_role"
-	ActSetServiceUser = "set_service_user"
-	ActRemoveRole     = "remove_role"
-	ActClearCache     = "clear_cache"
-	ActManual         = "manual"
+	ActCreateAppUser  Action = "create_app_user"
+	ActEnableUser     Action = "enable_user"
+	ActAssignRole     Action = "assign_role"
+	ActSetServiceUser Action = "set_service_user"
+	ActRemoveRole     Action = "remove_role"
+	ActClearCache     Action = "clear_cache"
+	ActManual         Action = "manual"
 	// ActPurgeAppUser permanently deleted a soft-deleted application user in earlier versions. Permanent deletion
 	// of users is a preview feature that needs an environment setting and the reassignment of the user's records
 	// first (learn.microsoft.com/power-platform/admin/delete-users), so it is a manual step now; the name stays to
 	// read older journals and to refuse the action by name.
-	ActPurgeAppUser = "purge_app_user"
+	ActPurgeAppUser Action = "purge_app_user"
 )
 
 // The service user is switched before roles are removed: a removal re-checks that it does not take what Work
 // 365 still runs on (W365.LEGACY.1 removes a person's roles only once the service user is an application user).
-var actionRank = map[string]int{
+var actionRank = map[Action]int{
 	ActCreateAppUser: 1, ActEnableUser: 2, ActAssignRole: 3, ActSetServiceUser: 4, ActRemoveRole: 5, ActClearCache: 6,
 }
 
@@ -61,7 +64,7 @@ type Options struct {
 
 // Step is one remediation step of an environment's plan.
 type Step struct {
-	Action      string         `json:"action"`
+	Action      Action         `json:"action"`
 	Params      map[string]any `json:"params"`
 	Rules       []string       `json:"rules"` // the failing rules that asked for it
 	Description string         `json:"description"`
@@ -226,7 +229,7 @@ func buildEnv(ep *EnvPlan, env *snapshot.Environment, res []policy.Result, opts 
 			continue
 		}
 		for _, a := range r.Remediation.Actions {
-			kind, _ := a["action"].(string)
+			kind := Action(str(a, "action"))
 			if kind == ActManual {
 				title, _ := a["title"].(string)
 				steps := strs(a["steps"])
@@ -245,7 +248,7 @@ func buildEnv(ep *EnvPlan, env *snapshot.Environment, res []policy.Result, opts 
 			}
 			if _, known := actionRank[kind]; !known {
 				ep.NotApplied = append(ep.NotApplied, Step{Action: kind, Params: a, Rules: []string{r.RuleID},
-					Description: "unknown action " + kind, Reason: "this version of audit does not know how to apply it"})
+					Description: "unknown action " + string(kind), Reason: "this version of audit does not know how to apply it"})
 				continue
 			}
 			key := actionKey(a)
@@ -368,7 +371,7 @@ func actionKey(a map[string]any) string {
 
 func optIn(a map[string]any) string {
 	s, _ := a["opt_in"].(string)
-	if s == "" && a["action"] == ActRemoveRole {
+	if s == "" && Action(str(a, "action")) == ActRemoveRole {
 		return OptInFixPrivileges
 	}
 	return s
@@ -409,7 +412,7 @@ func describe(a map[string]any, env *snapshot.Environment, opts Options) string 
 		}
 		return id
 	}
-	switch str(a, "action") {
+	switch Action(str(a, "action")) {
 	case ActPurgeAppUser:
 		return fmt.Sprintf("Purge the soft-deleted application user %s (App ID %s)", userName(str(a, "user_id")), app)
 	case ActCreateAppUser:

@@ -39,8 +39,8 @@ func waived(envID, rule, expires string, actions ...map[string]any) policy.Resul
 	return r
 }
 
-func act(kind string, kv ...string) map[string]any {
-	a := map[string]any{"action": kind}
+func act(kind Action, kv ...string) map[string]any {
+	a := map[string]any{"action": string(kind)}
 	for i := 0; i+1 < len(kv); i += 2 {
 		a[kv[i]] = kv[i+1]
 	}
@@ -48,13 +48,13 @@ func act(kind string, kv ...string) map[string]any {
 }
 
 func manual(title string, steps ...any) map[string]any {
-	return map[string]any{"action": ActManual, "title": title, "steps": steps}
+	return map[string]any{"action": string(ActManual), "title": title, "steps": steps}
 }
 
 var critical = []policy.Rule{{ID: "W365.SERVICE.1", Severity: "critical"}, {ID: "W365.ROLES.1", Severity: "high"}}
 
-func actions(steps []Step) []string {
-	out := []string{}
+func actions(steps []Step) []Action {
+	out := []Action{}
 	for _, s := range steps {
 		out = append(out, s.Action)
 	}
@@ -129,7 +129,7 @@ func TestClearingTheCacheAloneIsNotPlanned(t *testing.T) {
 
 	with := []policy.Result{failing("d", "W365.SERVICE.3", clear), failing("d", "W365.SERVICE.1", act(ActSetServiceUser, "app_id", testApp))}
 	ep = envPlan(t, BuildPlan(snap(env("d", "Dev", "Developer")), with, nil, Options{}), "Dev")
-	assert.Equal(t, []string{ActSetServiceUser, ActClearCache}, actions(ep.Steps), "in dependency order, whatever the rules' order")
+	assert.Equal(t, []Action{ActSetServiceUser, ActClearCache}, actions(ep.Steps), "in dependency order, whatever the rules' order")
 }
 
 func TestStepsAreOrderedByDependency(t *testing.T) {
@@ -142,7 +142,7 @@ func TestStepsAreOrderedByDependency(t *testing.T) {
 		failing("d", "W365.LEGACY.1", act(ActRemoveRole, "user_id", "p1", "role", "Work 365 Service", "role_id", "r1")),
 	}
 	ep := envPlan(t, BuildPlan(snap(env("d", "Dev", "Developer")), results, nil, Options{Roles: testRoles, FixPrivileges: true}), "Dev")
-	assert.Equal(t, []string{ActCreateAppUser, ActEnableUser, ActAssignRole, ActSetServiceUser, ActRemoveRole, ActClearCache}, actions(ep.Steps))
+	assert.Equal(t, []Action{ActCreateAppUser, ActEnableUser, ActAssignRole, ActSetServiceUser, ActRemoveRole, ActClearCache}, actions(ep.Steps))
 
 	ep = envPlan(t, BuildPlan(snap(env("d", "Dev", "Developer")), results, nil, Options{Roles: testRoles}), "Dev")
 	assert.NotContains(t, actions(ep.Steps), ActRemoveRole)
@@ -283,7 +283,7 @@ func TestASoftDeletedApplicationUserBlocksItsApp(t *testing.T) {
 		act(ActClearCache)), failing("d", "W365.SERVICE.1", act(ActSetServiceUser, "app_id", strings2upper(testApp)))}
 	ep := envPlan(t, BuildPlan(snap(e), results, nil, Options{}), "Dev")
 	assert.Empty(t, ep.Steps)
-	reasons := map[string]string{}
+	reasons := map[Action]string{}
 	for _, st := range ep.NotApplied {
 		reasons[st.Action] = st.Reason
 	}
@@ -315,7 +315,7 @@ func TestRuleAndEnvironmentFiltersAreGlobs(t *testing.T) {
 	p := BuildPlan(s, results, nil, Options{Environments: []string{"*/lab"}, Rules: []string{"w365.roles.*"}, Roles: testRoles})
 	require.Len(t, p.Environments, 1)
 	assert.Equal(t, "R&D/Lab", p.Environments[0].Name)
-	assert.Equal(t, []string{ActAssignRole}, actions(p.Environments[0].Steps))
+	assert.Equal(t, []Action{ActAssignRole}, actions(p.Environments[0].Steps))
 
 	p = BuildPlan(s, results, nil, Options{Environments: []string{"d"}})
 	ep := envPlan(t, p, "Dev")

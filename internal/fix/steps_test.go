@@ -133,7 +133,7 @@ func (r *stepsRig) apply(t *testing.T, steps ...Step) *Result {
 	return res
 }
 
-func step(action string, rule string, kv ...string) Step {
+func step(action Action, rule string, kv ...string) Step {
 	return Step{Action: action, Params: act(action, kv...), Rules: []string{rule}}
 }
 

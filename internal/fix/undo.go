@@ -23,7 +23,7 @@ type UndoStep struct {
 	EnvironmentID string `json:"environment_id"`
 	Environment   string `json:"environment"`
 	InstanceURL   string `json:"instance_url"`
-	Action        string `json:"action"` // the original action
+	Action        Action `json:"action"` // the original action
 	Description   string `json:"description"`
 	// Irreversible is why the write cannot be undone (a purge); such steps are shown, never attempted.
 	Irreversible string `json:"irreversible,omitempty"`
@@ -199,7 +199,7 @@ func Undo(ctx context.Context, plan *UndoPlan, opts ApplyOptions) (*Result, erro
 	}
 	// The cache still holds the service user just replaced: clear it, as after any change of service user.
 	for _, r := range restoredService {
-		step := Step{Action: ActClearCache, Params: map[string]any{"action": ActClearCache}, Description: "Clear the Work 365 cache"}
+		step := Step{Action: ActClearCache, Params: map[string]any{"action": string(ActClearCache)}, Description: "Clear the Work 365 cache"}
 		r.wrote = true
 		status, reason, err := r.step(ctx, step)
 		if err != nil {

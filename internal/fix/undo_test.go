@@ -116,7 +116,7 @@ func (u *undoRig) undoCtx(ctx context.Context, fixJournal string, mutate func(*A
 }
 
 // outcome finds the outcome of the undo of an action whose description contains what.
-func (r undoRun) outcome(t *testing.T, action, what string) Outcome {
+func (r undoRun) outcome(t *testing.T, action Action, what string) Outcome {
 	t.Helper()
 	for _, o := range r.res.Outcomes {
 		if o.Step.Action == action && strings.Contains(o.Step.Description, what) {
@@ -263,7 +263,7 @@ func (u *undoRig) legacyFixed(o undoFixOptions) (undoLegacy, string) {
 func undoStatuses(res *Result) []string {
 	out := make([]string, 0, len(res.Outcomes))
 	for _, o := range res.Outcomes {
-		out = append(out, o.Step.Action+" "+o.Status)
+		out = append(out, string(o.Step.Action)+" "+o.Status)
 	}
 	return out
 }
@@ -279,13 +279,13 @@ func TestUndoReversesAFixRunNewestFirst(t *testing.T) {
 	require.NoError(t, run.err)
 
 	var seqs []int
-	var actions []string
+	var actions []Action
 	for _, st := range run.plan.Steps {
 		seqs = append(seqs, st.Seq)
 		actions = append(actions, st.Action)
 	}
 	assert.Equal(t, []int{5, 4, 3, 2}, seqs, "newest first; the clear_cache of seq 6 has nothing to reverse")
-	assert.Equal(t, []string{ActSetServiceUser, ActAssignRole, ActAssignRole, ActCreateAppUser}, actions)
+	assert.Equal(t, []Action{ActSetServiceUser, ActAssignRole, ActAssignRole, ActCreateAppUser}, actions)
 
 	assert.Equal(t, []string{
 		"PATCH w365_configurations(" + l.settingRow + ")",
@@ -447,7 +447,7 @@ func TestUndoLeavesLaterChangesAlone(t *testing.T) {
 			run := u.undo(journal, nil)
 			require.NoError(t, run.err)
 			for _, w := range tc.want {
-				o := run.outcome(t, w.action, w.what)
+				o := run.outcome(t, Action(w.action), w.what)
 				assert.Equal(t, w.status, o.Status, "%s %s: %s", w.action, w.what, o.Reason)
 				assert.Equal(t, names.Replace(w.reason), o.Reason, "%s %s", w.action, w.what)
 			}
@@ -765,7 +765,7 @@ func TestUndoOfAReversalWhoseAnswerIsLost(t *testing.T) {
 			require.NoError(t, err)
 			target := -1
 			for _, st := range plan.Steps {
-				if "undo_"+st.Action == tc.action && strings.Contains(st.Description, tc.what) {
+				if "undo_"+st.Action == Action(tc.action) && strings.Contains(st.Description, tc.what) {
 					target = st.Seq
 				}
 			}
@@ -782,7 +782,7 @@ func TestUndoOfAReversalWhoseAnswerIsLost(t *testing.T) {
 				}
 			})
 			require.NoError(t, run.err)
-			o := run.outcome(t, tc.action, tc.what)
+			o := run.outcome(t, Action(tc.action), tc.what)
 			assert.Equal(t, tc.status, o.Status, o.Reason)
 			if tc.reason != "" {
 				assert.Equal(t, tc.reason, o.Reason)
@@ -939,7 +939,8 @@ func TestBuildUndoPlansTheReversalNewestFirst(t *testing.T) {
 
 	type step struct {
 		Seq             int
-		Action, Kind    string
+		Action          Action
+		Kind            string
 		User, Role, App string
 		Uncertain       bool
 		Irreversible    bool

@@ -52,7 +52,7 @@ func (r *rig) run(t *testing.T, env string, tweak func(*ApplyOptions)) (*Result,
 	return res, path
 }
 
-func outcomeOf(t *testing.T, res *Result, action string) Outcome {
+func outcomeOf(t *testing.T, res *Result, action Action) Outcome {
 	t.Helper()
 	for _, o := range res.Outcomes {
 		if o.Step.Action == action {
@@ -77,11 +77,11 @@ func sent(srv *emulator.Server, method, part string) int {
 
 // journaled lists, in order, every outcome journaled for the writes of an action (a write whose answer was
 // lost has two: the lost answer, then what re-reading the state found).
-func journaled(t *testing.T, path, action string) []string {
+func journaled(t *testing.T, path string, action Action) []string {
 	t.Helper()
 	raw, err := os.ReadFile(path)
 	require.NoError(t, err)
-	actions := map[int]string{}
+	actions := map[int]Action{}
 	var out []string
 	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
 		var rec Record
@@ -110,7 +110,8 @@ func (r *rig) passes(t *testing.T, env string, rules ...string) {
 }
 
 type writeCase struct {
-	action, env  string
+	action       Action
+	env          string
 	match        string // the fault rule's match
 	method, part string // how to recognise the write among the emulator's
 }
@@ -134,7 +135,7 @@ func TestAWriteThatLandedIsNeverSentTwice(t *testing.T) {
 			{"500", emulator.FaultRule{Status: http.StatusInternalServerError}, OutcomeUnknown},
 			{"no answer", emulator.FaultRule{Reset: true}, OutcomeUnknown},
 		} {
-			t.Run(wc.action+" "+fault.name, func(t *testing.T) {
+			t.Run(string(wc.action)+" "+fault.name, func(t *testing.T) {
 				t.Parallel()
 				r := quietRig(t)
 				rule := fault.rule
@@ -167,7 +168,7 @@ func TestAWriteThatDidNotLandIsSentAgain(t *testing.T) {
 			{"503", emulator.FaultRule{Status: http.StatusServiceUnavailable}, []string{OutcomeUnknown, OutcomeFailed, OutcomeApplied}},
 			{"no answer", emulator.FaultRule{Reset: true}, []string{OutcomeUnknown, OutcomeFailed, OutcomeApplied}},
 		} {
-			t.Run(wc.action+" "+fault.name, func(t *testing.T) {
+			t.Run(string(wc.action)+" "+fault.name, func(t *testing.T) {
 				t.Parallel()
 				r := quietRig(t)
 				rule := fault.rule
