@@ -16,8 +16,9 @@ import (
 	"github.com/work365/audit/internal/report"
 )
 
-// goldenDir holds one report per format of the demo tenants, refreshed with go test ./cmd/audit -update.
-const goldenDir = "../../internal/report/testdata/golden"
+// goldenDir holds one report per format of a scan of the demo tenants through the whole code path, refreshed
+// with go test ./cmd/audit -update. internal/report has its own goldens, rendered from a fixed report.
+const goldenDir = "testdata/golden"
 
 // emulatorPort matches the emulator's loopback address, whose port changes from run to run.
 var emulatorPort = regexp.MustCompile(`127\.0\.0\.1:[0-9]+`)
