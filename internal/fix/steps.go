@@ -38,15 +38,6 @@ func (n RoleNames) allowed(role string) (bool, string) {
 // already true, and writes what is not.
 func (r *envRun) step(ctx context.Context, st Step) (status, reason string, err error) {
 	p := st.Params
-	wrote := func(_ *api.Response, err error) (string, string, error) {
-		if errors.Is(err, errConfirmed) {
-			return OutcomeApplied, confirmed, nil
-		}
-		if err != nil {
-			return "", "", err
-		}
-		return OutcomeApplied, "", nil
-	}
 	switch st.Action {
 	case ActCreateAppUser:
 		live, deleted, err := appUsers(ctx, r.dv, appID(p))

@@ -218,15 +218,6 @@ func leftAlone(format string, args ...any) (string, string, error) {
 
 // reverse undoes one write after re-reading the state it would change.
 func (r *envRun) reverse(ctx context.Context, st UndoStep, step Step) (string, string, error) {
-	wrote := func(_ *api.Response, err error) (string, string, error) {
-		if errors.Is(err, errConfirmed) {
-			return OutcomeApplied, confirmed, nil
-		}
-		if err != nil {
-			return "", "", err
-		}
-		return OutcomeApplied, "", nil
-	}
 	switch st.kind {
 	case "disassociate", "associate":
 		u, err := user(ctx, r.dv, st.userID)

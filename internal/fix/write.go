@@ -165,3 +165,15 @@ func (a *applier) waiting(ep *EnvPlan, d time.Duration) {
 
 // LongWait is the wait before a write from which Waiting is told: the lock of the tenant stays held meanwhile.
 const LongWait = 5 * time.Second
+
+// wrote is the outcome of a step whose last act was a write: applied (confirmed by re-reading when its answer
+// was lost or refused), or the write's error.
+func wrote(_ *api.Response, err error) (string, string, error) {
+	if errors.Is(err, errConfirmed) {
+		return OutcomeApplied, confirmed, nil
+	}
+	if err != nil {
+		return "", "", err
+	}
+	return OutcomeApplied, "", nil
+}
