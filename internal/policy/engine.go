@@ -370,8 +370,8 @@ func (e *Engine) Evaluate(ctx context.Context, snap *snapshot.Snapshot, adjust f
 	return all, nil
 }
 
-// tenantDocs builds input.tenant for every tenant: its name, ID and the summaries of its environments, with
-// the first phase's results attached when results is non-nil.
+// tenantDocs builds input.tenant for every tenant: its name, ID and its environments — as the environment list
+// gives them in the first phase (results nil), and as collected, with the first phase's results, in the second.
 func tenantDocs(snap *snapshot.Snapshot, results []Result) map[*snapshot.Tenant]map[string]any {
 	var byEnv map[string]map[string]any
 	if results != nil {
@@ -390,14 +390,16 @@ func tenantDocs(snap *snapshot.Snapshot, results []Result) map[*snapshot.Tenant]
 		t := &snap.Tenants[ti]
 		sums := make([]any, 0, len(t.Environments))
 		for ei := range t.Environments {
-			s := summary(&t.Environments[ei])
-			if byEnv != nil {
-				res := byEnv[t.Environments[ei].ID]
-				if res == nil {
-					res = map[string]any{}
-				}
-				s["results"] = res
+			if byEnv == nil {
+				sums = append(sums, listed(&t.Environments[ei]))
+				continue
 			}
+			s := summary(&t.Environments[ei])
+			res := byEnv[t.Environments[ei].ID]
+			if res == nil {
+				res = map[string]any{}
+			}
+			s["results"] = res
 			sums = append(sums, s)
 		}
 		out[t] = map[string]any{"name": t.Name, "id": t.ID, "environments": sums}
@@ -411,23 +413,7 @@ func tenantDocs(snap *snapshot.Snapshot, results []Result) map[*snapshot.Tenant]
 func tenantValues(snap *snapshot.Snapshot, results []Result) (map[*snapshot.Tenant]ast.Value, error) {
 	var byEnv map[string][][2]*ast.Term
 	if results != nil {
-		byEnv = map[string][][2]*ast.Term{}
-		// Rule IDs and the few (status, severity) pairs are shared by every environment: one term each.
-		ids := map[string]*ast.Term{}
-		pairs := map[[2]string]*ast.Term{}
-		for _, r := range results {
-			id := ids[r.RuleID]
-			if id == nil {
-				id = ast.StringTerm(r.RuleID)
-				ids[r.RuleID] = id
-			}
-			pair := pairs[[2]string{string(r.Status), r.Severity}]
-			if pair == nil {
-				pair = ast.ObjectTerm([2]*ast.Term{keyStatus, ast.StringTerm(string(r.Status))}, [2]*ast.Term{keySeverity, ast.StringTerm(r.Severity)})
-				pairs[[2]string{string(r.Status), r.Severity}] = pair
-			}
-			byEnv[r.EnvironmentID] = append(byEnv[r.EnvironmentID], [2]*ast.Term{id, pair})
-		}
+		byEnv = resultTerms(results)
 	}
 	out := map[*snapshot.Tenant]ast.Value{}
 	for ti := range snap.Tenants {
@@ -435,19 +421,39 @@ func tenantValues(snap *snapshot.Snapshot, results []Result) (map[*snapshot.Tena
 		sums := make([]*ast.Term, 0, len(t.Environments))
 		for ei := range t.Environments {
 			env := &t.Environments[ei]
-			items := summaryItems(env)
-			if byEnv != nil {
-				items = append(items, [2]*ast.Term{keyResults, ast.NewTerm(ast.NewObject(byEnv[env.ID]...))})
+			if byEnv == nil {
+				sums = append(sums, ast.NewTerm(ast.NewObject(listedItems(env)...)))
+				continue
 			}
+			items := append(summaryItems(env), [2]*ast.Term{keyResults, ast.NewTerm(ast.NewObject(byEnv[env.ID]...))})
 			sums = append(sums, ast.NewTerm(ast.NewObject(items...)))
 		}
-		out[t] = ast.NewObject(
-			[2]*ast.Term{keyName, ast.StringTerm(t.Name)},
-			[2]*ast.Term{keyID, ast.StringTerm(t.ID)},
-			[2]*ast.Term{keyEnvironments, ast.ArrayTerm(sums...)},
-		)
+		out[t] = tenantObject(t, sums)
 	}
 	return out, nil
+}
+
+// resultTerms are the first phase's results by environment, as the second phase's summaries carry them: rule
+// ID → {"status", "severity"}. Rule IDs and the few (status, severity) pairs are shared by every environment:
+// one term each.
+func resultTerms(results []Result) map[string][][2]*ast.Term {
+	byEnv := map[string][][2]*ast.Term{}
+	ids := map[string]*ast.Term{}
+	pairs := map[[2]string]*ast.Term{}
+	for _, r := range results {
+		id := ids[r.RuleID]
+		if id == nil {
+			id = ast.StringTerm(r.RuleID)
+			ids[r.RuleID] = id
+		}
+		pair := pairs[[2]string{string(r.Status), r.Severity}]
+		if pair == nil {
+			pair = ast.ObjectTerm([2]*ast.Term{keyStatus, ast.StringTerm(string(r.Status))}, [2]*ast.Term{keySeverity, ast.StringTerm(r.Severity)})
+			pairs[[2]string{string(r.Status), r.Severity}] = pair
+		}
+		byEnv[r.EnvironmentID] = append(byEnv[r.EnvironmentID], [2]*ast.Term{id, pair})
+	}
+	return byEnv
 }
 
 var (
@@ -464,6 +470,22 @@ var (
 	keyWork365Version   = ast.StringTerm("work365_version")
 	keySkipReason       = ast.StringTerm("skip_reason")
 )
+
+// listedItems is what the environment list says of an environment: the first phase's summary, known before any
+// environment is read, so that an environment can be evaluated as soon as it is collected.
+func listedItems(env *snapshot.Environment) [][2]*ast.Term {
+	return [][2]*ast.Term{
+		{keyID, ast.StringTerm(env.ID)},
+		{keyName, ast.StringTerm(env.Name)},
+		{keyType, ast.StringTerm(env.Type)},
+		{keyRegion, ast.StringTerm(env.Region)},
+		{keyHasDataverse, ast.BooleanTerm(env.HasDataverse)},
+	}
+}
+
+func listed(env *snapshot.Environment) map[string]any {
+	return map[string]any{"id": env.ID, "name": env.Name, "type": env.Type, "region": env.Region, "has_dataverse": env.HasDataverse}
+}
 
 // summaryItems is summary in Rego's form.
 func summaryItems(env *snapshot.Environment) [][2]*ast.Term {
