@@ -29,19 +29,16 @@ func (s *Session) RunScan(ctx context.Context, o ScanOptions, write func(*Evalua
 		rec.Abandon(err)
 		return nil, err
 	}
-	snap, err := s.Collect(ctx)
+	var ev *Evaluation
+	if o.Snapshot == "" && rec == nil {
+		// Nothing keeps the environments' data: each is evaluated as it arrives and let go.
+		ev, err = s.ScanStreaming(ctx, nil)
+	} else {
+		ev, err = s.scanKeepingData(ctx, o.Snapshot)
+	}
 	if err == nil && rec.WatchesInterrupts(o.Trigger) && ctx.Err() != nil {
 		err = ErrInterrupted
 	}
-	if err != nil {
-		return fail(err)
-	}
-	if o.Snapshot != "" {
-		if err := SaveSnapshot(o.Snapshot, snap); err != nil {
-			return fail(err)
-		}
-	}
-	ev, err := s.Evaluate(ctx, snap)
 	if err != nil {
 		return fail(err)
 	}
@@ -51,6 +48,20 @@ func (s *Session) RunScan(ctx context.Context, o ScanOptions, write func(*Evalua
 		return fail(err)
 	}
 	return ev, rec.Finish(ctx, ev, s.cfg, o.ReportDir)
+}
+
+// scanKeepingData is a scan whose snapshot is kept whole: saved to a file, or recorded in the history.
+func (s *Session) scanKeepingData(ctx context.Context, path string) (*Evaluation, error) {
+	snap, err := s.Collect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if path != "" {
+		if err := SaveSnapshot(path, snap); err != nil {
+			return nil, err
+		}
+	}
+	return s.Evaluate(ctx, snap)
 }
 
 // SaveSnapshot writes a snapshot file, readable by its owner only.

@@ -65,6 +65,23 @@ type Options struct {
 	Now         func() time.Time
 	Progress    func(Event) // called from collector goroutines; must be safe for concurrent use
 	ToolVersion string
+	// Sink, when set, is given each tenant and environment as its collection completes, so that it can be
+	// used (evaluated, written) at once; with DropData the collector then lets the environment's Dataverse
+	// data go, and the snapshot Collect returns holds every environment without it.
+	Sink     Sink
+	DropData bool
+}
+
+// Sink receives a collection as it happens. Its methods are called from the collector's goroutines: Environment
+// concurrently (it must be safe for that), Listed before any environment of its tenant, Done after all of them.
+type Sink interface {
+	// Listed gives a tenant whose environment list was read: Environments hold what the list says (or, when
+	// the list could not be read, Error is set and there are none).
+	Listed(t *snapshot.Tenant)
+	// Environment gives one environment of the tenant, collected (or failed, or skipped).
+	Environment(t *snapshot.Tenant, env *snapshot.Environment)
+	// Done says every environment of the tenant went through Environment.
+	Done(t *snapshot.Tenant)
 }
 
 // Target is one tenant to collect.
@@ -185,6 +202,10 @@ func (c *Collector) collectTenant(ctx context.Context, t Target) snapshot.Tenant
 	envs, err := c.listEnvironments(ctx, client, t)
 	if err != nil {
 		out.Error = describe("environments", err)
+		if c.opts.Sink != nil {
+			c.opts.Sink.Listed(&out)
+			c.opts.Sink.Done(&out)
+		}
 		return out
 	}
 	var inScope []snapshot.Environment
@@ -194,6 +215,15 @@ func (c *Collector) collectTenant(ctx context.Context, t Target) snapshot.Tenant
 		}
 	}
 	out.Environments = inScope
+	// The sink's tenant is a copy with the environments as listed, which the collection does not change.
+	var listed *snapshot.Tenant
+	if c.opts.Sink != nil {
+		cp := out
+		cp.Environments = append([]snapshot.Environment(nil), inScope...)
+		listed = &cp
+		c.opts.Sink.Listed(listed)
+		defer c.opts.Sink.Done(listed)
+	}
 	var wg sync.WaitGroup
 	for i := range out.Environments {
 		// Environments start in list order as slots free up; the per-environment timeout runs from here, not
@@ -214,6 +244,12 @@ func (c *Collector) collectTenant(ctx context.Context, t Target) snapshot.Tenant
 			start := time.Now()
 			c.progress(Event{Tenant: t.Name, Environment: env.Name, ID: env.ID, Total: len(inScope)})
 			c.collectEnvironment(ctx, client, env)
+			if c.opts.Sink != nil {
+				c.opts.Sink.Environment(listed, env)
+				if c.opts.DropData {
+					env.Dataverse = nil
+				}
+			}
 			c.progress(Event{Tenant: t.Name, Environment: env.Name, ID: env.ID, Done: true, Status: env.Status,
 				Total: len(inScope), Elapsed: time.Since(start)})
 		}()

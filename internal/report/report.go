@@ -135,8 +135,11 @@ type Input struct {
 	Results  []policy.Result
 	Rules    []policy.Rule
 	// AppIDs (geo → Work 365 App ID) and Regions (BAP location → geo) are the policy data the inventory reads.
-	AppIDs      map[string]string
-	Regions     map[string]string
+	AppIDs  map[string]string
+	Regions map[string]string
+	// Inventories, when set, are the environments' inventories made while they were collected (InventoryOf),
+	// for a snapshot whose environments no longer hold their data.
+	Inventories map[string]*Inventory
 	Digest      string
 	Sources     []string
 	ToolVersion string
@@ -195,8 +198,10 @@ func Build(in Input) *Report {
 				e.Counts[res.Status]++
 			}
 			e.Status = overall(e.Counts)
-			if env.Dataverse != nil && env.Dataverse.Work365.Installed {
-				e.Inventory = inventory(env, appIDs[regions[env.Region]], appIDs)
+			if inv, ok := in.Inventories[env.ID]; ok {
+				e.Inventory = inv
+			} else {
+				e.Inventory = InventoryOf(env, appIDs, regions)
 			}
 			r.Environments = append(r.Environments, e)
 		}
@@ -254,6 +259,16 @@ func lowerValues(m map[string]string) map[string]string {
 		out[k] = strings.ToLower(v)
 	}
 	return out
+}
+
+// InventoryOf is what the report records of an environment running Work 365 (nil otherwise), for the App IDs
+// by geo and the region map of the policy data.
+func InventoryOf(env *snapshot.Environment, appIDs, regions map[string]string) *Inventory {
+	if env.Dataverse == nil || !env.Dataverse.Work365.Installed {
+		return nil
+	}
+	ids := lowerValues(appIDs)
+	return inventory(env, ids[regions[env.Region]], ids)
 }
 
 // inventory picks the application user in use the way the rules do: the service user when it is a Work 365
