@@ -20,7 +20,7 @@ type ScanOptions struct {
 // in the history, hands the evaluation to write (the reports), then records the run and sends the
 // notifications. A run that fails or is interrupted before its reports are written is recorded so.
 func (s *Session) RunScan(ctx context.Context, o ScanOptions, write func(*Evaluation) error) (*Evaluation, error) {
-	rec, err := OpenRecorder(ctx, s.deps, o.History, Scope(o.Shard, s.settings.Envs), s.eng.Digest(), s.settings.FailOn, o.Trigger)
+	rec, err := OpenRecorder(ctx, s.deps, o.History, Scope(o.Shard, s.settings.Envs), "", s.settings.FailOn, o.Trigger)
 	if err != nil {
 		return nil, err
 	}
@@ -42,6 +42,7 @@ func (s *Session) RunScan(ctx context.Context, o ScanOptions, write func(*Evalua
 	if err != nil {
 		return fail(err)
 	}
+	rec.SetDigest(ev.Report.Policy.Digest)
 	o.Shard.Mark(ev.Report)
 	rec.Compare(ctx, ev)
 	if err := write(ev); err != nil {

@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 
 	"github.com/work365/audit/internal/collect"
@@ -18,10 +19,9 @@ import (
 // write it out), one environment at a time.
 func (s *Session) ScanStreaming(ctx context.Context, keep func(t *snapshot.Tenant, env *snapshot.Environment) error) (*Evaluation, error) {
 	ws := policy.NewWaivers(waiversOf(s.cfg), s.deps.now())
-	ps := s.eng.Settings()
-	sk := &evaluatingSink{ctx: ctx, eng: s.eng, adjust: ws.Apply, keep: keep, appIDs: ps.AppIDs, regions: ps.Regions,
-		tenants: map[*snapshot.Tenant]*policy.TenantEvaluation{}, inventories: map[string]*report.Inventory{},
-		workers: make(chan struct{}, max(1, s.eng.Workers()))}
+	sk := &evaluatingSink{ctx: ctx, engine: s.Engine, adjust: ws.Apply, keep: keep, appIDs: s.policy.AppIDs, regions: s.policy.Regions,
+		tenants: map[*snapshot.Tenant]*tenantState{}, inventories: map[string]*report.Inventory{},
+		workers: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))}
 	opts := s.opts
 	opts.Sink, opts.DropData = sk, true
 	if p := s.deps.Progress; p != nil {
@@ -35,8 +35,12 @@ func (s *Session) ScanStreaming(ctx context.Context, keep func(t *snapshot.Tenan
 	if sk.err != nil {
 		return nil, sk.err
 	}
+	eng, err := s.Engine()
+	if err != nil {
+		return nil, err
+	}
 	policy.SortResults(sk.results)
-	return evaluation(s.deps, s.eng, s.cfg, snap, sk.results, ws, sk.inventories, s.settings.FailOn, Sources(s.settings.PolicyDirs)), nil
+	return evaluation(s.deps, eng, s.cfg, snap, sk.results, ws, sk.inventories, s.settings.FailOn, Sources(s.settings.PolicyDirs)), nil
 }
 
 // evaluatingSink evaluates each environment the collector hands over, keeps its results and inventory, and
@@ -45,7 +49,7 @@ func (s *Session) ScanStreaming(ctx context.Context, keep func(t *snapshot.Tenan
 // worker, so environments read ahead of the evaluation do not pile up.
 type evaluatingSink struct {
 	ctx     context.Context
-	eng     *policy.Engine
+	engine  func() (*policy.Engine, error) // waits for the rules to compile
 	adjust  func([]policy.Result)
 	keep    func(t *snapshot.Tenant, env *snapshot.Environment) error
 	appIDs  map[string]string
@@ -54,22 +58,42 @@ type evaluatingSink struct {
 	keepMu  sync.Mutex // keep is called for one environment at a time
 
 	mu          sync.Mutex
-	tenants     map[*snapshot.Tenant]*policy.TenantEvaluation
+	tenants     map[*snapshot.Tenant]*tenantState
 	results     []policy.Result
 	inventories map[string]*report.Inventory
 	err         error
 }
 
+// tenantState is a tenant's evaluation, begun once the rules have compiled.
+type tenantState struct {
+	once sync.Once
+	te   *policy.TenantEvaluation
+	err  error
+}
+
 func (k *evaluatingSink) Listed(t *snapshot.Tenant) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.tenants[t] = k.eng.BeginTenant(t, k.adjust)
+	k.tenants[t] = &tenantState{}
+}
+
+// evaluation waits for the rules (the first environments are read while they compile) and begins the tenant's.
+func (k *evaluatingSink) evaluation(t *snapshot.Tenant) (*policy.TenantEvaluation, error) {
+	k.mu.Lock()
+	st := k.tenants[t]
+	k.mu.Unlock()
+	st.once.Do(func() {
+		eng, err := k.engine()
+		if err != nil {
+			st.err = err
+			return
+		}
+		st.te = eng.BeginTenant(t, k.adjust)
+	})
+	return st.te, st.err
 }
 
 func (k *evaluatingSink) Environment(t *snapshot.Tenant, env *snapshot.Environment) {
-	k.mu.Lock()
-	te := k.tenants[t]
-	k.mu.Unlock()
 	if k.keep != nil {
 		k.keepMu.Lock()
 		err := k.keep(t, env)
@@ -78,6 +102,11 @@ func (k *evaluatingSink) Environment(t *snapshot.Tenant, env *snapshot.Environme
 			k.fail(err)
 			return
 		}
+	}
+	te, err := k.evaluation(t)
+	if err != nil {
+		k.fail(err)
+		return
 	}
 	k.workers <- struct{}{}
 	rs, err := te.Environment(k.ctx, env)
@@ -96,10 +125,14 @@ func (k *evaluatingSink) Environment(t *snapshot.Tenant, env *snapshot.Environme
 }
 
 func (k *evaluatingSink) Done(t *snapshot.Tenant) {
+	te, err := k.evaluation(t)
 	k.mu.Lock()
-	te := k.tenants[t]
 	delete(k.tenants, t)
 	k.mu.Unlock()
+	if err != nil {
+		k.fail(err)
+		return
+	}
 	k.workers <- struct{}{}
 	rs, err := te.Finish(k.ctx)
 	<-k.workers

@@ -422,11 +422,15 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// writeConfig writes an audit config for the emulated tenant; zero bounds keep the defaults.
+// writeConfig writes an audit config for the emulated tenants, each with its own client (and so its own
+// credential and token cache in the scan); zero bounds keep the defaults.
 func writeConfig(path string, r Ready, concurrency, perEnv int) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "tenants:\n  - name: %s\n    tenant_id: %s\n    client_id: %s\n    client_secret_env: %s\n    authority: %s\n    bap: %s\n    bap_scope: %s\n",
-		TenantName, r.TenantID, r.ClientID, SecretVar, r.URL, r.URL, r.BAPScope)
+	b.WriteString("tenants:\n")
+	for _, t := range r.Tenants {
+		fmt.Fprintf(&b, "  - name: %s\n    tenant_id: %s\n    client_id: %s\n    client_secret_env: %s\n    authority: %s\n    bap: %s\n    bap_scope: %s\n",
+			t.Name, t.TenantID, t.ClientID, SecretVar, t.URL, t.URL, t.BAPScope)
+	}
 	if concurrency > 0 || perEnv > 0 {
 		b.WriteString("collect:\n")
 		if concurrency > 0 {

@@ -93,37 +93,18 @@ type Engine struct {
 
 // Load reads, checks and compiles the embedded policies and those of opts.Dirs.
 func Load(ctx context.Context, opts Options) (*Engine, error) {
-	sources := []Source{{Name: "embedded", FS: policies.FS}}
-	for _, d := range opts.Dirs {
-		st, err := os.Stat(d)
-		if err != nil {
-			return nil, fmt.Errorf("policy directory: %w", err)
-		}
-		if !st.IsDir() {
-			return nil, fmt.Errorf("policy directory %s is not a directory", d)
-		}
-		sources = append(sources, Source{Name: strings.TrimSuffix(d, "/"), FS: os.DirFS(d)})
+	sources, err := sourcesOf(opts)
+	if err != nil {
+		return nil, err
 	}
 	b, err := readBundle(sources)
 	if err != nil {
 		return nil, err
 	}
-	if len(opts.Data) > 0 {
-		w365, _ := b.data["w365"].(map[string]any)
-		if w365 == nil {
-			w365 = map[string]any{}
-			b.data["w365"] = w365
-		}
-		cfg, _ := w365["config"].(map[string]any)
-		if cfg == nil {
-			cfg = map[string]any{}
-			w365["config"] = cfg
-		}
-		deepMerge(cfg, normalize(opts.Data))
-	}
+	mergeConfigData(b.data, opts.Data)
 	e := &Engine{rules: b.rules, byID: map[string]*Rule{}, data: b.data, digest: b.digest, bundle: b, workers: opts.Workers}
 	if e.settings, err = decodeSettings(e.Config()); err != nil {
-		return nil, &LoadError{File: "policy data (data.w365.config and the config's policy_data)", Msg: err.Error()}
+		return nil, &LoadError{File: settingsSource, Msg: err.Error()}
 	}
 	if e.workers <= 0 {
 		e.workers = runtime.GOMAXPROCS(0)
@@ -158,6 +139,40 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("prepare tenant rules: %w", err)
 	}
 	return e, nil
+}
+
+// sourcesOf lists the policy trees of opts: the embedded policies, then the users' directories.
+func sourcesOf(opts Options) ([]Source, error) {
+	sources := []Source{{Name: "embedded", FS: policies.FS}}
+	for _, d := range opts.Dirs {
+		st, err := os.Stat(d)
+		if err != nil {
+			return nil, fmt.Errorf("policy directory: %w", err)
+		}
+		if !st.IsDir() {
+			return nil, fmt.Errorf("policy directory %s is not a directory", d)
+		}
+		sources = append(sources, Source{Name: strings.TrimSuffix(d, "/"), FS: os.DirFS(d)})
+	}
+	return sources, nil
+}
+
+// mergeConfigData merges the config's policy data over data.w365.config.
+func mergeConfigData(data, over map[string]any) {
+	if len(over) == 0 {
+		return
+	}
+	w365, _ := data["w365"].(map[string]any)
+	if w365 == nil {
+		w365 = map[string]any{}
+		data["w365"] = w365
+	}
+	cfg, _ := w365["config"].(map[string]any)
+	if cfg == nil {
+		cfg = map[string]any{}
+		w365["config"] = cfg
+	}
+	deepMerge(cfg, normalize(over))
 }
 
 // normalize round-trips config values through JSON so YAML's types (int, map[string]any) become Rego's.
