@@ -47,7 +47,7 @@ type ServerStats struct {
 	Requests          int `json:"requests"`
 	DataverseRequests int `json:"dataverse_requests"`
 	// TokenRequests counts issued tokens by tenant and audience ("<tenant> <audience>").
-	TokenRequests map[string]int `json:"token_requests"`
+	TokenRequests     map[string]int `json:"token_requests"`
 	MaxInFlight       int            `json:"max_in_flight"`
 	MaxInFlightPerEnv int            `json:"max_in_flight_per_environment"`
 	Throttled         int            `json:"throttled"`
