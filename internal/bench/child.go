@@ -7,8 +7,9 @@ import (
 
 // The hidden subcommands of audit-bench that the harness starts as separate processes.
 const (
-	CmdServe = "serve"
-	CmdScan  = "scan"
+	CmdServe   = "serve"
+	CmdScan    = "scan"
+	CmdCollect = "collect"
 	CmdEval  = "eval"
 	CmdFix   = "fix"
 )
@@ -35,6 +36,8 @@ type ScanRun struct {
 	TokenRequests  int64    `json:"token_requests"`
 	Connections    int64    `json:"connections"`
 	HTTP2          int64    `json:"http2_responses"`
+	// FirstRequestSeconds is the time from the process's start to its first request.
+	FirstRequestSeconds float64 `json:"first_request_seconds"`
 	HTTP1          int64    `json:"http1_responses"`
 	Collect        OrgStats `json:"collect_trace"`
 

@@ -54,6 +54,8 @@ type Params struct {
 	PerEnvironment   int     `json:"per_environment"`
 	SequentialSample int     `json:"sequential_sample"`
 	FixEnvironments  int     `json:"fix_environments"`
+	Tenants          int     `json:"tenants"`
+	Work365Share     float64 `json:"work365_share"`
 }
 
 // ScanSummary is the full scan at the default (or given) concurrency.
@@ -75,7 +77,14 @@ type ScanSummary struct {
 	Throttled          int     `json:"throttled"`
 	Retries            int64   `json:"retries"`
 	TokenRequests      int     `json:"token_requests"`
-	TokenAudiences     int     `json:"token_audiences"`
+	TokenAudiences     int     `json:"token_audiences"` // (tenant, audience) pairs
+	// MaxTokensPerAudience is the most tokens any (tenant, audience) pair was issued: 1 when each token is
+	// requested once and reused.
+	MaxTokensPerAudience int `json:"max_tokens_per_audience"`
+	// FirstRequestSeconds is the time from the scan process's start to its first request.
+	FirstRequestSeconds float64 `json:"first_request_seconds"`
+	// CollectPeakRSSBytes is the peak RSS of audit collect -o writing the snapshot of every environment.
+	CollectPeakRSSBytes int64 `json:"collect_peak_rss_bytes"`
 	Connections        int64   `json:"connections"`
 	HTTP2Responses     int64   `json:"http2_responses"`
 	HTTP1Responses     int64   `json:"http1_responses"`
