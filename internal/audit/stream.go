@@ -19,9 +19,7 @@ import (
 // write it out), one environment at a time.
 func (s *Session) ScanStreaming(ctx context.Context, keep func(t *snapshot.Tenant, env *snapshot.Environment) error) (*Evaluation, error) {
 	ws := policy.NewWaivers(waiversOf(s.cfg), s.deps.now())
-	sk := &evaluatingSink{ctx: ctx, engine: s.Engine, adjust: ws.Apply, keep: keep, appIDs: s.policy.AppIDs, regions: s.policy.Regions,
-		tenants: map[*snapshot.Tenant]*tenantState{}, inventories: map[string]*report.Inventory{},
-		workers: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))}
+	sk := s.newSink(ctx, ws, keep)
 	opts := s.opts
 	opts.Sink, opts.DropData = sk, true
 	if p := s.deps.Progress; p != nil {
@@ -41,6 +39,12 @@ func (s *Session) ScanStreaming(ctx context.Context, keep func(t *snapshot.Tenan
 	}
 	policy.SortResults(sk.results)
 	return evaluation(s.deps, eng, s.cfg, snap, sk.results, ws, sk.inventories, s.settings.FailOn, Sources(s.settings.PolicyDirs)), nil
+}
+
+func (s *Session) newSink(ctx context.Context, ws *policy.Waivers, keep func(t *snapshot.Tenant, env *snapshot.Environment) error) *evaluatingSink {
+	return &evaluatingSink{ctx: ctx, engine: s.Engine, adjust: ws.Apply, keep: keep, appIDs: s.policy.AppIDs, regions: s.policy.Regions,
+		tenants: map[*snapshot.Tenant]*tenantState{}, inventories: map[string]*report.Inventory{},
+		workers: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))}
 }
 
 // evaluatingSink evaluates each environment the collector hands over, keeps its results and inventory, and
