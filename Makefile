@@ -52,8 +52,8 @@ bench: build
 
 # Mutation testing with gremlins (its own module, tools/gremlins, so that the main module does not depend on it): for
 # each package of MUTANTS_PACKAGES, mutate its code one change at a time and run that package's tests against each
-# mutant. Writes .mutants/<package>.json and .log, .mutants/lived.txt (the mutants no test caught) and prints the
-# table (.mutants/summary.txt). Not part of make test: it takes about 20 minutes on 2 cores.
+# mutant. Writes gremlins' results (.mutants/internal-fix.json and .log, …), .mutants/lived.txt (the mutants no test
+# caught) and prints the table (.mutants/summary.txt). Not part of make test: it takes about 20 minutes on 2 cores.
 # The build is warmed first so that gremlins times a test run, not a cold build: its timeout per mutant is that time
 # multiplied by MUTANTS_TIMEOUT_COEFFICIENT.
 MUTANTS_PACKAGES            ?= internal/fix internal/policy internal/api
