@@ -115,7 +115,7 @@ func TestAnUnknownFormatIsAUsageErrorListingTheKnownOnes(t *testing.T) {
 	} {
 		assert.Equal(t, exitUsage, h.run(args...), args)
 		assert.Contains(t, h.stderr.String(), `unknown format "`, args)
-		assert.Contains(t, h.stderr.String(), "known formats are csv, html, json, junit, markdown, sarif, table", args)
+		assert.Contains(t, h.stderr.String(), "known formats are csv, html, inventory, json, junit, markdown, sarif, table", args)
 		assert.Empty(t, h.stdout.String(), args)
 	}
 	assert.NoDirExists(t, out, "nothing is collected or written before the arguments are checked")
