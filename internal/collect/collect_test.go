@@ -34,7 +34,9 @@ func startDemo(t *testing.T, opts emulator.Options) (*emulator.Server, Target) {
 
 func startFixture(t *testing.T, fx *emulator.Fixture, opts emulator.Options) (*emulator.Server, Target) {
 	t.Helper()
-	opts.Now = func() time.Time { return now }
+	if opts.Now == nil {
+		opts.Now = func() time.Time { return now }
+	}
 	srv, err := emulator.New(fx, opts)
 	require.NoError(t, err)
 	require.NoError(t, srv.Start())

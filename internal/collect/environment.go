@@ -145,6 +145,7 @@ func (r *reader) read(ctx context.Context) (*snapshot.Dataverse, error) {
 	out.ServiceRoleHolders = people(holders)
 
 	out.ServiceUser = snapshot.ServiceUser{Configured: setting.userID != "", SettingID: setting.id, UserID: setting.userID}
+	out.ServiceUser.SettingModifiedOn, out.ServiceUser.SettingModifiedBy = setting.modified()
 	if setting.userID != "" {
 		u, err := r.serviceUser(ctx, setting.userID, out.ApplicationUsers, holders)
 		if err != nil {

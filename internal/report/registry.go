@@ -30,7 +30,17 @@ type Options struct {
 type Format struct {
 	Name string
 	Ext  string // file extension of report.<ext> in --output
+	// File is the name of the file in --output when it is not report.<ext> (a second CSV, for one).
+	File string
 	New  func(Options) Reporter
+}
+
+// FileName is the name the format is written to in --output.
+func (f Format) FileName() string {
+	if f.File != "" {
+		return f.File
+	}
+	return "report." + f.Ext
 }
 
 var formats = map[string]Format{}
@@ -87,8 +97,8 @@ func ParseList(s string) ([]Format, error) {
 // Terminal is the format written to standard output rather than to a file.
 const Terminal = "table"
 
-// WriteFiles renders every format but the table to dir/report.<ext>, readable by its owner only (the
-// directory is created 0700), and returns the paths written, sorted.
+// WriteFiles renders every format but the table to its file in dir (report.<ext>, or the format's own name),
+// readable by its owner only (the directory is created 0700), and returns the paths written, sorted.
 func WriteFiles(dir string, fs []Format, r *Report, opts Options) ([]string, error) {
 	var written []string
 	for _, f := range fs {
@@ -102,7 +112,7 @@ func WriteFiles(dir string, fs []Format, r *Report, opts Options) ([]string, err
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return written, fmt.Errorf("create output directory: %w", err)
 		}
-		p := filepath.Join(dir, "report."+f.Ext)
+		p := filepath.Join(dir, f.FileName())
 		if err := snapshot.WriteFilePrivate(p, buf.Bytes()); err != nil {
 			return written, fmt.Errorf("write %s: %w", p, err)
 		}

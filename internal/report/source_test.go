@@ -28,12 +28,13 @@ func TestSourceForIsRelativeToTheRepository(t *testing.T) {
 
 func TestWriteFilesWritesEveryFormatButTheTableOwnerOnly(t *testing.T) {
 	t.Parallel()
-	fs, err := ParseList("table,json,csv")
+	fs, err := ParseList("table,json,csv,inventory")
 	require.NoError(t, err)
 	dir := filepath.Join(t.TempDir(), "out")
 	written, err := WriteFiles(dir, fs, fixture(), Options{})
 	require.NoError(t, err)
-	assert.Equal(t, []string{filepath.Join(dir, "report.csv"), filepath.Join(dir, "report.json")}, written)
+	assert.Equal(t, []string{filepath.Join(dir, "inventory.csv"), filepath.Join(dir, "report.csv"), filepath.Join(dir, "report.json")}, written,
+		"the inventory is a CSV of its own, beside the report's")
 	for _, p := range written {
 		fi, err := os.Stat(p)
 		require.NoError(t, err)

@@ -14,12 +14,17 @@ import (
 	"time"
 )
 
-// SchemaVersion is the version of the snapshot format this build writes. It reads version 1 too: see migrate.
+// SchemaVersion is the version of the snapshot format this build writes. It reads every earlier version too: see
+// migrate. A version adds fields as well as changing them, because Decode refuses fields it does not know: a new
+// field read by an older build should say "upgrade audit", not fail on an unknown name.
 //
 // Version 2: roles held through teams (Role.Team), Work 365's schema as discovered per environment
 // (Dataverse.Schema), how the solution was found (Solution.MatchedBy, Tried), owners' Entra object IDs, and the
 // split of the settings names into logical names and configured overrides (Settings).
-const SchemaVersion = 2
+//
+// Version 3: when the service-user setting last changed and who changed it (ServiceUser.SettingModifiedOn,
+// SettingModifiedBy), for the audit record. Both are optional: a version 2 snapshot reads as version 3 without them.
+const SchemaVersion = 3
 
 // Collection statuses of an environment.
 const (
@@ -221,6 +226,11 @@ type ServiceUser struct {
 	SettingID  string `json:"setting_id,omitempty"` // the settings row the lookup lives on
 	UserID     string `json:"user_id,omitempty"`
 	User       *User  `json:"user,omitempty"` // nil when the lookup points at a user that does not exist
+	// SettingModifiedOn and SettingModifiedBy are when the settings row last changed and who changed it: its
+	// modifiedon and modifiedby columns, the user named as Dataverse formats the lookup. Every Dataverse row has
+	// them; they are absent where no settings row was read, and in snapshots of version 2 and earlier.
+	SettingModifiedOn time.Time  `json:"setting_modified_on,omitzero"`
+	SettingModifiedBy *Reference `json:"setting_modified_by,omitempty"`
 }
 
 // FailedJobs summarises failed Work 365 system jobs in the lookback window.
@@ -376,9 +386,9 @@ func Decode(r io.Reader) (*Snapshot, error) {
 		return nil, fmt.Errorf("%w %d: this build reads versions 1 to %d; upgrade audit to read it", ErrUnsupportedVersion, *head.SchemaVersion, SchemaVersion)
 	case *head.SchemaVersion < 1:
 		return nil, fmt.Errorf("%w %d: unknown version", ErrUnsupportedVersion, *head.SchemaVersion)
-	case *head.SchemaVersion == 1:
-		if data, err = migrate(data); err != nil {
-			return nil, fmt.Errorf("read snapshot of version 1: %w", err)
+	case *head.SchemaVersion < SchemaVersion:
+		if data, err = migrate(data, *head.SchemaVersion); err != nil {
+			return nil, fmt.Errorf("read snapshot of version %d: %w", *head.SchemaVersion, err)
 		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -390,16 +400,17 @@ func Decode(r io.Reader) (*Snapshot, error) {
 	return &s, nil
 }
 
-// migrate rewrites a version 1 snapshot as version 2. Version 1 recorded the settings table's entity set as
-// settings_table and the lookup as service_user_attribute; its users and roles read the same in version 2 (it
-// had no team roles, and evaluation now tells application users by their application ID alone).
-func migrate(data []byte) ([]byte, error) {
+// migrate rewrites a snapshot of an earlier version as the current one. Version 1 recorded the settings table's
+// entity set as settings_table and the lookup as service_user_attribute; its users and roles read the same in
+// version 2 (it had no team roles, and evaluation now tells application users by their application ID alone).
+// Version 3 only added optional fields, so a version 2 snapshot needs nothing but its new number.
+func migrate(data []byte, from int) ([]byte, error) {
 	var doc map[string]json.RawMessage
 	if err := json.Unmarshal(data, &doc); err != nil {
 		return nil, err
 	}
 	var settings map[string]json.RawMessage
-	if raw, ok := doc["settings"]; ok {
+	if raw, ok := doc["settings"]; ok && from == 1 {
 		if err := json.Unmarshal(raw, &settings); err != nil {
 			return nil, fmt.Errorf("settings: %w", err)
 		}
