@@ -110,15 +110,20 @@ func (w *Writer) Close(s *Snapshot) error {
 	if w.err != nil {
 		return w.err
 	}
+	return WritePrivate(w.path, func(out io.Writer) error { return w.write(out, s) })
+}
+
+// write writes s with the spooled environments to out, in Sort's order.
+func (w *Writer) write(out io.Writer, s *Snapshot) error {
 	if err := w.buf.Flush(); err != nil {
 		return fmt.Errorf("spool environments: %w", err)
 	}
-	byTenant := make([][]spooled, len(s.Tenants))
 	for _, t := range s.Tenants {
 		if len(t.Environments) > 0 {
 			return fmt.Errorf("write snapshot: tenant %s has environments of its own; add them with Add", t.Name)
 		}
 	}
+	byTenant := make([][]spooled, len(s.Tenants))
 	for _, e := range w.envs {
 		if e.tenant < 0 || e.tenant >= len(s.Tenants) {
 			return fmt.Errorf("write snapshot: environment %s was added to tenant %d of %d", e.id, e.tenant, len(s.Tenants))
@@ -145,15 +150,13 @@ func (w *Writer) Close(s *Snapshot) error {
 	for i, t := range order {
 		sorted.Tenants[i] = s.Tenants[t]
 	}
-	return WritePrivate(w.path, func(out io.Writer) error {
-		return encode(out, &sorted, func(t int) int { return len(byTenant[order[t]]) }, func(t int, a *JSONArray) error {
-			for _, e := range byTenant[order[t]] {
-				if err := a.addEncoded(io.NewSectionReader(w.spool, e.off, e.n)); err != nil {
-					return err
-				}
+	return encode(out, &sorted, func(t int) int { return len(byTenant[order[t]]) }, func(t int, a *JSONArray) error {
+		for _, e := range byTenant[order[t]] {
+			if err := a.addEncoded(io.NewSectionReader(w.spool, e.off, e.n)); err != nil {
+				return err
 			}
-			return nil
-		})
+		}
+		return nil
 	})
 }
 
