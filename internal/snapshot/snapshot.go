@@ -3,6 +3,7 @@
 package snapshot
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -359,12 +360,50 @@ func less(a, aID, b, bID string) bool {
 	return aID < bID
 }
 
-// Encode writes the snapshot as indented JSON.
+// Encode writes the snapshot as indented JSON, one environment at a time: the bytes json.Encoder writes with
+// a two-space indent and no HTML escaping, without the whole encoding in memory.
 func Encode(w io.Writer, s *Snapshot) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(s)
+	return encode(w, s, func(t int) int { return len(s.Tenants[t].Environments) }, func(t int, a *JSONArray) error {
+		envs := s.Tenants[t].Environments
+		for i := range envs {
+			if err := a.Add(&envs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// encode writes s with the environments of its tenant t written by environments (count(t) of them; none
+// leaves the tenant's Environments as they are, null or empty).
+func encode(w io.Writer, s *Snapshot, count func(t int) int, environments func(t int, a *JSONArray) error) error {
+	head := *s
+	var splices []Splice
+	if len(s.Tenants) > 0 {
+		head.Tenants = make([]Tenant, 1)
+		splices = append(splices, Splice{Key: "tenants", Write: func(v *JSONValue) error {
+			return v.Array(func(a *JSONArray) error {
+				for i := range s.Tenants {
+					if count(i) == 0 {
+						if err := a.Add(&s.Tenants[i]); err != nil {
+							return err
+						}
+						continue
+					}
+					t := s.Tenants[i]
+					t.Environments = make([]Environment, 1)
+					err := a.Add(&t, Splice{Key: "environments", Write: func(v *JSONValue) error {
+						return v.Array(func(a *JSONArray) error { return environments(i, a) })
+					}})
+					if err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}})
+	}
+	return NewJSONWriter(w).Encode(&head, splices...)
 }
 
 // Decode reads a snapshot and checks that this build understands its schema_version.
@@ -446,28 +485,41 @@ func Load(path string) (*Snapshot, error) {
 	return s, nil
 }
 
-// Save writes a snapshot file readable by its owner only (it carries tenant data).
+// Save writes a snapshot file readable by its owner only (it carries tenant data), one environment at a time.
 func Save(path string, s *Snapshot) error {
-	var buf bytes.Buffer
-	if err := Encode(&buf, s); err != nil {
-		return err
-	}
-	return WriteFilePrivate(path, buf.Bytes())
+	return WritePrivate(path, func(w io.Writer) error { return Encode(w, s) })
 }
 
 // WriteFilePrivate writes data to path atomically (temporary file, then rename) with mode 0600.
 func WriteFilePrivate(path string, data []byte) error {
+	return WritePrivate(path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// WritePrivate writes path atomically with mode 0600: write writes a temporary file in the same directory,
+// through a buffer, which replaces path once it is complete. When write fails (or the process dies), path is
+// left as it was.
+func WritePrivate(path string, write func(w io.Writer) error) (err error) {
 	tmp, err := os.CreateTemp(dirOf(path), ".tmp-*")
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
 	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
 		return err
 	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
+	bw := bufio.NewWriterSize(tmp, 64<<10)
+	if err := write(bw); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
 		return err
 	}
 	if err := tmp.Close(); err != nil {
