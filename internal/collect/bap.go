@@ -57,11 +57,11 @@ func (c *Collector) listEnvironments(ctx context.Context, client *api.Client, t 
 		}
 		seen[next] = true
 		var p bapPage
-		done, err := hold(ctx, requests, nil)
+		rctx, done, err := hold(ctx, requests, nil)
 		if err != nil {
 			return nil, err
 		}
-		_, err = client.GetJSON(ctx, next, t.BAPScope, nil, &p)
+		_, err = client.GetJSON(rctx, next, t.BAPScope, nil, &p)
 		done()
 		if err != nil {
 			return nil, err

@@ -28,23 +28,53 @@ func (c *Collector) newReader(dv *api.Dataverse, env *snapshot.Environment, requ
 	return &reader{c: c, dv: dv, env: env, sem: make(chan struct{}, c.opts.PerEnvironment), requests: requests}
 }
 
-// hold takes a slot of env (nil: none), then a request slot, and returns the function that gives both back.
-func hold(ctx context.Context, requests *tenantSlots, env chan struct{}) (func(), error) {
+// requestSlot is the request slot of one list or get. It is lent out while the request waits to be tried again
+// (api.Yielder), so that a request waiting out a Retry-After or a backoff does not keep others from being sent;
+// the environment's own slot stays taken meanwhile, so the environment's bound is unchanged.
+type requestSlot struct {
+	slots *tenantSlots
+	held  bool
+}
+
+func (s *requestSlot) Yield() { s.free() }
+
+func (s *requestSlot) Resume(ctx context.Context) error {
+	if s.held {
+		return nil
+	}
+	if err := s.slots.acquire(ctx); err != nil {
+		return err
+	}
+	s.held = true
+	return nil
+}
+
+func (s *requestSlot) free() {
+	if s.held {
+		s.held = false
+		s.slots.release()
+	}
+}
+
+// hold takes a slot of env (nil: none), then a request slot, and returns the context to send the request with
+// and the function that gives both back.
+func hold(ctx context.Context, requests *tenantSlots, env chan struct{}) (context.Context, func(), error) {
 	if env != nil {
 		select {
 		case env <- struct{}{}:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
 	}
-	if err := requests.acquire(ctx); err != nil {
+	slot := &requestSlot{slots: requests}
+	if err := slot.Resume(ctx); err != nil {
 		if env != nil {
 			<-env
 		}
-		return nil, err
+		return nil, nil, err
 	}
-	return func() {
-		requests.release()
+	return api.WithYielder(ctx, slot), func() {
+		slot.free()
 		if env != nil {
 			<-env
 		}
@@ -53,7 +83,7 @@ func hold(ctx context.Context, requests *tenantSlots, env chan struct{}) (func()
 
 // list reads every page of a collection under the environment's bounds.
 func list[T any](ctx context.Context, r *reader, stage, path string, fn func(T) error) error {
-	done, err := hold(ctx, r.requests, r.sem)
+	ctx, done, err := hold(ctx, r.requests, r.sem)
 	if err != nil {
 		return inStage(stage, err)
 	}
@@ -63,7 +93,7 @@ func list[T any](ctx context.Context, r *reader, stage, path string, fn func(T) 
 
 // get reads one object under the environment's bounds.
 func (r *reader) get(ctx context.Context, stage, path string, v any) error {
-	done, err := hold(ctx, r.requests, r.sem)
+	ctx, done, err := hold(ctx, r.requests, r.sem)
 	if err != nil {
 		return inStage(stage, err)
 	}

@@ -42,7 +42,7 @@ func expanded[T any](ctx context.Context, r *reader, stage string, inline []T, l
 
 // eachLink lists what an absolute link of the organization names, under the environment's bounds.
 func eachLink[T any](ctx context.Context, r *reader, stage, link string, fn func(T) error) error {
-	done, err := hold(ctx, r.requests, r.sem)
+	ctx, done, err := hold(ctx, r.requests, r.sem)
 	if err != nil {
 		return inStage(stage, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/work365/audit/internal/api"
 	"github.com/work365/audit/internal/bench"
 	"github.com/work365/audit/internal/emulator"
 	"github.com/work365/audit/internal/snapshot"
@@ -131,4 +132,121 @@ func TestOtherTenantsAreReadWhileASlowTenantsEnvironmentsAreInProgress(t *testin
 	requireAllRead(t, snap, environments)
 	assert.Positive(t, slowInProgress, "the other tenants were read while the slow tenant's environments were in progress")
 	assert.Zero(t, p.done["slow"]-environments, "the slow tenant was read in the end")
+}
+
+// A tenant whose requests wait out 429s lends their request slots to the others for the waits. Here two of its
+// requests are throttled and wait until the other tenant has been read entirely, which waits for the two to be
+// asleep; with two request slots, requests that kept their slot while they waited would leave none.
+func TestATenantWaitingOutThrottlingLendsItsRequestSlots(t *testing.T) {
+	t.Parallel()
+	const fastEnvironments = 6
+	throttledSrv, throttled := startFixture(t, bench.Tenant(bench.Spec{Environments: 1, Users: 10, AppUsers: 3}), emulator.Options{})
+	throttled.Name = "throttled"
+	// The solution query passes: the next step sends its queries at once, and the first two are throttled.
+	require.NoError(t, throttledSrv.SetFaults(bench.EnvironmentName(0), emulator.Faults{Rules: []emulator.FaultRule{
+		{Match: "GET solutions"}, {Match: "GET", Status: http.StatusTooManyRequests, RetryAfter: 1, Count: 2}}}))
+	twoAsleep, fastDone := make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	asleep := 0
+	throttled.Client = &api.Client{HTTP: throttled.HTTP, Tokens: throttled.Tokens, Sleep: func(ctx context.Context, _ time.Duration) error {
+		mu.Lock()
+		if asleep++; asleep == 2 {
+			close(twoAsleep)
+		}
+		mu.Unlock()
+		select {
+		case <-fastDone:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}}
+	fastSrv, fast := startFixture(t, bench.Tenant(bench.Spec{Environments: fastEnvironments, Users: 10, AppUsers: 3}), emulator.Options{})
+	fast.Name = "fast"
+	gate(t, fastSrv, &fast, twoAsleep)
+
+	p := newTenantProgress()
+	throttledInProgress := 0
+	p.on(func(_, done map[string]int) bool { return done["fast"] == fastEnvironments }, func(started, done map[string]int) {
+		throttledInProgress = started["throttled"] - done["throttled"]
+		close(fastDone)
+	})
+	opts := options()
+	opts.Concurrency = 2
+	opts.Progress = p.event
+	ctx, cancel := context.WithTimeout(context.Background(), deadlockDeadline)
+	defer cancel()
+	snap, err := New(opts).Collect(ctx, []Target{throttled, fast})
+	require.NoError(t, err)
+	require.Len(t, snap.Tenants, 2)
+	for _, tn := range snap.Tenants {
+		for _, e := range tn.Environments {
+			assert.Equal(t, snapshot.StatusOK, e.Status, "%s / %s: %v", tn.Name, e.Name, e.Error)
+		}
+	}
+	assert.Equal(t, 1, throttledInProgress, "the other tenant was read while the throttled environment waited")
+	assert.Equal(t, int64(2), throttled.Client.Stats().Retries)
+}
+
+// A request waiting to be retried gives its request slot back for the wait and takes one again before it is
+// sent again: with a single slot, another request is sent meanwhile. If the wait ends with the context, the
+// slot is not taken again, and none is lost or given back twice.
+func TestARequestWaitingToBeRetriedLendsItsSlot(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		cancel bool // the context ends during the wait
+	}{
+		{name: "the wait ends"},
+		{name: "the context ends during the wait", cancel: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv, target := startFixture(t, bench.Tenant(bench.Spec{Environments: 2, Users: 10, AppUsers: 3}), emulator.Options{})
+			require.NoError(t, srv.SetFaults(bench.EnvironmentName(0), emulator.Faults{Rules: []emulator.FaultRule{
+				{Match: "GET", Status: http.StatusTooManyRequests, RetryAfter: 1, Count: 1}}}))
+			asleep, wake := make(chan struct{}), make(chan struct{})
+			client := &api.Client{HTTP: target.HTTP, Tokens: target.Tokens, Sleep: func(ctx context.Context, _ time.Duration) error {
+				close(asleep)
+				select {
+				case <-wake:
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}}
+			opts := options()
+			opts.Concurrency = 1
+			c := New(opts)
+			requests := c.requests.tenant(false)
+			reader := func(i int) *reader {
+				dv, err := api.NewDataverse(client, srv.InstanceURL(bench.EnvironmentName(i)), 0)
+				require.NoError(t, err)
+				return &reader{c: c, dv: dv, sem: make(chan struct{}, 1), requests: requests}
+			}
+			throttled, other := reader(0), reader(1)
+			ctx, cancel := context.WithTimeout(context.Background(), deadlockDeadline)
+			defer cancel()
+			throttledCtx, cancelThrottled := context.WithCancel(ctx)
+			defer cancelThrottled()
+			done := make(chan error)
+			go func() { done <- throttled.get(throttledCtx, "whoami", "WhoAmI", &struct{}{}) }()
+			<-asleep
+			var who struct{ UserID string }
+			require.NoError(t, other.get(ctx, "whoami", "WhoAmI", &who), "sent while the throttled request waited")
+			assert.NotEmpty(t, who.UserID)
+			if tc.cancel {
+				cancelThrottled()
+				require.ErrorIs(t, <-done, context.Canceled)
+			} else {
+				close(wake)
+				require.NoError(t, <-done)
+			}
+			c.requests.mu.Lock()
+			defer c.requests.mu.Unlock()
+			assert.Equal(t, 1, c.requests.free, "every request slot is free again")
+			assert.Zero(t, requests.held)
+			assert.Empty(t, c.requests.queue)
+		})
+	}
 }
