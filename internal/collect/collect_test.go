@@ -32,7 +32,7 @@ func startDemo(t *testing.T, opts emulator.Options) (*emulator.Server, Target) {
 	return startFixture(t, fx, opts)
 }
 
-func startFixture(t *testing.T, fx *emulator.Fixture, opts emulator.Options) (*emulator.Server, Target) {
+func startFixture(t testing.TB, fx *emulator.Fixture, opts emulator.Options) (*emulator.Server, Target) {
 	t.Helper()
 	if opts.Now == nil {
 		opts.Now = func() time.Time { return now }
