@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 
 	"github.com/work365/audit/internal/drift"
 	"github.com/work365/audit/internal/glob"
 	"github.com/work365/audit/internal/history"
 	"github.com/work365/audit/internal/historyreport"
+	"github.com/work365/audit/internal/termtext"
 )
 
 // HistoryReport builds the multi-run report of a history (audit history report). The period ends at the
@@ -82,4 +85,48 @@ func previousScan(ctx context.Context, st *history.Store, r history.Run) (*drift
 		return nil, fmt.Errorf("read run %d: %w", p.ID, err)
 	}
 	return sc, nil
+}
+
+// HistoryReportOptions are those of audit history report, as given.
+type HistoryReportOptions struct {
+	Since   string   // --since: Nd, Nw, Nm, Ny or all
+	Formats string   // --format: a comma-separated list of html, markdown and json
+	Output  string   // --output: a directory ("" for the default), or - for one format on standard output
+	Tenants []string // --tenant patterns
+	Envs    []string // --env patterns
+	Quiet   bool     // say nothing of the files written
+}
+
+// WriteHistoryReport checks the options, opens the history, builds its report and writes it: each format
+// to OUTPUT/history.<ext>, or the one format to stdout. It returns the files written.
+func WriteHistoryReport(ctx context.Context, deps Deps, o HistoryReportOptions, open func() (*history.Store, error), stdout io.Writer) ([]string, error) {
+	w, err := historyreport.ParseWindow(o.Since)
+	if err != nil {
+		return nil, WithCode(CodeUsage, err)
+	}
+	fs, err := historyreport.ParseFormats(o.Formats)
+	if err != nil {
+		return nil, WithCode(CodeUsage, err)
+	}
+	if o.Output == "-" && len(fs) != 1 {
+		return nil, Usagef("--output - writes one format to standard output, but %d were asked (%s)", len(fs), o.Formats)
+	}
+	st, err := open()
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	r, err := HistoryReport(ctx, st, historyreport.Options{Window: w, Tenants: o.Tenants, Environments: o.Envs, ToolVersion: deps.ToolVersion})
+	if err != nil {
+		return nil, err
+	}
+	if o.Output == "-" {
+		return nil, fs[0].Write(stdout, r)
+	}
+	written, err := historyreport.WriteFiles(orDefault(o.Output), fs, r)
+	if len(written) > 0 && !o.Quiet {
+		termtext.Fprintf(deps.stderr(), "wrote %s (%s, %s)\n", strings.Join(written, ", "), Plural(r.Summary.Runs, "run", "runs"),
+			Plural(r.Summary.Open, "open finding", "open findings"))
+	}
+	return written, err
 }
