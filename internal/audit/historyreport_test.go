@@ -50,6 +50,9 @@ func demoHistory(tb testing.TB, runs int) (path string, start time.Time) {
 	ctx := context.Background()
 	snap, err := s.Collect(ctx)
 	require.NoError(tb, err)
+	ev, err := s.Evaluate(ctx, snap)
+	require.NoError(tb, err)
+	digest := ev.Report.Policy.Digest
 	var raw bytes.Buffer
 	require.NoError(tb, json.NewEncoder(&raw).Encode(snap))
 
@@ -58,7 +61,7 @@ func demoHistory(tb testing.TB, runs int) (path string, start time.Time) {
 		mu.Lock()
 		now = start.Add(time.Duration(i) * 6 * time.Hour)
 		mu.Unlock()
-		rec, err := OpenRecorder(ctx, deps, History{Path: path}, "", s.Engine().Digest(), "high", "schedule")
+		rec, err := OpenRecorder(ctx, deps, History{Path: path}, "", digest, "high", "schedule")
 		require.NoError(tb, err)
 		if i%17 == 16 {
 			rec.Abandon(errors.New("collect fabrikam: list environments: context deadline exceeded"))
