@@ -261,7 +261,7 @@ func BenchmarkHistoryReport(b *testing.B) {
 			})
 			defer debug.SetGCPercent(debug.SetGCPercent(5))
 			runtime.GC()
-			base := liveHeap()
+			base := heapObjects()
 			var peak atomic.Uint64
 			b.ResetTimer()
 			for b.Loop() {
@@ -286,10 +286,10 @@ func mustWindow(tb testing.TB, s string) historyreport.Window {
 // heapOf is the live heap that what f returns keeps.
 func heapOf(f func() any) uint64 {
 	runtime.GC()
-	before := liveHeap()
+	before := heapObjects()
 	v := f()
 	runtime.GC()
-	after := liveHeap()
+	after := heapObjects()
 	runtime.KeepAlive(v)
 	if after < before {
 		return 0
@@ -297,7 +297,7 @@ func heapOf(f func() any) uint64 {
 	return after - before
 }
 
-func liveHeap() uint64 {
+func heapObjects() uint64 {
 	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 	metrics.Read(s)
 	return s[0].Value.Uint64()
@@ -313,7 +313,7 @@ func sampleHeap(peak *atomic.Uint64) (stop func()) {
 		tick := time.NewTicker(time.Millisecond)
 		defer tick.Stop()
 		for {
-			if h := liveHeap(); h > peak.Load() {
+			if h := heapObjects(); h > peak.Load() {
 				peak.Store(h)
 			}
 			select {
