@@ -54,8 +54,13 @@ type Builder struct {
 type reading struct {
 	runID  int64
 	at     time.Time
-	result policy.Result
+	result policy.Result // without its evidence, remediation and waiver, which belong to the run's report
 	seen   drift.Seen
+}
+
+func readingOf(s *drift.Scan, r policy.Result, k drift.Key) reading {
+	r.Evidence, r.Remediation, r.Waiver = nil, nil, nil
+	return reading{runID: s.RunID, at: s.Report.CollectedAt.UTC(), result: r, seen: seenIn(s, k)}
 }
 
 // NewBuilder starts a report whose period ends at now: the start of the newest run in the history.
@@ -283,7 +288,7 @@ func (b *Builder) read(scope string, cur *drift.Scan) {
 			return
 		}
 		if r, ok := resultOf(rd.Scan, k); ok && r.Status != policy.StatusError && b.keepResult(r) {
-			out[k] = reading{runID: rd.Scan.RunID, at: rd.Scan.Report.CollectedAt.UTC(), result: r, seen: seenIn(rd.Scan, k)}
+			out[k] = readingOf(rd.Scan, r, k)
 		}
 	}
 	for _, r := range cur.Report.Results {
@@ -292,7 +297,7 @@ func (b *Builder) read(scope string, cur *drift.Scan) {
 		case r.Status == policy.StatusError:
 			carry(k)
 		case b.keepResult(r):
-			out[k] = reading{runID: cur.RunID, at: cur.Report.CollectedAt.UTC(), result: r, seen: seenIn(cur, k)}
+			out[k] = readingOf(cur, r, k)
 		}
 	}
 	// Pairs of a tenant whose environments could not be listed are not in the run's results at all.
