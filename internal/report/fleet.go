@@ -51,7 +51,7 @@ type fleetView struct {
 	Verdict       verdict
 	EnvStatus     []statusCount
 	SeverityRows  []severityRow
-	Threshold     int
+	Threshold     string
 	Linked        bool // the tenants' pages are written beside the summary
 	Tenants       []fleetTenant
 	Rules         []fleetRule
@@ -160,7 +160,7 @@ func oldestFirstSeen(ds []DriftResult) *time.Time {
 func newFleetView(r *Report, linked bool) fleetView {
 	v := fleetView{R: r, CSS: template.CSS(htmlCSS), CSP: fleetCSP, ScanTime: formatTime(r.CollectedAt),
 		GeneratedTime: formatTime(r.GeneratedAt), ShortDigest: shortDigest(r.Policy.Digest), Verdict: verdictOf(r),
-		Threshold: FleetThreshold, Linked: linked}
+		Threshold: thousands(FleetThreshold), Linked: linked}
 	envStatuses := []policy.Status{policy.StatusFail, policy.StatusError, policy.StatusPass, policy.StatusNotApplicable}
 	for _, s := range envStatuses {
 		v.EnvStatus = append(v.EnvStatus, statusCount{Status: string(s), N: r.Summary.Environments[s]})
@@ -174,14 +174,14 @@ func newFleetView(r *Report, linked bool) fleetView {
 		}
 		v.SeverityRows = append(v.SeverityRows, row)
 	}
+	v.Tenants = make([]fleetTenant, len(r.Tenants))
 	byTenant := map[string]*fleetTenant{}
-	for _, t := range r.Tenants {
-		ft := &fleetTenant{Tenant: t, Page: path.Join(FleetDir, TenantPage(t.Name)), Status: policy.StatusNotApplicable}
+	for i, t := range r.Tenants {
+		v.Tenants[i] = fleetTenant{Tenant: t, Page: path.Join(FleetDir, TenantPage(t.Name)), Status: policy.StatusNotApplicable}
 		if t.Error != "" {
-			ft.Status = policy.StatusError
+			v.Tenants[i].Status = policy.StatusError
 		}
-		v.Tenants = append(v.Tenants, *ft)
-		byTenant[t.Name] = &v.Tenants[len(v.Tenants)-1]
+		byTenant[t.Name] = &v.Tenants[i]
 	}
 	envCounts := map[string]Counts{}
 	for _, e := range r.Environments {
@@ -274,4 +274,13 @@ func writeFleetFiles(dir string, f Format, r *Report) ([]string, error) {
 		written = append(written, p)
 	}
 	return written, nil
+}
+
+// thousands writes n with thousands separators: 10,000.
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

@@ -1,9 +1,11 @@
 package report
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -33,6 +35,28 @@ func TestTheHTMLReportOfAFleetLinksAPagePerTenant(t *testing.T) {
 	assert.Less(t, len(summary), 200<<10, "the summary does not grow with the environments")
 	assert.NotContains(t, string(summary), "<script", "the summary needs no script")
 	assert.Contains(t, string(summary), `data-summary="environments">1200<`)
+	// Each tenant's line counts its own failures at or above the threshold, and its worst status.
+	rows := regexp.MustCompile(`<tr data-tenant="([^"]+)">.*?<span class="badge s-([a-z_]+)">.*<td class="n" data-failing>(\d+)</td></tr>`).
+		FindAllStringSubmatch(string(summary), -1)
+	require.Len(t, rows, len(r.Tenants))
+	failing := 0
+	for _, row := range rows {
+		sub := r.ForTenant(row[1])
+		assert.Equal(t, fmt.Sprint(sub.Summary.FailingAtOrAbove), row[3], row[1])
+		want := policy.StatusNotApplicable
+		for _, e := range sub.Environments {
+			if statusRank(e.Status) < statusRank(want) {
+				want = e.Status
+			}
+		}
+		if sub.Tenants[0].Error != "" {
+			want = policy.StatusError
+		}
+		assert.Equal(t, string(want), row[2], row[1])
+		n, _ := strconv.Atoi(row[3])
+		failing += n
+	}
+	assert.Equal(t, r.Summary.FailingAtOrAbove, failing)
 
 	envs, results := 0, 0
 	for _, l := range links {
