@@ -172,7 +172,9 @@ func (h *harness) scan(ctx context.Context, res *Result) error {
 	if sc.LowerBoundSeconds > 0 {
 		sc.Ratio = sc.WallSeconds / sc.LowerBoundSeconds
 	}
-	sc.MaxInFlight, sc.MaxInFlightPerEnv, sc.Throttled = st.MaxInFlight, st.MaxInFlightPerEnv, st.Throttled
+	// Each tenant has an emulator of its own, which sees only its requests: the peak overall is the client's,
+	// which sees them all (and never less than one emulator's).
+	sc.MaxInFlight, sc.MaxInFlightPerEnv, sc.Throttled = max(st.MaxInFlight, run.Collect.MaxInFlight), st.MaxInFlightPerEnv, st.Throttled
 	sc.Retries, sc.TokenRequests, sc.TokenAudiences = run.Retries, sumValues(st.TokenRequests), len(st.TokenRequests)
 	for _, n := range st.TokenRequests {
 		sc.MaxTokensPerAudience = max(sc.MaxTokensPerAudience, n)

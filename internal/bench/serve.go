@@ -138,7 +138,7 @@ func serverStats(srvs []*emulator.Server, tenants []ReadyTenant) ServerStats {
 	for i, srv := range srvs {
 		st := srv.Stats()
 		out.Requests += st.Requests
-		out.MaxInFlight = max(out.MaxInFlight, st.MaxInFlight) // per emulator: each tenant's own
+		out.MaxInFlight = max(out.MaxInFlight, st.MaxInFlight) // the most of one emulator (one tenant) at once
 		out.Environments += len(st.ByEnvironment)
 		out.Writes += len(srv.Writes())
 		for aud, n := range st.TokenRequests {
