@@ -28,9 +28,13 @@ func newAuthority(now time.Time, ips []net.IP) (*authority, error) {
 	if err != nil {
 		return nil, fmt.Errorf("generate CA key: %w", err)
 	}
+	serial := randomSerial()
 	caTemplate := &x509.Certificate{
-		SerialNumber:          randomSerial(),
-		Subject:               pkix.Name{CommonName: "Work 365 audit emulator CA", Organization: []string{"audit emulator"}},
+		SerialNumber: serial,
+		// Each CA's name is its own, as real issuers' are: a client that trusts several emulators (one per
+		// tenant) then finds the one issuer of a certificate by name, instead of trying every CA of the same
+		// name in turn, a signature check each, on every connection.
+		Subject:               pkix.Name{CommonName: fmt.Sprintf("Work 365 audit emulator CA %x", serial.Bytes()[:6]), Organization: []string{"audit emulator"}},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.Add(7 * 24 * time.Hour),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
