@@ -163,6 +163,8 @@ func runScan(ctx context.Context, o childOptions) error {
 	m := bench.NewMeter()
 	var snap *snapshot.Snapshot
 	var ev *audit.Evaluation
+	// As audit scan does (RunScan), the bound on the heap holds through the reports.
+	defer policy.BoundGC().Release()
 	if o.collectOnly {
 		snap, err = s.Collect(ctx)
 	} else if ev, err = s.ScanStreaming(ctx, ""); err == nil {
@@ -181,6 +183,7 @@ func runScan(ctx context.Context, o childOptions) error {
 	}
 	run.PeakRSSCollect = bench.PeakRSS()
 	run.HeapAfterCollect = bench.LiveHeap()
+	heapProfile(bench.CmdScan)
 	for _, tn := range snap.Tenants {
 		for _, e := range tn.Environments {
 			run.Environments++

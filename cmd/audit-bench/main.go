@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
@@ -91,7 +92,7 @@ Each measured command runs in its own process, so the memory reported is that co
 	cmd.Flags().IntVar(&o.sample, "sequential-sample", 50, "environments scanned at concurrency 1 for the speed-up (0 skips)")
 	cmd.Flags().IntVar(&o.fixEnvs, "fix-environments", 100, "environments of the fix measurement (0 skips)")
 	cmd.Flags().IntVar(&o.evalRuns, "eval-runs", 5, "evaluations of the snapshot (the median is reported)")
-	cmd.Flags().StringVar(&o.cpuProfile, "cpuprofile", "", "directory where each measured process writes a CPU profile, <command>-<pid>.pprof (for 'go tool pprof')")
+	cmd.Flags().StringVar(&o.cpuProfile, "cpuprofile", "", "directory where each measured process writes a CPU profile, <command>-<pid>.pprof (for 'go tool pprof'), and the scan a profile of the heap it holds once collected, scan-<pid>.heap.pprof")
 	cmd.Flags().StringVar(&o.opa, "opa", "", `opa binary for the comparison (default: built from the OPA module; "none" skips it)`)
 	compare := &cobra.Command{
 		Use:   "compare OLD.json NEW.json",
@@ -192,4 +193,18 @@ func startCPUProfile(dir, name string) (func(), error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
+}
+
+// heapProfile writes a profile of the heap the process holds now, <command>-<pid>.heap.pprof, when the harness
+// was given --cpuprofile: the scan writes it once its environments are collected and evaluated.
+func heapProfile(name string) {
+	dir := os.Getenv(cpuProfileEnv)
+	if dir == "" {
+		return
+	}
+	if h, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%d.heap.pprof", name, os.Getpid()))); err == nil {
+		runtime.GC()
+		_ = pprof.WriteHeapProfile(h)
+		h.Close()
+	}
 }

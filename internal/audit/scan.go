@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/work365/audit/internal/policy"
 	"github.com/work365/audit/internal/snapshot"
 )
 
@@ -42,6 +43,8 @@ func (s *Session) RunScan(ctx context.Context, o ScanOptions, write func(*Evalua
 		defer os.RemoveAll(dir)
 		path = filepath.Join(dir, "snapshot.json")
 	}
+	// The bound on the heap the streaming scan sets holds while the reports are written too.
+	defer policy.BoundGC().Release()
 	ev, err := s.ScanStreaming(ctx, path)
 	if err == nil && rec.WatchesInterrupts(o.Trigger) && ctx.Err() != nil {
 		err = ErrInterrupted

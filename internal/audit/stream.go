@@ -28,6 +28,9 @@ func (s *Session) ScanStreaming(ctx context.Context, snapshotPath string) (*Eval
 	}
 	ws := policy.NewWaivers(waiversOf(s.cfg), s.deps.now())
 	sk := s.newSink(ctx, ws, file)
+	// The results grow with the fleet: the heap may grow beyond them by a bounded headroom, not by their size.
+	sk.gc = policy.BoundGC()
+	defer sk.gc.Release()
 	opts := s.opts
 	opts.Sink, opts.DropData = sk, true
 	if p := s.deps.Progress; p != nil {
@@ -71,6 +74,7 @@ type evaluatingSink struct {
 	engine  func() (*policy.Engine, error) // waits for the rules to compile
 	adjust  func([]policy.Result)
 	file    *snapshotFile // when set, each environment is written out whole before it is let go
+	gc      *policy.GCBound
 	appIDs  map[string]string
 	regions map[string]string
 	workers chan struct{}
@@ -134,6 +138,7 @@ func (k *evaluatingSink) Environment(t *snapshot.Tenant, index int, env *snapsho
 		return
 	}
 	inv := report.InventoryOf(env, k.appIDs, k.regions)
+	k.gc.Update()
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.results = append(k.results, rs...)

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"os"
+	"runtime"
 	"runtime/debug"
 	"testing"
 )
@@ -72,4 +73,91 @@ func TestRelaxGCLeavesAChosenPercentageAlone(t *testing.T) {
 	if p := debug.SetGCPercent(300); p != 300 {
 		t.Errorf("after the evaluation the percentage is %d, want 300", p)
 	}
+}
+
+func TestBoundPercentForKeepsTheHeadroomBounded(t *testing.T) {
+	cases := []struct {
+		live uint64
+		want int
+	}{
+		{0, 100},
+		{32 << 20, 100},
+		{64 << 20, 100},
+		{128 << 20, 50},
+		{200 << 20, 32},
+		{256 << 20, 25},
+		{4 << 30, gcMinPercent},
+	}
+	for _, c := range cases {
+		if got := boundPercentFor(c.live); got != c.want {
+			t.Errorf("boundPercentFor(%d MiB) = %d, want %d", c.live>>20, got, c.want)
+		}
+	}
+}
+
+// The heap a streaming scan holds grows with the fleet: the bound lowers the percentage once the live heap is
+// above the headroom, nested bounds share one change, and the last one gives the percentage back.
+func TestBoundGCLowersThePercentageForALargeLiveHeap(t *testing.T) {
+	if v, set := os.LookupEnv("GOGC"); set {
+		t.Cleanup(func() { os.Setenv("GOGC", v) })
+		os.Unsetenv("GOGC")
+	}
+	old := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(old)
+	current := func() int {
+		p := debug.SetGCPercent(100)
+		debug.SetGCPercent(p)
+		return p
+	}
+	outer := BoundGC()
+	inner := BoundGC()
+	held := make([]byte, 160<<20) // a live heap of 160 MiB
+	runtime.GC()
+	inner.Update()
+	if p := current(); p >= 100 || p < gcMinPercent {
+		t.Fatalf("with %d MiB live the percentage is %d, want between %d and 100", len(held)>>20, p, gcMinPercent)
+	}
+	inner.Release()
+	inner.Release()
+	if p := current(); p >= 100 {
+		t.Errorf("with the outer bound still held the percentage is %d, want under 100", p)
+	}
+	outer.Release()
+	if p := current(); p != 100 {
+		t.Errorf("after the last bound the percentage is %d, want 100", p)
+	}
+	runtime.KeepAlive(held)
+}
+
+func TestBoundGCLeavesGOGCAndAChosenPercentageAlone(t *testing.T) {
+	t.Run("GOGC", func(t *testing.T) {
+		t.Setenv("GOGC", "100")
+		old := debug.SetGCPercent(100)
+		defer debug.SetGCPercent(old)
+		b := BoundGC()
+		held := make([]byte, 160<<20)
+		runtime.GC()
+		b.Update()
+		if p := debug.SetGCPercent(100); p != 100 {
+			t.Errorf("with GOGC set the percentage changed to %d", p)
+		}
+		b.Release()
+		runtime.KeepAlive(held)
+	})
+	t.Run("chosen", func(t *testing.T) {
+		old := debug.SetGCPercent(300)
+		defer debug.SetGCPercent(old)
+		b := BoundGC()
+		held := make([]byte, 160<<20)
+		runtime.GC()
+		b.Update()
+		if p := debug.SetGCPercent(300); p != 300 {
+			t.Errorf("a chosen percentage of 300 was changed to %d", p)
+		}
+		b.Release()
+		if p := debug.SetGCPercent(300); p != 300 {
+			t.Errorf("after the bound the percentage is %d, want 300", p)
+		}
+		runtime.KeepAlive(held)
+	})
 }
