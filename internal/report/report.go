@@ -315,6 +315,11 @@ func inventory(env *snapshot.Environment, expected string, appIDs map[string]str
 	return inv
 }
 
+// ServiceIsApplicationUser says whether the service user is the application user in use.
+func (inv *Inventory) ServiceIsApplicationUser() bool {
+	return inv.ServiceUser != nil && inv.ApplicationUser != nil && strings.EqualFold(inv.ServiceUser.ID, inv.ApplicationUser.ID)
+}
+
 func userOf(u *snapshot.User) *User {
 	out := &User{ID: u.ID, Name: u.FullName, DomainName: u.DomainName, AppID: u.ApplicationID, Kind: "person",
 		Enabled: !u.Disabled, Deleted: u.DeletedState != 0, Licensed: u.Licensed}
