@@ -41,6 +41,7 @@ var (
 		"fixLabel": FixStatusLabel,
 		"fixClass": fixClass,
 		"age":      Age,
+		"mark":     legendMark,
 	}).ParseFS(templates, "templates/*.html.tmpl"))
 	htmlCSS    = mustRead("templates/report.css")
 	htmlScript = mustRead("templates/report.js")
@@ -100,6 +101,7 @@ type htmlView struct {
 	Envs          []htmlEnv
 	FixCounts     []statusCount
 	Heatmap       heatmap
+	Trends        *trendView
 }
 
 type verdict struct{ Class, Icon, Title, Text string }
@@ -237,6 +239,7 @@ func newHTMLView(r *Report) htmlView {
 		v.Envs = append(v.Envs, he)
 	}
 	v.Heatmap = newHeatmap(r, v.Envs)
+	v.Trends = newTrendView(r, v.Envs)
 	return v
 }
 

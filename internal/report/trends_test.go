@@ -1,12 +1,17 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/work365/audit/internal/policy"
 )
 
 func intp(n int) *int { return &n }
@@ -101,4 +106,94 @@ func TestTrendsCoverTheLastThirtyRuns(t *testing.T) {
 	for _, rt := range tr.Rules {
 		assert.Len(t, rt.Failing, TrendRuns, rt.RuleID)
 	}
+}
+
+// The HTML report draws the trends as inline SVG, each chart titled with its numbers and beside a table of
+// them: a line per severity (each with its own marker shape, not only its colour), a sparkline per rule and
+// one per environment that failed in the runs, with its failing-since date; a missing value is a gap. The
+// drawing is deterministic and has no style attribute (the CSP admits none). Without trends there is no section.
+func TestTheHTMLReportDrawsTheTrends(t *testing.T) {
+	t.Parallel()
+	out := render(t, "html", trendsFixture(), Options{})
+	start, end := strings.Index(out, `<section class="trends"`), strings.Index(out, `<section class="summary"`)
+	require.True(t, start > 0 && end > start, "the trends come before the summary")
+	sec := out[start:end]
+	assert.Less(t, strings.Index(out, `id="heatmap"`), start, "after the heatmap")
+	assert.NotContains(t, sec, "style=")
+	assert.Equal(t, out, render(t, "html", trendsFixture(), Options{}), "the same report twice")
+
+	assert.Contains(t, sec, `<title id="trend-chart-title">Failing results by severity in each of the last 3 runs, oldest first: critical 1, 1, 1; high 0, 0, 0; medium 0, 1, 2; low 1, 0, 0.</title>`)
+	for sev, marker := range map[string]string{"critical": "a3.5 3.5 0 1 0 7 0a", "high": "h6v6h-6z", "medium": "l4 7h-8z", "low": "l4 4-4 4-4-4z"} {
+		series := regexp.MustCompile(`<g class="series tl-` + sev + `" data-severity="` + sev + `"><path class="line" d="([^"]+)"/><path class="marker" d="([^"]+)"/></g>`).FindStringSubmatch(sec)
+		require.NotNil(t, series, sev)
+		assert.Equal(t, 3, strings.Count(series[1], "L")+1, sev+": a line through the three runs")
+		assert.Equal(t, 3, strings.Count(series[2], marker), sev+": a marker of its own per run")
+	}
+	assert.Equal(t, 3, strings.Count(sec, `<tr data-run="`))
+	assert.Contains(t, sec, `<tr data-run="6"><th scope="row">6</th><td><time datetime="2026-11-26T12:00:00Z">26 Nov 2026 12:00</time></td><td class="n">1</td><td class="n">0</td><td class="n">2</td><td class="n">0</td><td class="n">3</td></tr>`)
+
+	rules := regexp.MustCompile(`<tr data-rule="([^"]+)">.*?<svg class="spark"[^>]*><title>([^<]*)</title>.*?<path class="line" d="([^"]*)"/>.*?<td class="n">([^<]*)</td><td class="n">([^<]*)</td></tr>`).FindAllStringSubmatch(sec, -1)
+	require.Len(t, rules, 4)
+	assert.Equal(t, []string{"W365.ROLES.3", "W365.ROLES.3, failing results per run, oldest first: not evaluated, 0, 1", "M60 21L117 3", "not evaluated", "1"}, rules[2][1:],
+		"the line starts at the first run that evaluated the rule")
+	assert.Equal(t, []string{"W365.OLD.1", "W365.OLD.1, failing results per run, oldest first: 1, not evaluated, not evaluated", "M3 3h0", "1", "not evaluated"}, rules[3][1:],
+		"a value alone is a dot")
+	assert.Contains(t, rules[3][0], "No longer in the catalog")
+
+	envs := regexp.MustCompile(`<tr data-env-id="([^"]+)"><th scope="row"><a href="#(env-\d+)">([^<]*)</a></th><td>contoso</td><td>(.*?)</td><td><svg class="spark"[^>]*><title>([^<]*)</title>`).FindAllStringSubmatch(sec, -1)
+	require.Len(t, envs, 1, "only the environment that failed in these runs")
+	assert.Equal(t, []string{"11111111-1111-1111-1111-111111111111", "env-1", "&lt;script&gt;alert(1)&lt;/script&gt;",
+		`<time datetime="2026-11-06T12:00:00Z">6 Nov 2026</time> <span class="muted">(20 days)</span>`,
+		"&lt;script&gt;alert(1)&lt;/script&gt;, failing results per run, oldest first: 2, 2, 3"}, envs[0][1:])
+	assert.Contains(t, sec, `The other 3 environments had no failing result in any of these runs.`)
+
+	assert.NotContains(t, render(t, "html", fixture(), Options{}), `id="trends"`)
+}
+
+// fleetTrends gives the report of a large fleet the trends of a full window: TrendRuns runs, in which each
+// environment that fails now failed in some of the earlier runs too.
+func fleetTrends(r *Report) {
+	var past []PastRun
+	for run := range TrendRuns - 1 {
+		p := PastRun{RunID: int64(run + 1), CollectedAt: r.CollectedAt.Add(time.Duration(run-TrendRuns+1) * 24 * time.Hour),
+			BySeverity: map[string]int{}, ByRule: map[string]int{}, ByEnvironment: map[string]*int{}}
+		for _, rule := range r.Rules {
+			p.ByRule[rule.ID] = run % 4
+		}
+		for i, e := range r.Environments {
+			if e.Counts[policy.StatusFail] > 0 {
+				n := (i + run) % 3
+				p.ByEnvironment[strings.ToLower(e.ID)] = &n
+				p.BySeverity["high"] += n
+			}
+		}
+		past = append(past, p)
+	}
+	seen := map[[2]string]time.Time{}
+	for _, res := range r.Results {
+		if res.Status == policy.StatusFail {
+			seen[[2]string{strings.ToLower(res.EnvironmentID), res.RuleID}] = r.CollectedAt.Add(-40 * 24 * time.Hour)
+		}
+	}
+	r.Trends = NewTrends(past, CurrentRun(r, TrendRuns), r, seen)
+}
+
+// With the trends of thirty runs, the HTML report of a thousand environments still stays under 5 MB, and
+// has a sparkline per rule and per environment that failed.
+func TestTheHTMLReportOfAThousandEnvironmentsWithTrendsStaysUnderFiveMegabytes(t *testing.T) {
+	t.Parallel()
+	r := fleet(1000)
+	fleetTrends(r)
+	var buf bytes.Buffer
+	require.NoError(t, htmlReporter{}.Write(&buf, r))
+	t.Logf("HTML report of %d environments × %d rules with %d runs of trends: %d bytes", len(r.Environments), len(r.Rules), len(r.Trends.Runs), buf.Len())
+	assert.Less(t, buf.Len(), 5<<20)
+	failing := 0
+	for _, e := range r.Environments {
+		if e.Counts[policy.StatusFail] > 0 {
+			failing++
+		}
+	}
+	require.Positive(t, failing)
+	assert.Equal(t, len(r.Rules)+failing, strings.Count(buf.String(), `<svg class="spark"`))
 }
