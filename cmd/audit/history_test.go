@@ -256,3 +256,21 @@ func TestAnOutageIsNeverTheBaselineOfWhatItCouldNotRead(t *testing.T) {
 	require.NoError(t, json.Unmarshal(h.stdout.Bytes(), &got))
 	assert.Equal(t, driftLines(d), driftLines(&got))
 }
+
+// The demo keeps its runs in a history when asked: its second run's reports show the trends of both.
+func TestTheDemoTwiceWithAHistoryShowsTrends(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, emulator.Options{})
+	hist, out := filepath.Join(h.dir, "demo.db"), filepath.Join(h.dir, "out")
+	demo := append([]string{"demo", "--config", "../../testdata/tenants/demo-config.yaml", "--format", "json,html", "--output", out,
+		"--history", hist, "--quiet"}, tenantFlags(demoFixtures)...)
+	require.Equal(t, exitOK, h.run(demo...), h.stderr.String())
+	assert.Nil(t, readReport(t, out).Trends)
+	require.Equal(t, exitOK, h.run(demo...), h.stderr.String())
+	rep := readReport(t, out)
+	require.NotNil(t, rep.Trends)
+	assert.Len(t, rep.Trends.Runs, 2)
+	html, err := os.ReadFile(filepath.Join(out, "report.html"))
+	require.NoError(t, err)
+	assert.Contains(t, string(html), `<section class="trends" id="trends"`)
+}
