@@ -42,6 +42,8 @@ type options struct {
 	perEnv      int
 	sample      int
 	fixEnvs     int
+	tenants     int
+	share       float64
 	evalRuns    int
 	opa         string
 }
@@ -77,6 +79,8 @@ Each measured command runs in its own process, so the memory reported is that co
 	cmd.Flags().IntVar(&o.envs, "environments", 1000, "environments in the generated tenant")
 	cmd.Flags().IntVar(&o.users, "users", 300, "users per environment")
 	cmd.Flags().IntVar(&o.appUsers, "app-users", 50, "application users among them")
+	cmd.Flags().IntVar(&o.tenants, "tenants", 1, "tenants the environments are split between, each with its own client (the fleet profile: --tenants 100 --environments 10000 --work365-share 0.25)")
+	cmd.Flags().Float64Var(&o.share, "work365-share", 1, "share of environments that run Work 365; the others are Dataverse environments without it and Teams environments")
 	cmd.Flags().DurationVar(&o.latency, "latency", 100*time.Millisecond, "latency the emulator adds to every BAP and Dataverse request")
 	cmd.Flags().IntVar(&o.limit, "limit", 52, "Dataverse's concurrent-request limit per environment (429 beyond it)")
 	cmd.Flags().IntVar(&o.concurrency, "concurrency", 0, "requests in flight across all environments (default: collect.concurrency's default)")
@@ -101,7 +105,7 @@ Each measured command runs in its own process, so the memory reported is that co
 			return nil
 		},
 	}
-	cmd.AddCommand(compare, newServeCmd(stdin, stdout), newScanCmd(), newEvalCmd(), newFixCmd(stderr))
+	cmd.AddCommand(compare, newServeCmd(stdin, stdout), newScanCmd(), newCollectCmd(), newEvalCmd(), newFixCmd(stderr))
 	return cmd
 }
 
@@ -114,7 +118,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return fmt.Errorf("create output directory: %w", err)
 	}
 	res, err := bench.Run(ctx, bench.Options{
-		Exe: exe, Dir: o.out, Spec: bench.Spec{Environments: o.envs, Users: o.users, AppUsers: o.appUsers},
+		Exe: exe, Dir: o.out, Spec: bench.Spec{Environments: o.envs, Users: o.users, AppUsers: o.appUsers, Tenants: o.tenants, Work365Share: o.share},
 		Latency: o.latency, Limit: o.limit, Concurrency: o.concurrency, PerEnvironment: o.perEnv,
 		DefaultConcurrency: config.DefaultConcurrency, DefaultPerEnvironment: config.DefaultPerEnvironment,
 		Sample: o.sample, FixEnvironments: o.fixEnvs, EvalRuns: o.evalRuns, OPA: o.opa, Log: stderr, Version: version(),

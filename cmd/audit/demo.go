@@ -35,8 +35,7 @@ func newDemoCmd(g *globals) *cobra.Command {
 		Long: `demo starts the emulator (Entra, BAP and Dataverse over loopback HTTPS, with its own CA) on the
 bundled demo tenants, scans them exactly as 'audit scan' scans a real tenant, prints the table and writes
 ./` + defaultReportDir + `/report.json and report.html. It exits 0 when the demo ran; the exit code a real scan would have
-given is printed at the end. With --history, each demo run is kept as a scan's is: from the second on, the
-reports show what changed and the trends.`,
+given is printed at the end. --history keeps its runs: from the second run on, the reports show drift and trends.`,
 		Args: cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, _ []string) error { return runDemo(cmd.Context(), g, o) }),
 	}

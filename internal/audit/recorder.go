@@ -90,6 +90,14 @@ func OpenRecorder(ctx context.Context, deps Deps, h History, scope, policyDigest
 		digest: policyDigest, failOn: failOn}, nil
 }
 
+// SetDigest records the policy bundle a run was evaluated with, when it was not known as the run began (the
+// rules compile while the tenants are read).
+func (r *Recorder) SetDigest(d string) {
+	if r != nil {
+		r.digest = d
+	}
+}
+
 // WatchesInterrupts says whether a signal during collection ends the run as interrupted: with a history or
 // in the scheduler. A plain scan keeps its behaviour of reporting what it could read.
 func (r *Recorder) WatchesInterrupts(trigger string) bool {

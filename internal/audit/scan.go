@@ -20,7 +20,7 @@ type ScanOptions struct {
 // in the history, hands the evaluation to write (the reports), then records the run and sends the
 // notifications. A run that fails or is interrupted before its reports are written is recorded so.
 func (s *Session) RunScan(ctx context.Context, o ScanOptions, write func(*Evaluation) error) (*Evaluation, error) {
-	rec, err := OpenRecorder(ctx, s.deps, o.History, Scope(o.Shard, s.settings.Envs), s.eng.Digest(), s.settings.FailOn, o.Trigger)
+	rec, err := OpenRecorder(ctx, s.deps, o.History, Scope(o.Shard, s.settings.Envs), "", s.settings.FailOn, o.Trigger)
 	if err != nil {
 		return nil, err
 	}
@@ -29,28 +29,40 @@ func (s *Session) RunScan(ctx context.Context, o ScanOptions, write func(*Evalua
 		rec.Abandon(err)
 		return nil, err
 	}
-	snap, err := s.Collect(ctx)
+	var ev *Evaluation
+	if o.Snapshot == "" && rec == nil {
+		// Nothing keeps the environments' data: each is evaluated as it arrives and let go.
+		ev, err = s.ScanStreaming(ctx, nil)
+	} else {
+		ev, err = s.scanKeepingData(ctx, o.Snapshot)
+	}
 	if err == nil && rec.WatchesInterrupts(o.Trigger) && ctx.Err() != nil {
 		err = ErrInterrupted
 	}
 	if err != nil {
 		return fail(err)
 	}
-	if o.Snapshot != "" {
-		if err := SaveSnapshot(o.Snapshot, snap); err != nil {
-			return fail(err)
-		}
-	}
-	ev, err := s.Evaluate(ctx, snap)
-	if err != nil {
-		return fail(err)
-	}
+	rec.SetDigest(ev.Report.Policy.Digest)
 	o.Shard.Mark(ev.Report)
 	rec.Compare(ctx, ev)
 	if err := write(ev); err != nil {
 		return fail(err)
 	}
 	return ev, rec.Finish(ctx, ev, s.cfg, o.ReportDir)
+}
+
+// scanKeepingData is a scan whose snapshot is kept whole: saved to a file, or recorded in the history.
+func (s *Session) scanKeepingData(ctx context.Context, path string) (*Evaluation, error) {
+	snap, err := s.Collect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if path != "" {
+		if err := SaveSnapshot(path, snap); err != nil {
+			return nil, err
+		}
+	}
+	return s.Evaluate(ctx, snap)
 }
 
 // SaveSnapshot writes a snapshot file, readable by its owner only.

@@ -11,10 +11,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/work365/audit/internal/config"
 	"github.com/work365/audit/internal/demo"
 	"github.com/work365/audit/internal/emulator"
 	"github.com/work365/audit/internal/fix"
 	"github.com/work365/audit/internal/policy"
+	"github.com/work365/audit/internal/report"
+	"github.com/work365/audit/internal/snapshot"
 )
 
 var testNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -130,4 +133,39 @@ func TestRunScanRecordsAndComparesRuns(t *testing.T) {
 	_, err = s.RunScan(cancelled, ScanOptions{History: hist, Trigger: "scan"}, write)
 	require.Error(t, err, "a run that cannot start is not recorded as a scan")
 	assert.Equal(t, 2, wrote)
+}
+
+// A streaming scan gives the report of a scan that keeps every environment's data: the same JSON.
+func TestAStreamingScanGivesTheSameReport(t *testing.T) {
+	t.Parallel()
+	emu, err := demo.Start([]string{"../../testdata/tenants/demo.yaml", "../../testdata/tenants/demo-fabrikam.yaml"}, emulator.Options{},
+		func() time.Time { return testNow })
+	require.NoError(t, err)
+	t.Cleanup(emu.Close)
+	cfg, err := config.LoadSettings("../../testdata/tenants/demo-config.yaml")
+	require.NoError(t, err)
+	cfg.Tenants = emu.Config.Tenants
+	deps := Deps{Now: func() time.Time { return testNow }, Getenv: emu.Getenv(func(string) string { return "" }), HTTP: emu.HTTP}
+	s, err := Open(context.Background(), deps, Settings{Config: cfg})
+	require.NoError(t, err)
+	whole, err := s.Scan(context.Background())
+	require.NoError(t, err)
+	kept := 0
+	streamed, err := s.ScanStreaming(context.Background(), func(*snapshot.Tenant, *snapshot.Environment) error { kept++; return nil })
+	require.NoError(t, err)
+	assert.Equal(t, 12, kept, "every environment is handed over before its data goes")
+	for _, tn := range streamed.Snapshot.Tenants {
+		for _, e := range tn.Environments {
+			assert.Nil(t, e.Dataverse, "%s: the data is let go", e.Name)
+		}
+	}
+	render := func(ev *Evaluation) string {
+		var b strings.Builder
+		f, err := report.Lookup("json")
+		require.NoError(t, err)
+		require.NoError(t, f.New(report.Options{}).Write(&b, ev.Report))
+		return b.String()
+	}
+	assert.Equal(t, render(whole), render(streamed))
+	assert.NotEmpty(t, streamed.Report.Warnings, "the demo config's stale waivers are reported")
 }

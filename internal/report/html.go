@@ -42,7 +42,7 @@ var (
 		"fixClass": fixClass,
 		"age":      Age,
 		"mark":     legendMark,
-	}).ParseFS(templates, "templates/*.html.tmpl"))
+	}).Funcs(inventoryFuncs).ParseFS(templates, "templates/*.html.tmpl"))
 	htmlCSS    = mustRead("templates/report.css")
 	htmlScript = mustRead("templates/report.js")
 	htmlCSP    = fmt.Sprintf("default-src 'none'; style-src '%s'; script-src '%s'; img-src data:; base-uri 'none'; form-action 'none'",
