@@ -165,7 +165,7 @@ func runScan(ctx context.Context, o childOptions) error {
 	var ev *audit.Evaluation
 	if o.collectOnly {
 		snap, err = s.Collect(ctx)
-	} else if ev, err = s.ScanStreaming(ctx, nil); err == nil {
+	} else if ev, err = s.ScanStreaming(ctx, ""); err == nil {
 		snap = ev.Snapshot
 	}
 	if err != nil {
@@ -227,11 +227,8 @@ func runCollect(ctx context.Context, o childOptions) error {
 	if err != nil {
 		return err
 	}
-	snap, err := s.Collect(ctx)
+	snap, err := s.CollectTo(ctx, o.snapshot)
 	if err != nil {
-		return err
-	}
-	if err := audit.SaveSnapshot(o.snapshot, snap); err != nil {
 		return err
 	}
 	run := bench.ScanRun{CommandSeconds: time.Since(start).Seconds(), PeakRSS: bench.PeakRSS()}

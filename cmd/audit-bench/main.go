@@ -9,7 +9,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -46,6 +48,7 @@ type options struct {
 	share       float64
 	evalRuns    int
 	opa         string
+	cpuProfile  string
 }
 
 func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
@@ -88,6 +91,7 @@ Each measured command runs in its own process, so the memory reported is that co
 	cmd.Flags().IntVar(&o.sample, "sequential-sample", 50, "environments scanned at concurrency 1 for the speed-up (0 skips)")
 	cmd.Flags().IntVar(&o.fixEnvs, "fix-environments", 100, "environments of the fix measurement (0 skips)")
 	cmd.Flags().IntVar(&o.evalRuns, "eval-runs", 5, "evaluations of the snapshot (the median is reported)")
+	cmd.Flags().StringVar(&o.cpuProfile, "cpuprofile", "", "directory where each measured process writes a CPU profile, <command>-<pid>.pprof (for 'go tool pprof')")
 	cmd.Flags().StringVar(&o.opa, "opa", "", `opa binary for the comparison (default: built from the OPA module; "none" skips it)`)
 	compare := &cobra.Command{
 		Use:   "compare OLD.json NEW.json",
@@ -106,6 +110,31 @@ Each measured command runs in its own process, so the memory reported is that co
 		},
 	}
 	cmd.AddCommand(compare, newServeCmd(stdin, stdout), newScanCmd(), newCollectCmd(), newEvalCmd(), newFixCmd(stderr))
+	// Each measured process profiles itself when the harness was asked to (it inherits the environment).
+	var stopProfile func()
+	cmd.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
+		if c == cmd {
+			if o.cpuProfile == "" {
+				return nil
+			}
+			if err := os.MkdirAll(o.cpuProfile, 0o755); err != nil {
+				return fmt.Errorf("create profile directory: %w", err)
+			}
+			abs, err := filepath.Abs(o.cpuProfile)
+			if err != nil {
+				return err
+			}
+			return os.Setenv(cpuProfileEnv, abs)
+		}
+		var err error
+		stopProfile, err = startCPUProfile(os.Getenv(cpuProfileEnv), c.Name())
+		return err
+	}
+	cmd.PersistentPostRun = func(*cobra.Command, []string) {
+		if stopProfile != nil {
+			stopProfile()
+		}
+	}
 	return cmd
 }
 
@@ -141,4 +170,26 @@ func version() string {
 		return bi.Main.Version
 	}
 	return "dev"
+}
+
+// cpuProfileEnv passes --cpuprofile's directory to the measured processes.
+const cpuProfileEnv = "AUDIT_BENCH_CPUPROFILE"
+
+// startCPUProfile starts a CPU profile of this process in dir (none when dir is empty) and returns what stops it.
+func startCPUProfile(dir, name string) (func(), error) {
+	if dir == "" {
+		return nil, nil
+	}
+	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%d.pprof", name, os.Getpid())))
+	if err != nil {
+		return nil, fmt.Errorf("create CPU profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("start CPU profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

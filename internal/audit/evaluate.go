@@ -15,8 +15,11 @@ import (
 // snapshot or results.
 type Evaluation struct {
 	Snapshot *snapshot.Snapshot
-	Results  []policy.Result
-	Report   *report.Report
+	// SnapshotFile, when set, is the snapshot file of a streaming scan, whose Snapshot holds the environments
+	// without their data.
+	SnapshotFile string
+	Results      []policy.Result
+	Report       *report.Report
 }
 
 // Exit is the exit code contract of the evaluation's report (nil for 0).

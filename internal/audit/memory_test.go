@@ -69,7 +69,7 @@ func TestAStreamingScanHoldsABoundedHeapPerEnvironment(t *testing.T) {
 		require.NoError(t, json.Unmarshal(templates[i%len(templates)], &e))
 		e.ID, e.Name = tenant.Environments[i].ID, tenant.Environments[i].Name
 		dataBytes += len(templates[i%len(templates)])
-		sink.Environment(tenant, &e) // the collector lets the environment go afterwards
+		sink.Environment(tenant, i, &e) // the collector lets the environment go afterwards
 	}
 	sink.Done(tenant)
 	require.NoError(t, sink.err)

@@ -200,8 +200,12 @@ func (r *Recorder) stderr() io.Writer {
 func (r *Recorder) record(ctx context.Context, ev *Evaluation, reportDir string) error {
 	run := r.run(history.StatusComplete)
 	run.CollectedAt, run.ExitCode = ev.Report.CollectedAt, CodeOf(ev.Exit())
-	removed, err := r.store.Add(context.WithoutCancel(ctx), history.Record{Run: run, Report: ev.Report, Snapshot: ev.Snapshot,
-		FirstSeen: history.FirstSeenOf(r.seen), LastRead: history.LastReadOf(r.lastRead)}, r.keep)
+	rec := history.Record{Run: run, Report: ev.Report, Snapshot: ev.Snapshot, SnapshotFile: ev.SnapshotFile,
+		FirstSeen: history.FirstSeenOf(r.seen), LastRead: history.LastReadOf(r.lastRead)}
+	if rec.SnapshotFile != "" {
+		rec.Snapshot = nil // without the environments' data: the file has it
+	}
+	removed, err := r.store.Add(context.WithoutCancel(ctx), rec, r.keep)
 	r.recorded = true
 	if err != nil {
 		where := "the reports of this run were written all the same"

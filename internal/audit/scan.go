@@ -3,6 +3,8 @@ package audit
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/work365/audit/internal/snapshot"
 )
@@ -29,13 +31,18 @@ func (s *Session) RunScan(ctx context.Context, o ScanOptions, write func(*Evalua
 		rec.Abandon(err)
 		return nil, err
 	}
-	var ev *Evaluation
-	if o.Snapshot == "" && rec == nil {
-		// Nothing keeps the environments' data: each is evaluated as it arrives and let go.
-		ev, err = s.ScanStreaming(ctx, nil)
-	} else {
-		ev, err = s.scanKeepingData(ctx, o.Snapshot)
+	// Each environment is evaluated as it arrives and its data let go; what keeps the data (the snapshot file,
+	// the history) has it written out as it goes.
+	path := o.Snapshot
+	if path == "" && rec != nil {
+		dir, err := os.MkdirTemp("", "audit-run-*") // owner-only
+		if err != nil {
+			return fail(fmt.Errorf("keep the run's snapshot for the history: %w", err))
+		}
+		defer os.RemoveAll(dir)
+		path = filepath.Join(dir, "snapshot.json")
 	}
+	ev, err := s.ScanStreaming(ctx, path)
 	if err == nil && rec.WatchesInterrupts(o.Trigger) && ctx.Err() != nil {
 		err = ErrInterrupted
 	}
@@ -49,20 +56,6 @@ func (s *Session) RunScan(ctx context.Context, o ScanOptions, write func(*Evalua
 		return fail(err)
 	}
 	return ev, rec.Finish(ctx, ev, s.cfg, o.ReportDir)
-}
-
-// scanKeepingData is a scan whose snapshot is kept whole: saved to a file, or recorded in the history.
-func (s *Session) scanKeepingData(ctx context.Context, path string) (*Evaluation, error) {
-	snap, err := s.Collect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if path != "" {
-		if err := SaveSnapshot(path, snap); err != nil {
-			return nil, err
-		}
-	}
-	return s.Evaluate(ctx, snap)
 }
 
 // SaveSnapshot writes a snapshot file, readable by its owner only.

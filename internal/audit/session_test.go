@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/work365/audit/internal/demo"
 	"github.com/work365/audit/internal/emulator"
 	"github.com/work365/audit/internal/fix"
+	"github.com/work365/audit/internal/history"
 	"github.com/work365/audit/internal/policy"
 	"github.com/work365/audit/internal/report"
 	"github.com/work365/audit/internal/snapshot"
@@ -122,6 +124,18 @@ func TestRunScanRecordsAndComparesRuns(t *testing.T) {
 	require.NotNil(t, ev.Report.Drift)
 	assert.Equal(t, 2, wrote)
 	assert.Contains(t, stderr.String(), "history: recorded run 2 in ")
+	// Each run's snapshot is recorded whole, data included, though the scan let each environment's data go.
+	store, err := history.Open(ctx, hist.Path)
+	require.NoError(t, err)
+	for _, id := range []int64{1, 2} {
+		snap, err := store.Snapshot(ctx, id)
+		require.NoError(t, err)
+		require.Len(t, snap.Tenants, 1)
+		require.Len(t, snap.Tenants[0].Environments, 1)
+		assert.NotNil(t, snap.Tenants[0].Environments[0].Dataverse, "run %d", id)
+	}
+	require.NoError(t, store.Close())
+	assert.Nil(t, ev.Snapshot.Tenants[0].Environments[0].Dataverse, "the evaluation let the data go")
 
 	boom := errors.New("disk full")
 	_, err = s.RunScan(ctx, ScanOptions{History: hist, Trigger: "scan"}, func(*Evaluation) error { return boom })
@@ -150,10 +164,16 @@ func TestAStreamingScanGivesTheSameReport(t *testing.T) {
 	require.NoError(t, err)
 	whole, err := s.Scan(context.Background())
 	require.NoError(t, err)
-	kept := 0
-	streamed, err := s.ScanStreaming(context.Background(), func(*snapshot.Tenant, *snapshot.Environment) error { kept++; return nil })
+	dir := t.TempDir()
+	streamed, err := s.ScanStreaming(context.Background(), filepath.Join(dir, "streamed.json"))
 	require.NoError(t, err)
-	assert.Equal(t, 12, kept, "every environment is handed over before its data goes")
+	require.NoError(t, snapshot.Save(filepath.Join(dir, "whole.json"), whole.Snapshot))
+	wrote, err := os.ReadFile(filepath.Join(dir, "streamed.json"))
+	require.NoError(t, err)
+	saved, err := os.ReadFile(filepath.Join(dir, "whole.json"))
+	require.NoError(t, err)
+	assert.Equal(t, string(saved), string(wrote), "every environment is written out whole before its data goes")
+	assert.Equal(t, filepath.Join(dir, "streamed.json"), streamed.SnapshotFile)
 	for _, tn := range streamed.Snapshot.Tenants {
 		for _, e := range tn.Environments {
 			assert.Nil(t, e.Dataverse, "%s: the data is let go", e.Name)

@@ -15,11 +15,19 @@ import (
 // ScanStreaming collects and evaluates at once: each environment is evaluated as soon as it is read, what the
 // report needs of it is kept, and its data is let go, so memory grows with the results, not with what the
 // environments hold. The evaluation's snapshot holds every environment without its Dataverse data (a fix, which
-// needs the data, plans from Scan instead). keep, when set, is given each environment with its data first (to
-// write it out), one environment at a time.
-func (s *Session) ScanStreaming(ctx context.Context, keep func(t *snapshot.Tenant, env *snapshot.Environment) error) (*Evaluation, error) {
+// needs the data, plans from Scan instead). With a snapshot path, each environment is also written out whole
+// as it is read, and the file is written at the end (see CollectTo); the evaluation's SnapshotFile names it.
+func (s *Session) ScanStreaming(ctx context.Context, snapshotPath string) (*Evaluation, error) {
+	var file *snapshotFile
+	if snapshotPath != "" {
+		var err error
+		if file, err = newSnapshotFile(snapshotPath); err != nil {
+			return nil, err
+		}
+		defer file.abort() // does nothing once the file is written
+	}
 	ws := policy.NewWaivers(waiversOf(s.cfg), s.deps.now())
-	sk := s.newSink(ctx, ws, keep)
+	sk := s.newSink(ctx, ws, file)
 	opts := s.opts
 	opts.Sink, opts.DropData = sk, true
 	if p := s.deps.Progress; p != nil {
@@ -37,12 +45,19 @@ func (s *Session) ScanStreaming(ctx context.Context, keep func(t *snapshot.Tenan
 	if err != nil {
 		return nil, err
 	}
+	if file != nil {
+		if err := file.close(snap); err != nil {
+			return nil, err
+		}
+	}
 	policy.SortResults(sk.results)
-	return evaluation(s.deps, eng, s.cfg, snap, sk.results, ws, sk.inventories, s.settings.FailOn, Sources(s.settings.PolicyDirs)), nil
+	ev := evaluation(s.deps, eng, s.cfg, snap, sk.results, ws, sk.inventories, s.settings.FailOn, Sources(s.settings.PolicyDirs))
+	ev.SnapshotFile = snapshotPath
+	return ev, nil
 }
 
-func (s *Session) newSink(ctx context.Context, ws *policy.Waivers, keep func(t *snapshot.Tenant, env *snapshot.Environment) error) *evaluatingSink {
-	return &evaluatingSink{ctx: ctx, engine: s.Engine, adjust: ws.Apply, keep: keep, appIDs: s.policy.AppIDs, regions: s.policy.Regions,
+func (s *Session) newSink(ctx context.Context, ws *policy.Waivers, file *snapshotFile) *evaluatingSink {
+	return &evaluatingSink{ctx: ctx, engine: s.Engine, adjust: ws.Apply, file: file, appIDs: s.policy.AppIDs, regions: s.policy.Regions,
 		tenants: map[*snapshot.Tenant]*tenantState{}, inventories: map[string]*report.Inventory{},
 		workers: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))}
 }
@@ -55,11 +70,10 @@ type evaluatingSink struct {
 	ctx     context.Context
 	engine  func() (*policy.Engine, error) // waits for the rules to compile
 	adjust  func([]policy.Result)
-	keep    func(t *snapshot.Tenant, env *snapshot.Environment) error
+	file    *snapshotFile // when set, each environment is written out whole before it is let go
 	appIDs  map[string]string
 	regions map[string]string
 	workers chan struct{}
-	keepMu  sync.Mutex // keep is called for one environment at a time
 
 	mu          sync.Mutex
 	tenants     map[*snapshot.Tenant]*tenantState
@@ -79,6 +93,9 @@ func (k *evaluatingSink) Listed(t *snapshot.Tenant) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.tenants[t] = &tenantState{}
+	if k.file != nil {
+		k.file.Listed(t)
+	}
 }
 
 // evaluation waits for the rules (the first environments are read while they compile) and begins the tenant's.
@@ -97,12 +114,9 @@ func (k *evaluatingSink) evaluation(t *snapshot.Tenant) (*policy.TenantEvaluatio
 	return st.te, st.err
 }
 
-func (k *evaluatingSink) Environment(t *snapshot.Tenant, env *snapshot.Environment) {
-	if k.keep != nil {
-		k.keepMu.Lock()
-		err := k.keep(t, env)
-		k.keepMu.Unlock()
-		if err != nil {
+func (k *evaluatingSink) Environment(t *snapshot.Tenant, index int, env *snapshot.Environment) {
+	if k.file != nil {
+		if err := k.file.add(t, index, env); err != nil {
 			k.fail(err)
 			return
 		}

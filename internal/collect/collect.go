@@ -78,8 +78,9 @@ type Sink interface {
 	// Listed gives a tenant whose environment list was read: Environments hold what the list says (or, when
 	// the list could not be read, Error is set and there are none).
 	Listed(t *snapshot.Tenant)
-	// Environment gives one environment of the tenant, collected (or failed, or skipped).
-	Environment(t *snapshot.Tenant, env *snapshot.Environment)
+	// Environment gives one environment of the tenant, collected (or failed, or skipped); index is its place in
+	// t.Environments, the order the tenant listed it in.
+	Environment(t *snapshot.Tenant, index int, env *snapshot.Environment)
 	// Done says every environment of the tenant went through Environment.
 	Done(t *snapshot.Tenant)
 }
@@ -257,7 +258,7 @@ func (c *Collector) collectTenant(ctx context.Context, t Target, share tenantSha
 			c.progress(Event{Tenant: t.Name, Environment: env.Name, ID: env.ID, Total: len(inScope)})
 			c.collectEnvironment(ctx, client, share.requests, env)
 			if c.opts.Sink != nil {
-				c.opts.Sink.Environment(listed, env)
+				c.opts.Sink.Environment(listed, i, env)
 				if c.opts.DropData {
 					env.Dataverse = nil
 				}

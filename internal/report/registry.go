@@ -99,7 +99,8 @@ const Terminal = "table"
 // WriteFiles writes every format but the table to its file in dir (report.<ext>, or the format's own name),
 // readable by its owner only (the directory is created 0700), and returns the paths written, sorted. Each
 // format is written straight to a temporary file beside its report, which replaces the report once complete: a
-// run that fails or dies midway leaves no half-written report.
+// run that fails or dies midway leaves no half-written report. The HTML report of a fleet (IsFleet) is a
+// summary in report.html with each tenant's full report in tenants/.
 func WriteFiles(dir string, fs []Format, r *Report, opts Options) ([]string, error) {
 	var written []string
 	for _, f := range fs {
@@ -108,6 +109,14 @@ func WriteFiles(dir string, fs []Format, r *Report, opts Options) ([]string, err
 		}
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return written, fmt.Errorf("create output directory: %w", err)
+		}
+		if f.Name == "html" && IsFleet(r) {
+			files, err := writeFleetFiles(dir, f, r)
+			written = append(written, files...)
+			if err != nil {
+				return written, err
+			}
+			continue
 		}
 		p := filepath.Join(dir, f.FileName())
 		if err := snapshot.WritePrivate(p, func(w io.Writer) error { return f.New(opts).Write(w, r) }); err != nil {

@@ -20,6 +20,9 @@ type Trends struct {
 	Runs         []TrendRun         `json:"runs"`
 	Rules        []RuleTrend        `json:"rules"`
 	Environments []EnvironmentTrend `json:"environments"`
+	// FleetWide is set on the trends of a tenant's page of a fleet report (ForTenant): its environments are the
+	// tenant's, but its runs and rules count the whole fleet's results.
+	FleetWide bool `json:"-"`
 }
 
 // TrendRun is one run of the history: when it collected, and its failing results by severity.

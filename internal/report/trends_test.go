@@ -197,3 +197,24 @@ func TestTheHTMLReportOfAThousandEnvironmentsWithTrendsStaysUnderFiveMegabytes(t
 	require.Positive(t, failing)
 	assert.Equal(t, len(r.Rules)+failing, strings.Count(buf.String(), `<svg class="spark"`))
 }
+
+// A tenant's page of a fleet report has the trends of its own environments; its chart and rules, which count
+// the whole fleet, say so.
+func TestATenantsPageOfAFleetHasTheTrendsOfItsEnvironments(t *testing.T) {
+	t.Parallel()
+	r := largeReport(30, 3)
+	r.Trends = NewTrends([]PastRun{{RunID: 1, CollectedAt: r.CollectedAt.Add(-time.Hour)}}, CurrentRun(r, 2), r, nil)
+	sub := r.ForTenant("tenant-001")
+	require.NotNil(t, sub.Trends)
+	require.Len(t, sub.Trends.Environments, 10)
+	for _, e := range sub.Trends.Environments {
+		assert.Equal(t, "tenant-001", e.Tenant)
+	}
+	assert.True(t, sub.Trends.FleetWide)
+	assert.False(t, r.Trends.FleetWide, "the fleet's report is left as it was")
+	assert.Len(t, r.Trends.Environments, 30)
+	out := render(t, "html", sub, Options{})
+	assert.Contains(t, out, "<figcaption>Failing results by severity, in every tenant of the fleet</figcaption>")
+	assert.Contains(t, out, "<caption>By rule, in every tenant of the fleet</caption>")
+	assert.NotContains(t, render(t, "html", r, Options{}), "in every tenant of the fleet")
+}

@@ -25,7 +25,8 @@ type trendView struct {
 	Table      []trendRunRow // the chart's numbers, a row per run
 	Rules      []trendRow
 	Envs       []trendRow
-	Quiet      int // environments without a failing result in any of the runs
+	Quiet      int  // environments without a failing result in any of the runs
+	FleetWide  bool // the chart and the rules count every tenant of the fleet (a tenant's page)
 }
 
 type trendRunRow struct {
@@ -51,7 +52,8 @@ func newTrendView(r *Report, envs []htmlEnv) *trendView {
 		return nil
 	}
 	n := len(t.Runs)
-	v := &trendView{Runs: n, From: formatTime(t.Runs[0].CollectedAt), To: formatTime(t.Runs[n-1].CollectedAt), Severities: policy.Severities}
+	v := &trendView{Runs: n, From: formatTime(t.Runs[0].CollectedAt), To: formatTime(t.Runs[n-1].CollectedAt), Severities: policy.Severities,
+		FleetWide: t.FleetWide}
 	series := make([][]*int, len(policy.Severities))
 	for i, run := range t.Runs {
 		row := trendRunRow{RunID: run.RunID, At: run.CollectedAt, Date: run.CollectedAt.UTC().Format("2 Jan 2006 15:04")}
