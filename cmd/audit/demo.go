@@ -17,6 +17,7 @@ import (
 type demoOptions struct {
 	tenants    []string
 	configPath string
+	history    string
 	report     reportOptions
 }
 
@@ -34,12 +35,13 @@ func newDemoCmd(g *globals) *cobra.Command {
 		Long: `demo starts the emulator (Entra, BAP and Dataverse over loopback HTTPS, with its own CA) on the
 bundled demo tenants, scans them exactly as 'audit scan' scans a real tenant, prints the table and writes
 ./` + defaultReportDir + `/report.json and report.html. It exits 0 when the demo ran; the exit code a real scan would have
-given is printed at the end.`,
+given is printed at the end. --history keeps its runs: from the second run on, the reports show drift and trends.`,
 		Args: cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, _ []string) error { return runDemo(cmd.Context(), g, o) }),
 	}
 	cmd.Flags().StringSliceVar(&o.tenants, "tenant", defaultDemoTenants, "tenant fixtures to serve, one emulator each (repeatable)")
 	cmd.Flags().StringVarP(&o.configPath, "config", "c", defaultDemoConfig, "settings, policy data and waivers for the demo (tenants come from the fixtures)")
+	cmd.Flags().StringVar(&o.history, "history", "", "keep the demo's runs in this SQLite file, as 'audit scan --history' does: the reports of the second run on show drift and trends")
 	addReportFlags(cmd, &o.report)
 	// The demo shows what a report looks like, so it writes the HTML report too.
 	cmd.Flags().Lookup("format").DefValue = "table,json,html"
@@ -90,12 +92,10 @@ func runDemo(ctx context.Context, g *globals, o demoOptions) error {
 	if err != nil {
 		return err
 	}
-	ev, err := s.Scan(ctx)
-	if err != nil {
-		return err
-	}
 	o.report.source = sarifSource(cfg)
-	if err := writeReports(dg, ev.Report, o.report); err != nil {
+	ev, err := s.RunScan(ctx, audit.ScanOptions{History: audit.History{Path: o.history}, Trigger: "scan", ReportDir: o.report.output},
+		func(ev *audit.Evaluation) error { return writeReports(dg, ev.Report, o.report) })
+	if err != nil {
 		return err
 	}
 	if !o.report.quiet {

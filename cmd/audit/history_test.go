@@ -30,7 +30,9 @@ func TestScanWithAHistoryComparesEachRunWithThePreviousOne(t *testing.T) {
 	}
 	require.Equal(t, exitUnaudited, scan(), h.stderr.String())
 	assert.Contains(t, h.stderr.String(), "drift: run 1 is the first of its scope")
-	assert.Nil(t, readReport(t, filepath.Join(h.dir, "out")).Drift)
+	first := readReport(t, filepath.Join(h.dir, "out"))
+	assert.Nil(t, first.Drift)
+	assert.Nil(t, first.Trends, "the first run has no trends")
 	for p, mode := range map[string]os.FileMode{filepath.Dir(hist): 0o700, hist: 0o600, hist + ".lock": 0o600} {
 		st, err := os.Stat(p)
 		require.NoError(t, err)
@@ -42,6 +44,14 @@ func TestScanWithAHistoryComparesEachRunWithThePreviousOne(t *testing.T) {
 	rep := readReport(t, filepath.Join(h.dir, "out"))
 	require.NotNil(t, rep.Drift)
 	assert.Equal(t, 22, rep.Drift.Summary.Persisting)
+	// And the trends of both runs, the same twice.
+	require.NotNil(t, rep.Trends)
+	require.Len(t, rep.Trends.Runs, 2)
+	assert.Equal(t, []int64{1, 2}, []int64{rep.Trends.Runs[0].RunID, rep.Trends.Runs[1].RunID})
+	assert.Equal(t, rep.Trends.Runs[0].Failing, rep.Trends.Runs[1].Failing)
+	assert.Equal(t, rep.Summary.BySeverity["critical"]["fail"], rep.Trends.Runs[1].Failing["critical"])
+	assert.Len(t, rep.Trends.Rules, len(rep.Rules))
+	assert.Len(t, rep.Trends.Environments, len(rep.Environments))
 
 	// A scan of one environment is compared with the previous scan of that environment only.
 	require.Equal(t, exitOK, scan("--env", "Contoso Production"), h.stderr.String())
@@ -245,4 +255,22 @@ func TestAnOutageIsNeverTheBaselineOfWhatItCouldNotRead(t *testing.T) {
 	var got report.Drift
 	require.NoError(t, json.Unmarshal(h.stdout.Bytes(), &got))
 	assert.Equal(t, driftLines(d), driftLines(&got))
+}
+
+// The demo keeps its runs in a history when asked: its second run's reports show the trends of both.
+func TestTheDemoTwiceWithAHistoryShowsTrends(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, emulator.Options{})
+	hist, out := filepath.Join(h.dir, "demo.db"), filepath.Join(h.dir, "out")
+	demo := append([]string{"demo", "--config", "../../testdata/tenants/demo-config.yaml", "--format", "json,html", "--output", out,
+		"--history", hist, "--quiet"}, tenantFlags(demoFixtures)...)
+	require.Equal(t, exitOK, h.run(demo...), h.stderr.String())
+	assert.Nil(t, readReport(t, out).Trends)
+	require.Equal(t, exitOK, h.run(demo...), h.stderr.String())
+	rep := readReport(t, out)
+	require.NotNil(t, rep.Trends)
+	assert.Len(t, rep.Trends.Runs, 2)
+	html, err := os.ReadFile(filepath.Join(out, "report.html"))
+	require.NoError(t, err)
+	assert.Contains(t, string(html), `<section class="trends" id="trends"`)
 }

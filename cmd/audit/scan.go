@@ -51,7 +51,7 @@ the fix outcome included. A failed fix step makes the exit code 5.`,
 }
 
 func addScaleFlags(cmd *cobra.Command, h *audit.History, s *audit.Shard) {
-	cmd.Flags().StringVar(&h.Path, "history", "", "keep every run in this SQLite file, compare each run with the previous one and send the config's notifications (default: the config's history.path)")
+	cmd.Flags().StringVar(&h.Path, "history", "", "keep every run in this SQLite file, compare each run with the previous one, add the last 30 runs' trends to the reports and send the config's notifications (default: the config's history.path)")
 	cmd.Flags().StringVar(&h.Keep, "keep", "", "with a history: keep the newest N runs, or those of the last N days with Nd (default: history.keep / history.keep_days, else all)")
 	cmd.Flags().Var(s, "shard", "only part INDEX of COUNT of the tenants (each tenant whole, the same part every run): for parallel CI or Kubernetes jobs; audit merge combines the parts' JSON reports")
 }

@@ -118,7 +118,8 @@ func (r *Recorder) note(format string, args ...any) {
 }
 
 // Compare sets the report's drift against the previous complete run of the same scope, and says it in one
-// line. What that run could not read is compared with the last run that read it.
+// line; then its trends over the last runs of the scope. What that run could not read is compared with the
+// last run that read it.
 func (r *Recorder) Compare(ctx context.Context, ev *Evaluation) {
 	if r == nil {
 		return
@@ -142,6 +143,25 @@ func (r *Recorder) Compare(ctx context.Context, ev *Evaluation) {
 	r.seen = drift.FirstSeen(b, cur)
 	r.lastRead = drift.Unread(b, cur)
 	r.note("drift: %s", ev.Report.Drift.Line())
+	r.addTrends(ctx, ev)
+}
+
+// addTrends sets the report's trends: its failing results and those of the earlier complete runs of its scope,
+// up to report.TrendRuns runs in all. The history's counts of each pair are read, not the earlier runs' reports.
+func (r *Recorder) addTrends(ctx context.Context, ev *Evaluation) {
+	past, err := r.store.Trend(ctx, r.scope, r.id, report.TrendRuns-1)
+	if err != nil {
+		termtext.Fprintf(r.deps.stderr(), "audit: trends: could not read the earlier runs from %s (%v); the report has no trends\n", r.store.Path(), err)
+		return
+	}
+	if len(past) == 0 {
+		return // the previous run is of the scope but not complete: nothing to draw a trend from
+	}
+	seen := make(map[[2]string]time.Time, len(r.seen))
+	for k, v := range r.seen {
+		seen[[2]string{k.EnvironmentID, k.RuleID}] = v.At
+	}
+	ev.Report.Trends = report.NewTrends(past, report.CurrentRun(ev.Report, r.id), ev.Report, seen)
 }
 
 func (r *Recorder) run(status string) history.Run {

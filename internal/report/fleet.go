@@ -129,6 +129,12 @@ func (r *Report) ForTenant(name string) *Report {
 		}
 		out.Fix = &nf
 	}
+	if t := r.Trends; t != nil {
+		nt := *t
+		nt.Environments = filterTenant(t.Environments, name, func(e *EnvironmentTrend) string { return e.Tenant })
+		nt.FleetWide = true
+		out.Trends = &nt
+	}
 	out.Summary = summarize(&out, r.FailOn)
 	return &out
 }

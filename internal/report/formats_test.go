@@ -345,8 +345,14 @@ func TestHTMLIsSelfContainedAndEscapesTenantText(t *testing.T) {
 	assert.Contains(t, out, "&lt;img src=x onerror=alert(2)&gt;")
 	assert.Contains(t, out, "evil&lt;b&gt;bu&lt;/b&gt;")
 	assert.NotContains(t, out, "<img")
-	for _, external := range []string{"<link", "@import", "url(", "<iframe", "<object", "<embed"} {
+	for _, external := range []string{"<link", "@import", "<iframe", "<object", "<embed"} {
 		assert.False(t, strings.Contains(out, external), external)
+	}
+	// The style sheet's only URLs are its icons, as data: URLs (the CSP's img-src).
+	urls := regexp.MustCompile(`url\(("?)([a-z]*:)?`).FindAllStringSubmatch(out, -1)
+	require.NotEmpty(t, urls)
+	for _, u := range urls {
+		assert.Equal(t, "data:", u[2], u[0])
 	}
 	assert.False(t, regexp.MustCompile(`<[a-z]+[^>]*\ssrc=`).MatchString(out), "no element loads anything")
 	// The CSP admits the inline style and script by hash, and nothing else.
@@ -357,12 +363,16 @@ func TestHTMLIsSelfContainedAndEscapesTenantText(t *testing.T) {
 	assert.Contains(t, out, "default-src &#39;none&#39;")
 
 	// Status is carried by an icon and a word, never by colour alone.
-	assert.Contains(t, out, `<span class="badge s-fail"><svg class="icon" aria-hidden="true"><use href="#i-fail"/></svg>Fail</span>`)
-	assert.Contains(t, out, `<span class="badge s-waived"><svg class="icon" aria-hidden="true"><use href="#i-waived"/></svg>Waived</span>`)
+	// (the style sheet draws each status's icon before its word).
+	assert.Contains(t, out, `<span class="badge s-fail">Fail</span>`)
+	assert.Contains(t, out, `<span class="badge s-waived">Waived</span>`)
+	assert.Contains(t, htmlCSS, ".s-fail, .h-fail, .i-fail { --icon: var(--i-fail); }")
 
-	// One element per result, carrying what the filters need; manual steps are a numbered list.
+	// One element per result, carrying what the filters need and an anchor; results with nothing to read but
+	// their rule are listed by rule ID under their status. Manual steps are a numbered list.
 	assert.Equal(t, 12, strings.Count(out, `<li class="result" `))
-	assert.Contains(t, out, `<li class="result" data-status="waived" data-severity="medium" data-env="2" data-rule="W365.ROLES.3">`)
+	assert.Contains(t, out, `<li class="result" id="env-2-W365.ROLES.3" data-status="waived" data-severity="medium" data-rule="W365.ROLES.3">`)
+	assert.Contains(t, out, `<div class="brief" data-status="pass"><span class="badge s-pass">Pass</span><ul aria-label="Pass"><li class="result" id="env-2-W365.APPUSER.1" data-severity="critical">W365.APPUSER.1</li></ul></div>`)
 	assert.Contains(t, out, `<ol class="steps"><li>Open Power Apps → &lt;script&gt;alert(1)&lt;/script&gt;.</li><li>Assign each flow to the application user.</li></ol>`)
 	assert.Contains(t, out, "Waived until 2027-06-30</strong> — Migration &lt;until&gt; cut-over")
 	assert.Contains(t, out, "Waiver expired on 2026-10-31")

@@ -20,7 +20,9 @@ func init() {
 	register(Format{Name: "html", Ext: "html", New: func(Options) Reporter { return htmlReporter{} }})
 }
 
-//go:embed templates/report.html.tmpl templates/report.css templates/report.js
+// The page is report.html.tmpl; each other *.html.tmpl file defines a section of it.
+//
+//go:embed templates
 var templates embed.FS
 
 // htmlReporter writes one self-contained HTML file: styles and the filter script are inline, and a
@@ -39,7 +41,8 @@ var (
 		"fixLabel": FixStatusLabel,
 		"fixClass": fixClass,
 		"age":      Age,
-	}).ParseFS(templates, "templates/report.html.tmpl"))
+		"mark":     legendMark,
+	}).Funcs(inventoryFuncs).ParseFS(templates, "templates/*.html.tmpl"))
 	htmlCSS    = mustRead("templates/report.css")
 	htmlScript = mustRead("templates/report.js")
 	htmlCSP    = fmt.Sprintf("default-src 'none'; style-src '%s'; script-src '%s'; img-src data:; base-uri 'none'; form-action 'none'",
@@ -66,10 +69,11 @@ func title(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-// badgeHTML renders a status as an icon and a word: status never rests on colour alone.
+// badgeHTML renders a status as an icon and a word: status never rests on colour alone. The style sheet
+// draws the icon of the status's class.
 func badgeHTML(status string) template.HTML {
-	return template.HTML(fmt.Sprintf(`<span class="badge s-%s"><svg class="icon" aria-hidden="true"><use href="#i-%s"/></svg>%s</span>`,
-		template.HTMLEscapeString(status), template.HTMLEscapeString(status), template.HTMLEscapeString(StatusLabel(policy.Status(status)))))
+	return template.HTML(fmt.Sprintf(`<span class="badge s-%s">%s</span>`,
+		template.HTMLEscapeString(status), template.HTMLEscapeString(StatusLabel(policy.Status(status)))))
 }
 
 func severityHTML(sev string) template.HTML {
@@ -96,6 +100,8 @@ type htmlView struct {
 	TenantErrors  []Tenant
 	Envs          []htmlEnv
 	FixCounts     []statusCount
+	Heatmap       heatmap
+	Trends        *trendView
 }
 
 type verdict struct{ Class, Icon, Title, Text string }
@@ -118,12 +124,21 @@ type htmlEnv struct {
 	Anchor  string
 	Callout string // the one message all its error (or not applicable) results share
 	Counts  []statusCount
+	// Results are those with something to read (a message, a waiver, a remedy), in display order; Brief are
+	// the others, by status, each shown as its rule ID: a fleet's thousands of passing results stay small.
+	Results []htmlResult
+	Brief   []briefGroup
+}
+
+// briefGroup is the results of one status that have nothing to read but their rule.
+type briefGroup struct {
+	Status  policy.Status
 	Results []htmlResult
 }
 
 type htmlResult struct {
 	policy.Result
-	EnvKey    string
+	ID        string // the anchor of the result: its environment's, then its rule ID
 	Inline    string // shown on the result's line when there is nothing to expand
 	Open      bool
 	Summary   string
@@ -199,6 +214,7 @@ func newHTMLView(r *Report) htmlView {
 	if r.Fix != nil {
 		v.FixCounts = fixCounts(r.Fix)
 	}
+	byEnv := r.resultsByEnvironment()
 	for i, e := range r.Environments {
 		he := htmlEnv{Environment: e, Key: fmt.Sprint(i + 1), Anchor: fmt.Sprintf("env-%d", i+1)}
 		for _, s := range Statuses {
@@ -206,7 +222,7 @@ func newHTMLView(r *Report) htmlView {
 				he.Counts = append(he.Counts, statusCount{Status: string(s), N: n})
 			}
 		}
-		results := r.ResultsOf(e.ID)
+		results := byEnv[e.ID]
 		shared := sharedMessage(results, e.Status)
 		switch {
 		case e.Status == policy.StatusError && shared != "":
@@ -217,10 +233,22 @@ func newHTMLView(r *Report) htmlView {
 			he.Callout = "Not applicable: " + shared
 		}
 		for _, res := range results {
-			he.Results = append(he.Results, htmlResultOf(r, res, he.Key, shared))
+			h := htmlResultOf(r, res, shared)
+			h.ID = he.Anchor + "-" + res.RuleID
+			if h.Inline != "" || h.HasBody() {
+				he.Results = append(he.Results, h)
+				continue
+			}
+			if n := len(he.Brief); n == 0 || he.Brief[n-1].Status != res.Status {
+				he.Brief = append(he.Brief, briefGroup{Status: res.Status})
+			}
+			g := &he.Brief[len(he.Brief)-1]
+			g.Results = append(g.Results, h)
 		}
 		v.Envs = append(v.Envs, he)
 	}
+	v.Heatmap = newHeatmap(r, v.Envs)
+	v.Trends = newTrendView(r, v.Envs)
 	return v
 }
 
@@ -244,8 +272,8 @@ func sharedMessage(results []policy.Result, status policy.Status) string {
 	return msg
 }
 
-func htmlResultOf(r *Report, res policy.Result, envKey, shared string) htmlResult {
-	h := htmlResult{Result: res, EnvKey: envKey}
+func htmlResultOf(r *Report, res policy.Result, shared string) htmlResult {
+	h := htmlResult{Result: res}
 	switch res.Status {
 	case policy.StatusNotApplicable, policy.StatusError:
 		if res.Message != shared {

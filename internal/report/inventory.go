@@ -1,7 +1,6 @@
 package report
 
 import (
-	_ "embed"
 	"encoding/csv"
 	"html/template"
 	"io"
@@ -46,6 +45,7 @@ type auditRecord struct {
 	Inv    *Inventory   // nil unless the record is complete
 	Status string
 	Reason string
+	Anchor string // the row's anchor, record-N for the report's Nth environment, which its section links to
 }
 
 // auditRecords lists the record of every environment, tenant by tenant in the report's order; a tenant whose
@@ -55,7 +55,7 @@ func auditRecords(r *Report) []auditRecord {
 	done := map[int]bool{}
 	add := func(i int) {
 		e := &r.Environments[i]
-		rec := auditRecord{Tenant: e.Tenant, Env: e}
+		rec := auditRecord{Tenant: e.Tenant, Env: e, Anchor: "record-" + strconv.Itoa(i+1)}
 		switch {
 		case e.CollectionStatus == "error":
 			rec.Status, rec.Reason = RecordError, e.Error
@@ -174,15 +174,11 @@ func (rec auditRecord) csvRow(scanned, digest string) []string {
 	return row
 }
 
-// inventoryTemplate is the audit record's section of the HTML report, a named template ("inventory") that the
-// report's template includes.
-//
-//go:embed templates/inventory.html.tmpl
-var inventoryTemplate string
-
-var _ = template.Must(htmlTemplate.Funcs(template.FuncMap{
+// inventoryFuncs are what the audit record's section of the HTML report (templates/inventory.html.tmpl, the
+// named template "inventory" that the report's template includes) calls.
+var inventoryFuncs = template.FuncMap{
 	"auditRecords": auditRecords,
 	"recordLabel":  RecordLabel,
 	"recordTime":   formatTime,
 	"recordMatch":  func(s string) string { return strings.ReplaceAll(s, "_", " ") },
-}).New("inventory.html.tmpl").Parse(inventoryTemplate))
+}

@@ -21,7 +21,7 @@ type Part struct {
 // in the whole scan's order, and the summary is counted again. Warnings about waivers depend on which
 // environments a part saw, so they are merged as one scan would give them: a waiver that matched a failure
 // in any part gets no warning; one that expired unused in a part is expired; otherwise it matched nothing.
-// Drift sections of the parts are left out (the merged scan's drift is computed against its own history).
+// Drift and trends sections of the parts are left out (the merged scan's are computed from its own history).
 func Merge(parts []Part, generatedAt time.Time) (*Report, error) {
 	if len(parts) == 0 {
 		return nil, fmt.Errorf("no report to merge")

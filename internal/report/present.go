@@ -61,6 +61,19 @@ func (r *Report) ResultsOf(environmentID string) []policy.Result {
 	return out
 }
 
+// resultsByEnvironment returns the results of each environment, by environment ID, in display order (as
+// ResultsOf), reading the results once: a report of a thousand environments asks for each of them.
+func (r *Report) resultsByEnvironment() map[string][]policy.Result {
+	out := make(map[string][]policy.Result, len(r.Environments))
+	for _, res := range r.Results {
+		out[res.EnvironmentID] = append(out[res.EnvironmentID], res)
+	}
+	for _, rs := range out {
+		sortForDisplay(rs)
+	}
+	return out
+}
+
 func sortForDisplay(rs []policy.Result) {
 	sort.SliceStable(rs, func(i, j int) bool { return displayLess(&rs[i], &rs[j]) })
 }

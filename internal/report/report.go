@@ -32,6 +32,9 @@ type Report struct {
 	Fix *Fix `json:"fix,omitempty"`
 	// Drift is what changed since the previous scan of the same scope in the history (scan --history).
 	Drift *Drift `json:"drift,omitempty"`
+	// Trends is how the failing results changed over the last runs of the same scope in the history (scan
+	// --history), this one included.
+	Trends *Trends `json:"trends,omitempty"`
 	// Shard is set on the report of one part of a sharded scan (scan --shard); audit merge removes it.
 	Shard *Shard `json:"shard,omitempty"`
 }
@@ -358,6 +361,11 @@ func inventory(env *snapshot.Environment, expected string, appIDs map[string]str
 		inv.BusinessUnit = dv.RootBusinessUnit.Name
 	}
 	return inv
+}
+
+// ServiceIsApplicationUser says whether the service user is the application user in use.
+func (inv *Inventory) ServiceIsApplicationUser() bool {
+	return inv.ServiceUser != nil && inv.ApplicationUser != nil && strings.EqualFold(inv.ServiceUser.ID, inv.ApplicationUser.ID)
 }
 
 func userOf(u *snapshot.User) *User {
