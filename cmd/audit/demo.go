@@ -20,12 +20,6 @@ type demoOptions struct {
 	report     reportOptions
 }
 
-const defaultDemoTenant = "testdata/tenants/demo.yaml"
-
-var defaultDemoTenants = []string{defaultDemoTenant, "testdata/tenants/demo-fabrikam.yaml"}
-
-const defaultDemoConfig = "testdata/tenants/demo-config.yaml"
-
 func newDemoCmd(g *globals) *cobra.Command {
 	var o demoOptions
 	cmd := &cobra.Command{
@@ -34,12 +28,15 @@ func newDemoCmd(g *globals) *cobra.Command {
 		Long: `demo starts the emulator (Entra, BAP and Dataverse over loopback HTTPS, with its own CA) on the
 bundled demo tenants, scans them exactly as 'audit scan' scans a real tenant, prints the table and writes
 ./` + defaultReportDir + `/report.json and report.html. It exits 0 when the demo ran; the exit code a real scan would have
-given is printed at the end.`,
+given is printed at the end.
+
+The demo tenants (Contoso and Fabrikam) and their settings are built into the binary, so the demo runs from
+any directory; --tenant and --config serve other fixtures and settings instead (see docs/emulator.md).`,
 		Args: cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, _ []string) error { return runDemo(cmd.Context(), g, o) }),
 	}
-	cmd.Flags().StringSliceVar(&o.tenants, "tenant", defaultDemoTenants, "tenant fixtures to serve, one emulator each (repeatable)")
-	cmd.Flags().StringVarP(&o.configPath, "config", "c", defaultDemoConfig, "settings, policy data and waivers for the demo (tenants come from the fixtures)")
+	cmd.Flags().StringSliceVar(&o.tenants, "tenant", nil, "tenant fixture files to serve, one emulator each (repeatable; default: the bundled demo tenants)")
+	cmd.Flags().StringVarP(&o.configPath, "config", "c", "", "settings, policy data and waivers for the demo; tenants come from the fixtures (default: the bundled demo settings)")
 	addReportFlags(cmd, &o.report)
 	// The demo shows what a report looks like, so it writes the HTML report too.
 	cmd.Flags().Lookup("format").DefValue = "table,json,html"
@@ -53,14 +50,22 @@ type emulators struct {
 	g *globals
 }
 
-// startEmulators serves each fixture on its own loopback port, and returns the emulators with globals whose
-// HTTP client trusts their CAs (and nothing else) and whose environment holds their secrets.
+// startEmulators serves each fixture file (the bundled demo tenants when there are none) on its own loopback
+// port, and returns the emulators with globals whose HTTP client trusts their CAs (and nothing else) and whose
+// environment holds their secrets.
 func startEmulators(g *globals, paths []string, opts emulator.Options) (*emulators, error) {
-	emu, err := demo.Start(paths, opts, g.now)
+	fxs, err := demo.Bundled()
+	if len(paths) > 0 {
+		fxs, err = demo.Load(paths)
+	}
 	if err != nil {
 		if errors.Is(err, demo.ErrFixtureNotFound) {
-			return nil, usageError("%v: run from the repository root or pass --tenant FILE", err)
+			return nil, usageError("%v: pass the path of a tenant fixture file, or leave --tenant out for the bundled demo tenants", err)
 		}
+		return nil, withCode(exitUsage, err)
+	}
+	emu, err := demo.Serve(fxs, opts, g.now)
+	if err != nil {
 		return nil, withCode(exitUsage, err)
 	}
 	dg := *g
@@ -78,14 +83,15 @@ func runDemo(ctx context.Context, g *globals, o demoOptions) error {
 	}
 	defer emu.Close()
 	cfg, dg := emu.Config, emu.g
+	settings, err := demo.BundledSettings()
 	if o.configPath != "" {
-		settings, err := config.LoadSettings(o.configPath)
-		if err != nil {
-			return withCode(exitUsage, err)
-		}
-		settings.Tenants = cfg.Tenants
-		cfg = settings
+		settings, err = config.LoadSettings(o.configPath)
 	}
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	settings.Tenants = cfg.Tenants
+	cfg = settings
 	s, err := audit.Open(ctx, dg.deps(o.report.quiet), audit.Settings{Config: cfg, FailOn: o.report.failOn})
 	if err != nil {
 		return err
@@ -94,13 +100,24 @@ func runDemo(ctx context.Context, g *globals, o demoOptions) error {
 	if err != nil {
 		return err
 	}
-	o.report.source = sarifSource(cfg)
+	// The bundled settings are no file of the user's for SARIF results to point at.
+	if o.configPath != "" {
+		o.report.source = sarifSource(cfg)
+	}
 	if err := writeReports(dg, ev.Report, o.report); err != nil {
 		return err
 	}
 	if !o.report.quiet {
 		code := codeOf(ev.Exit())
-		printf(g.stderr, "\nThese were the demo tenants (%s), served by the built-in emulator.\n", strings.Join(o.tenants, ", "))
+		served := "demo tenants (" + strings.Join(o.tenants, ", ") + ")"
+		if len(o.tenants) == 0 {
+			var names []string
+			for _, t := range cfg.Tenants {
+				names = append(names, t.Name)
+			}
+			served = "bundled demo tenants (" + strings.Join(names, ", ") + ")"
+		}
+		printf(g.stderr, "\nThese were the %s, served by the built-in emulator.\n", served)
 		printf(g.stderr, "A real 'audit scan' with these results would exit %d (%s).\n", code, exitMeaning(code))
 	}
 	return nil
