@@ -34,8 +34,8 @@ func newScheduleCmd(g *globals) *cobra.Command {
 		Use:   "schedule --cron EXPR",
 		Short: "Run scans on a cron schedule in the foreground until interrupted",
 		Long: `schedule runs 'audit scan' at the times a standard 5-field cron expression names (minute hour
-day-of-month month day-of-week, e.g. "0 */6 * * *"; @hourly, @daily, @weekly are accepted; there is no
-seconds field), in this process, until SIGINT or SIGTERM. Each run is exactly a scan with the flags given
+day-of-month month day-of-week, e.g. "0 */6 * * *", read as Kubernetes reads CronJob schedules; @hourly,
+@daily, @weekly are accepted; there is no seconds field), in this process, until SIGINT or SIGTERM. Each run is exactly a scan with the flags given
 here; its reports go to a directory of its own, --output/<start time in UTC>/.
 
 Runs never overlap: a run still going at the next scheduled time makes that time missed, not run late
