@@ -5,7 +5,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 EXE      := $(shell $(GO) env GOEXE)
 REGO_MIN_COVERAGE ?= 95
 
-.PHONY: all build demo test vet gotest rego bench fuzz clean
+.PHONY: all build demo test vet actionlint gotest rego bench fuzz clean
 
 all: build
 
@@ -17,9 +17,9 @@ build:
 demo:
 	$(GO) run ./cmd/audit demo
 
-# Every test: go vet (for Windows too: the binary must build there), the Go tests with the race detector, and the
-# Rego tests with coverage.
-test: vet rego gotest
+# Every test: go vet (for Windows too: the binary must build there), the workflow examples' lint, the Go tests with
+# the race detector, and the Rego tests with coverage.
+test: vet actionlint rego gotest
 
 # ./... leaves out testdata, where the package that embeds the demo tenants lives: it is named too.
 vet:
@@ -27,6 +27,11 @@ vet:
 	GOOS=windows $(GO) vet ./...
 	$(GO) mod tidy -diff
 	@test -z "$$(gofmt -l cmd internal policies testdata)" || (echo "gofmt needed:"; gofmt -l cmd internal policies testdata; exit 1)
+
+# The GitHub Actions examples, checked by actionlint (a go tool of go.mod): expressions, runner labels, action
+# inputs, and the run: scripts through shellcheck when it is installed (.ci/run installs it).
+actionlint:
+	$(GO) tool actionlint docs/examples/github-actions/*.yml
 
 gotest:
 	$(GO) test -race -count=1 ./...
