@@ -23,6 +23,7 @@ var layers = map[string]int{
 	"internal/config": 1, "internal/auth": 1, "internal/collect": 1, "internal/policy": 1,
 	"internal/report": 2, "internal/fix": 2,
 	"internal/drift": 3, "internal/notify": 3, "internal/doctor": 3, "internal/progress": 3, "internal/demo": 3, "internal/bench": 3,
+	"internal/metrics": 3,
 	"internal/history": 4,
 	"internal/audit":   5,
 	"cmd/audit":        6, "cmd/audit-bench": 6,
