@@ -93,8 +93,10 @@ func runSchedule(ctx context.Context, g *globals, o scheduleOptions) error {
 	if o.scan.report.output == "-" {
 		return usageError("--output - is not for schedule: every run writes its reports to a directory of its own")
 	}
-	if _, err := metrics.ListenAddress(o.metricsAddr); o.metricsAddr != "" && err != nil {
-		return withCode(exitUsage, err)
+	if o.metricsAddr != "" {
+		if _, err := metrics.ListenAddress(o.metricsAddr); err != nil {
+			return withCode(exitUsage, err)
+		}
 	}
 	clock := o.clock
 	if clock == nil {
