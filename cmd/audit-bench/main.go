@@ -9,7 +9,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -42,8 +44,11 @@ type options struct {
 	perEnv      int
 	sample      int
 	fixEnvs     int
+	tenants     int
+	share       float64
 	evalRuns    int
 	opa         string
+	cpuProfile  string
 }
 
 func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
@@ -77,6 +82,8 @@ Each measured command runs in its own process, so the memory reported is that co
 	cmd.Flags().IntVar(&o.envs, "environments", 1000, "environments in the generated tenant")
 	cmd.Flags().IntVar(&o.users, "users", 300, "users per environment")
 	cmd.Flags().IntVar(&o.appUsers, "app-users", 50, "application users among them")
+	cmd.Flags().IntVar(&o.tenants, "tenants", 1, "tenants the environments are split between, each with its own client (the fleet profile: --tenants 100 --environments 10000 --work365-share 0.25)")
+	cmd.Flags().Float64Var(&o.share, "work365-share", 1, "share of environments that run Work 365; the others are Dataverse environments without it and Teams environments")
 	cmd.Flags().DurationVar(&o.latency, "latency", 100*time.Millisecond, "latency the emulator adds to every BAP and Dataverse request")
 	cmd.Flags().IntVar(&o.limit, "limit", 52, "Dataverse's concurrent-request limit per environment (429 beyond it)")
 	cmd.Flags().IntVar(&o.concurrency, "concurrency", 0, "requests in flight across all environments (default: collect.concurrency's default)")
@@ -84,6 +91,7 @@ Each measured command runs in its own process, so the memory reported is that co
 	cmd.Flags().IntVar(&o.sample, "sequential-sample", 50, "environments scanned at concurrency 1 for the speed-up (0 skips)")
 	cmd.Flags().IntVar(&o.fixEnvs, "fix-environments", 100, "environments of the fix measurement (0 skips)")
 	cmd.Flags().IntVar(&o.evalRuns, "eval-runs", 5, "evaluations of the snapshot (the median is reported)")
+	cmd.Flags().StringVar(&o.cpuProfile, "cpuprofile", "", "directory where each measured process writes a CPU profile, <command>-<pid>.pprof (for 'go tool pprof')")
 	cmd.Flags().StringVar(&o.opa, "opa", "", `opa binary for the comparison (default: built from the OPA module; "none" skips it)`)
 	compare := &cobra.Command{
 		Use:   "compare OLD.json NEW.json",
@@ -101,7 +109,32 @@ Each measured command runs in its own process, so the memory reported is that co
 			return nil
 		},
 	}
-	cmd.AddCommand(compare, newServeCmd(stdin, stdout), newScanCmd(), newEvalCmd(), newFixCmd(stderr))
+	cmd.AddCommand(compare, newServeCmd(stdin, stdout), newScanCmd(), newCollectCmd(), newEvalCmd(), newFixCmd(stderr))
+	// Each measured process profiles itself when the harness was asked to (it inherits the environment).
+	var stopProfile func()
+	cmd.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
+		if c == cmd {
+			if o.cpuProfile == "" {
+				return nil
+			}
+			if err := os.MkdirAll(o.cpuProfile, 0o755); err != nil {
+				return fmt.Errorf("create profile directory: %w", err)
+			}
+			abs, err := filepath.Abs(o.cpuProfile)
+			if err != nil {
+				return err
+			}
+			return os.Setenv(cpuProfileEnv, abs)
+		}
+		var err error
+		stopProfile, err = startCPUProfile(os.Getenv(cpuProfileEnv), c.Name())
+		return err
+	}
+	cmd.PersistentPostRun = func(*cobra.Command, []string) {
+		if stopProfile != nil {
+			stopProfile()
+		}
+	}
 	return cmd
 }
 
@@ -114,7 +147,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return fmt.Errorf("create output directory: %w", err)
 	}
 	res, err := bench.Run(ctx, bench.Options{
-		Exe: exe, Dir: o.out, Spec: bench.Spec{Environments: o.envs, Users: o.users, AppUsers: o.appUsers},
+		Exe: exe, Dir: o.out, Spec: bench.Spec{Environments: o.envs, Users: o.users, AppUsers: o.appUsers, Tenants: o.tenants, Work365Share: o.share},
 		Latency: o.latency, Limit: o.limit, Concurrency: o.concurrency, PerEnvironment: o.perEnv,
 		DefaultConcurrency: config.DefaultConcurrency, DefaultPerEnvironment: config.DefaultPerEnvironment,
 		Sample: o.sample, FixEnvironments: o.fixEnvs, EvalRuns: o.evalRuns, OPA: o.opa, Log: stderr, Version: version(),
@@ -137,4 +170,26 @@ func version() string {
 		return bi.Main.Version
 	}
 	return "dev"
+}
+
+// cpuProfileEnv passes --cpuprofile's directory to the measured processes.
+const cpuProfileEnv = "AUDIT_BENCH_CPUPROFILE"
+
+// startCPUProfile starts a CPU profile of this process in dir (none when dir is empty) and returns what stops it.
+func startCPUProfile(dir, name string) (func(), error) {
+	if dir == "" {
+		return nil, nil
+	}
+	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%d.pprof", name, os.Getpid())))
+	if err != nil {
+		return nil, fmt.Errorf("create CPU profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("start CPU profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

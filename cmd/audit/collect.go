@@ -43,11 +43,8 @@ func runCollect(ctx context.Context, g *globals, o collectCmdOptions) error {
 	if err != nil {
 		return err
 	}
-	snap, err := s.Collect(ctx)
+	snap, err := s.CollectTo(ctx, o.out)
 	if err != nil {
-		return err
-	}
-	if err := audit.SaveSnapshot(o.out, snap); err != nil {
 		return err
 	}
 	if !o.quiet {

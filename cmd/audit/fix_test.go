@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -305,6 +306,8 @@ func assertSameState(t *testing.T, a, b string, created map[string]bool, skip ma
 					}
 					e.Dataverse.ApplicationUsers = kept
 					e.Dataverse.FailedJobs.Since = e.Dataverse.FailedJobs.Since.UTC()
+					// Undo writes the settings row back: who last changed it, and when, is the undo itself.
+					e.Dataverse.ServiceUser.SettingModifiedOn, e.Dataverse.ServiceUser.SettingModifiedBy = time.Time{}, nil
 				}
 				out[e.ID] = e
 			}

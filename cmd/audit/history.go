@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -11,6 +12,7 @@ import (
 	"github.com/work365/audit/internal/audit"
 	"github.com/work365/audit/internal/config"
 	"github.com/work365/audit/internal/history"
+	"github.com/work365/audit/internal/historyreport"
 	"github.com/work365/audit/internal/policy"
 )
 
@@ -24,12 +26,12 @@ type historyCmdOptions struct {
 func newHistoryCmd(g *globals) *cobra.Command {
 	var o historyCmdOptions
 	cmd := &cobra.Command{
-		Use:   "history [list | show RUN]",
-		Short: "List the runs kept by --history, or show the report of one",
+		Use:   "history [list | show RUN | report]",
+		Short: "List the runs kept by --history, show the report of one, or report on many",
 		Long: `history lists the runs of a history store (audit scan --history FILE): when each started, how it
 ended, its scope (shard, environment filters), its exit code and failing results, and the notifications
 sent after it. 'history show RUN' writes the report that run recorded, in any format (RUN is a run ID,
-latest or previous).`,
+latest or previous). 'history report' writes one report of many runs.`,
 		Args: cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, _ []string) error { return runHistoryList(cmd.Context(), g, o) }),
 	}
@@ -52,7 +54,33 @@ latest or previous).`,
 		f.DefValue = "table"
 		_ = f.Value.Set("table")
 	}
-	cmd.AddCommand(list, show)
+	cmd.AddCommand(list, show, newHistoryReportCmd(g, &o))
+	return cmd
+}
+
+func newHistoryReportCmd(g *globals, h *historyCmdOptions) *cobra.Command {
+	var o audit.HistoryReportOptions
+	cmd := &cobra.Command{
+		Use:   "report",
+		Short: "Write one report of many runs: compliance over time, drift timeline, time to resolve, longest open",
+		Long: `history report writes a static report of the history's runs (HTML, Markdown, JSON) for SharePoint, a wiki
+or CI artifacts: compliance over time per tenant, environment and rule; what changed at each run; the time
+from first seen to resolved; the findings open longest. --since counts back from the newest run, not from
+today, so the same history gives the same report. docs/history-report.schema.json describes history.json.`,
+		Args: cobra.NoArgs,
+		RunE: runE(func(cmd *cobra.Command, _ []string) error {
+			open := func() (*history.Store, error) { return openHistory(cmd.Context(), h.path, h.configPath) }
+			_, err := audit.WriteHistoryReport(cmd.Context(), g.deps(o.Quiet), o, open, g.stdout)
+			return err
+		}),
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Since, "since", historyreport.DefaultWindow, "runs that started within this long of the newest run: Nd, Nw, Nm (months), Ny, or all")
+	f.StringVar(&o.Formats, "format", "html", "comma-separated formats: "+strings.Join(historyreport.Names(), ", "))
+	f.StringVarP(&o.Output, "output", "o", "", "directory for history.<ext> (default ./"+defaultReportDir+"); - writes one format to standard output")
+	f.StringSliceVar(&o.Tenants, "tenant", nil, "only tenants whose name matches this glob (repeatable)")
+	f.StringSliceVar(&o.Envs, "env", nil, "only environments whose name or ID matches this glob (repeatable)")
+	f.BoolVarP(&o.Quiet, "quiet", "q", false, "say nothing of the files written")
 	return cmd
 }
 

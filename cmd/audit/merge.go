@@ -39,7 +39,7 @@ the config file.`,
 	}
 	cmd.Flags().StringVarP(&o.configPath, "config", "c", "", "the scan's config file: notifications, history.path, SARIF locations")
 	cmd.Flags().StringVar(&o.report.formats, "format", "table,json", "comma-separated report formats: "+strings.Join(report.Names(), ", "))
-	cmd.Flags().StringVarP(&o.report.output, "output", "o", "", "directory for report.<ext> files (default ./"+defaultReportDir+"); - writes a single format to standard output")
+	cmd.Flags().StringVarP(&o.report.output, "output", "o", "", "directory for the report files, report.<ext> and inventory.csv (default ./"+defaultReportDir+"); - writes a single format to standard output")
 	cmd.Flags().BoolVarP(&o.report.quiet, "quiet", "q", false, "no table, no notes: only files and the exit code")
 	cmd.Flags().StringVar(&o.history.Path, "history", "", "record the merged run in this history file, compare it with the previous one and notify")
 	cmd.Flags().StringVar(&o.history.Keep, "keep", "", "with a history: keep the newest N runs, or those of the last N days with Nd")

@@ -40,7 +40,7 @@ func TestEvaluateRefusesSnapshotsItCannotRead(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, emulator.Options{})
 	cases := map[string]struct{ body, want string }{
-		"newer":      {`{"schema_version": 99, "tenants": []}`, "unsupported snapshot schema_version 99: this build reads versions 1 to 2; upgrade audit to read it"},
+		"newer":      {`{"schema_version": 99, "tenants": []}`, "unsupported snapshot schema_version 99: this build reads versions 1 to 3; upgrade audit to read it"},
 		"no version": {`{"tenants": []}`, "the file has no schema_version"},
 		"not json":   {`<html>`, "not a snapshot (invalid JSON)"},
 	}

@@ -26,7 +26,7 @@ type reportOptions struct {
 
 func addReportFlags(cmd *cobra.Command, o *reportOptions) {
 	cmd.Flags().StringVar(&o.formats, "format", "table,json", "comma-separated report formats: "+strings.Join(report.Names(), ", "))
-	cmd.Flags().StringVarP(&o.output, "output", "o", "", "directory for report.<ext> files (default ./"+defaultReportDir+"); - writes a single format to standard output")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "", "directory for the report files, report.<ext> and inventory.csv (default ./"+defaultReportDir+"); - writes a single format to standard output")
 	cmd.Flags().StringVar(&o.failOn, "fail-on", "high", "lowest severity that makes the exit code 3: critical, high, medium or low")
 	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "no progress, no table, no notes: only files and the exit code")
 }
@@ -45,7 +45,7 @@ func (o reportOptions) validate() error {
 	return nil
 }
 
-// writeReports writes the asked formats: the table to standard output, the others as report.<ext> files in
+// writeReports writes the asked formats: the table to standard output, the others as their files in
 // the output directory (or one format to standard output with --output -).
 func writeReports(g *globals, rep *report.Report, o reportOptions) error {
 	fs, err := report.ParseList(o.formats)

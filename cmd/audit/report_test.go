@@ -28,6 +28,10 @@ func normalize(s string) string {
 	return emulatorPort.ReplaceAllString(s, "127.0.0.1:PORT")
 }
 
+// demoFiles are the files of every format of the demo: the table as printed, saved as report.txt, and the files
+// the other formats write.
+var demoFiles = []string{"report.txt", "report.json", "report.html", "report.sarif", "report.xml", "report.csv", "report.md", "inventory.csv"}
+
 // runDemoReports runs the demo (both demo tenants, the demo waivers) with every format into a new directory,
 // at 80 columns and with the test clock, and returns the directory and the table it printed.
 func runDemoReports(t *testing.T) (string, string) {
@@ -36,7 +40,7 @@ func runDemoReports(t *testing.T) (string, string) {
 	h.g.termWidth = 80
 	out := filepath.Join(h.dir, "reports")
 	code := h.run(append([]string{"demo", "--config", "../../testdata/tenants/demo-config.yaml",
-		"--format", "table,json,html,sarif,junit,csv,markdown", "--output", out}, tenantFlags(demoFixtures)...)...)
+		"--format", "table,json,html,sarif,junit,csv,markdown,inventory", "--output", out}, tenantFlags(demoFixtures)...)...)
 	require.Equal(t, exitOK, code, h.stderr.String())
 	return out, h.stdout.String()
 }
@@ -45,11 +49,11 @@ func TestReportsOfTheDemoTenantsMatchTheGoldenFiles(t *testing.T) {
 	t.Parallel()
 	out, table := runDemoReports(t)
 	require.NoError(t, os.WriteFile(filepath.Join(out, "report.txt"), []byte(table), 0o600))
-	for _, ext := range []string{"txt", "json", "html", "sarif", "xml", "csv", "md"} {
-		raw, err := os.ReadFile(filepath.Join(out, "report."+ext))
-		require.NoError(t, err, ext)
+	for _, name := range demoFiles {
+		raw, err := os.ReadFile(filepath.Join(out, name))
+		require.NoError(t, err, name)
 		got := normalize(string(raw))
-		golden := filepath.Join(goldenDir, "report."+ext)
+		golden := filepath.Join(goldenDir, name)
 		if *update {
 			require.NoError(t, os.MkdirAll(goldenDir, 0o755))
 			require.NoError(t, os.WriteFile(golden, []byte(got), 0o644))
@@ -58,7 +62,7 @@ func TestReportsOfTheDemoTenantsMatchTheGoldenFiles(t *testing.T) {
 		want, err := os.ReadFile(golden)
 		require.NoError(t, err, "run go test ./cmd/audit -run TestReportsOfTheDemoTenantsMatchTheGoldenFiles -update")
 		if got != string(want) {
-			t.Errorf("report.%s differs from %s (review the change and refresh it with -update):\n%s", ext, golden, firstDifference(string(want), got))
+			t.Errorf("%s differs from %s (review the change and refresh it with -update):\n%s", name, golden, firstDifference(string(want), got))
 		}
 	}
 	// The golden JSON is a valid report, and the table fits 80 columns.
@@ -95,12 +99,12 @@ func TestReportsAreStableFromRunToRun(t *testing.T) {
 	a, tableA := runDemoReports(t)
 	b, tableB := runDemoReports(t)
 	assert.Equal(t, normalize(tableA), normalize(tableB))
-	for _, ext := range []string{"json", "html", "sarif", "xml", "csv", "md"} {
-		ra, err := os.ReadFile(filepath.Join(a, "report."+ext))
+	for _, name := range demoFiles[1:] {
+		ra, err := os.ReadFile(filepath.Join(a, name))
 		require.NoError(t, err)
-		rb, err := os.ReadFile(filepath.Join(b, "report."+ext))
+		rb, err := os.ReadFile(filepath.Join(b, name))
 		require.NoError(t, err)
-		assert.Equal(t, normalize(string(ra)), normalize(string(rb)), ext)
+		assert.Equal(t, normalize(string(ra)), normalize(string(rb)), name)
 	}
 }
 
@@ -115,7 +119,7 @@ func TestAnUnknownFormatIsAUsageErrorListingTheKnownOnes(t *testing.T) {
 	} {
 		assert.Equal(t, exitUsage, h.run(args...), args)
 		assert.Contains(t, h.stderr.String(), `unknown format "`, args)
-		assert.Contains(t, h.stderr.String(), "known formats are csv, html, json, junit, markdown, sarif, table", args)
+		assert.Contains(t, h.stderr.String(), "known formats are csv, html, inventory, json, junit, markdown, sarif, table", args)
 		assert.Empty(t, h.stdout.String(), args)
 	}
 	assert.NoDirExists(t, out, "nothing is collected or written before the arguments are checked")

@@ -29,7 +29,8 @@ func newScanCmd(g *globals) *cobra.Command {
 		Use:   "scan",
 		Short: "Collect every environment, evaluate the rules and write the reports",
 		Long: `scan reads every environment of the configured tenants, evaluates the Work 365 rules and writes
-the reports: the table on standard output, the other formats as report.<ext> in --output.
+the reports: the table on standard output, the other formats as report.<ext> in --output (the
+audit record of --format inventory as inventory.csv).
 
 The exit code says whether anything fails at or above --fail-on (3) or could not be audited (4).
 

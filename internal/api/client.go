@@ -151,10 +151,44 @@ func (c *Client) do(ctx context.Context, r Request, decode func(io.Reader) error
 				c.Observer.Retry(ServiceOf(u))
 			}
 		}
-		if err := c.sleep(ctx, wait); err != nil {
+		if err := c.wait(ctx, wait); err != nil {
 			return nil, err
 		}
 	}
+}
+
+// A Yielder holds something on behalf of the requests of a context that they do not need while they wait to be
+// tried again, such as a slot of a bounded number of requests in flight. Before each wait between attempts (a
+// Retry-After or a backoff) the client calls Yield, so that others can use it meanwhile, and after the wait,
+// before the next attempt, Resume to take it back. Resume follows every Yield, also when the wait was cut short;
+// its error ends the request. Both are called from the goroutine sending the request: a Yielder meant for one
+// request at a time belongs in the context of one request at a time.
+type Yielder interface {
+	Yield()
+	Resume(ctx context.Context) error
+}
+
+type yielderKey struct{}
+
+// WithYielder returns a context whose requests yield y while they wait between attempts. Only the client's own
+// retries do: a caller that waits on its own, as internal/fix does between the attempts of a write, decides for
+// itself what to hold meanwhile.
+func WithYielder(ctx context.Context, y Yielder) context.Context {
+	return context.WithValue(ctx, yielderKey{}, y)
+}
+
+// wait sleeps for d between two attempts, lending out what the context's Yielder holds meanwhile.
+func (c *Client) wait(ctx context.Context, d time.Duration) error {
+	y, _ := ctx.Value(yielderKey{}).(Yielder)
+	if y == nil {
+		return c.sleep(ctx, d)
+	}
+	y.Yield()
+	err := c.sleep(ctx, d)
+	if rerr := y.Resume(ctx); err == nil {
+		err = rerr
+	}
+	return err
 }
 
 // WaitError is a retry the client will not wait for: the service asked for a longer wait than the ceiling, the

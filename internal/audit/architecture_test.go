@@ -24,9 +24,9 @@ var layers = map[string]int{
 	"internal/report": 2, "internal/fix": 2,
 	"internal/drift": 3, "internal/notify": 3, "internal/doctor": 3, "internal/progress": 3, "internal/demo": 3, "internal/bench": 3,
 	"internal/metrics": 3,
-	"internal/history": 4,
-	"internal/audit":   5,
-	"cmd/audit":        6, "cmd/audit-bench": 6,
+	"internal/history": 4, "internal/historyreport": 4,
+	"internal/audit": 5,
+	"cmd/audit":      6, "cmd/audit-bench": 6,
 }
 
 // imports lists the module's own packages a package directory imports (test files left out).

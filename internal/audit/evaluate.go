@@ -15,8 +15,11 @@ import (
 // snapshot or results.
 type Evaluation struct {
 	Snapshot *snapshot.Snapshot
-	Results  []policy.Result
-	Report   *report.Report
+	// SnapshotFile, when set, is the snapshot file of a streaming scan, whose Snapshot holds the environments
+	// without their data.
+	SnapshotFile string
+	Results      []policy.Result
+	Report       *report.Report
 }
 
 // Exit is the exit code contract of the evaluation's report (nil for 0).
@@ -37,6 +40,13 @@ func Evaluate(ctx context.Context, deps Deps, eng *policy.Engine, cfg *config.Co
 	if err != nil {
 		return nil, err
 	}
+	return evaluation(deps, eng, cfg, snap, results, ws, nil, failOn, sources), nil
+}
+
+// evaluation is the report of a snapshot's results: with the waivers' warnings and the inventories made while
+// the environments were collected (nil: made from the snapshot).
+func evaluation(deps Deps, eng *policy.Engine, cfg *config.Config, snap *snapshot.Snapshot, results []policy.Result, ws *policy.Waivers,
+	inventories map[string]*report.Inventory, failOn string, sources []string) *Evaluation {
 	warnings := ws.Warnings()
 	if cfg != nil {
 		for _, w := range cfg.Waivers {
@@ -49,10 +59,10 @@ func Evaluate(ctx context.Context, deps Deps, eng *policy.Engine, cfg *config.Co
 	}
 	ps := eng.Settings()
 	rep := report.Build(report.Input{
-		Snapshot: snap, Results: results, Rules: eng.Rules(), AppIDs: ps.AppIDs, Regions: ps.Regions, Digest: eng.Digest(),
-		Sources: sources, ToolVersion: deps.ToolVersion, GeneratedAt: deps.now(), FailOn: failOn, Warnings: warnings,
+		Snapshot: snap, Results: results, Rules: eng.Rules(), AppIDs: ps.AppIDs, Regions: ps.Regions, Inventories: inventories,
+		Digest: eng.Digest(), Sources: sources, ToolVersion: deps.ToolVersion, GeneratedAt: deps.now(), FailOn: failOn, Warnings: warnings,
 	})
-	return &Evaluation{Snapshot: snap, Results: results, Report: rep}, nil
+	return &Evaluation{Snapshot: snap, Results: results, Report: rep}
 }
 
 // waiversOf converts the config's waivers for the policy engine.

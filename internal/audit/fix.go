@@ -48,8 +48,8 @@ func (r *FixRun) Failed(what string) error {
 
 // Plan derives the fix plan of an evaluation: which steps, in which order, and what is held back or left out.
 func (s *Session) Plan(ev *Evaluation, o FixOptions) *fix.Plan {
-	ps := s.eng.Settings()
-	return fix.BuildPlan(ev.Snapshot, ev.Results, s.eng.Rules(), fix.Options{
+	ps := s.policy
+	return fix.BuildPlan(ev.Snapshot, ev.Results, s.engine().Rules(), fix.Options{
 		Rules: o.Rules, Environments: o.Envs, FixPrivileges: o.FixPrivileges, AllowProduction: o.AllowProduction,
 		NonProductionTypes: ps.NonProductionTypes, SandboxTypes: ps.SandboxTypes, Roles: fix.RoleNames(ps.Roles),
 		MinVersion: ps.MinVersion, ClearCacheName: s.cfg.Work365.ClearCacheAction,
@@ -63,7 +63,7 @@ func (s *Session) ApplyOptions(journal *fix.Journal) fix.ApplyOptions {
 	return fix.ApplyOptions{
 		Clients: s.Clients(), Settings: fix.Settings{ClearCacheAction: s.cfg.Work365.ClearCacheAction}, Journal: journal,
 		Concurrency: s.opts.Concurrency, PageSize: s.cfg.Collect.PageSize,
-		Roles: fix.RoleNames(s.eng.Settings().Roles),
+		Roles: fix.RoleNames(s.policy.Roles),
 		Waiting: func(tenant, env string, d time.Duration) {
 			termtext.Fprintf(w, "audit: waiting %s before writing to %q again (Dataverse asked with Retry-After); the lock of tenant %s stays held meanwhile\n",
 				d.Round(time.Second), env, tenant)
@@ -132,12 +132,16 @@ func (s *Session) VerifySandboxes(ctx context.Context, ev *Evaluation, tenant st
 	if err != nil {
 		return nil, err
 	}
-	results, err := s.eng.Evaluate(ctx, snap, policy.NewWaivers(waiversOf(s.cfg), s.deps.now()).Apply)
+	eng, err := s.Engine()
+	if err != nil {
+		return nil, err
+	}
+	results, err := eng.Evaluate(ctx, snap, policy.NewWaivers(waiversOf(s.cfg), s.deps.now()).Apply)
 	if err != nil {
 		return nil, err
 	}
 	severity := map[string]string{}
-	for _, r := range s.eng.Rules() {
+	for _, r := range eng.Rules() {
 		severity[r.ID] = r.Severity
 	}
 	byEnv := map[string][]policy.Result{}

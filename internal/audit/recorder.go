@@ -90,6 +90,14 @@ func OpenRecorder(ctx context.Context, deps Deps, h History, scope, policyDigest
 		digest: policyDigest, failOn: failOn}, nil
 }
 
+// SetDigest records the policy bundle a run was evaluated with, when it was not known as the run began (the
+// rules compile while the tenants are read).
+func (r *Recorder) SetDigest(d string) {
+	if r != nil {
+		r.digest = d
+	}
+}
+
 // WatchesInterrupts says whether a signal during collection ends the run as interrupted: with a history or
 // in the scheduler. A plain scan keeps its behaviour of reporting what it could read.
 func (r *Recorder) WatchesInterrupts(trigger string) bool {
@@ -172,8 +180,12 @@ func (r *Recorder) stderr() io.Writer {
 func (r *Recorder) record(ctx context.Context, ev *Evaluation, reportDir string) error {
 	run := r.run(history.StatusComplete)
 	run.CollectedAt, run.ExitCode = ev.Report.CollectedAt, CodeOf(ev.Exit())
-	removed, err := r.store.Add(context.WithoutCancel(ctx), history.Record{Run: run, Report: ev.Report, Snapshot: ev.Snapshot,
-		FirstSeen: history.FirstSeenOf(r.seen), LastRead: history.LastReadOf(r.lastRead)}, r.keep)
+	rec := history.Record{Run: run, Report: ev.Report, Snapshot: ev.Snapshot, SnapshotFile: ev.SnapshotFile,
+		FirstSeen: history.FirstSeenOf(r.seen), LastRead: history.LastReadOf(r.lastRead)}
+	if rec.SnapshotFile != "" {
+		rec.Snapshot = nil // without the environments' data: the file has it
+	}
+	removed, err := r.store.Add(context.WithoutCancel(ctx), rec, r.keep)
 	r.recorded = true
 	if err != nil {
 		where := "the reports of this run were written all the same"

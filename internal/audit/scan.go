@@ -3,6 +3,8 @@ package audit
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/work365/audit/internal/snapshot"
 )
@@ -20,7 +22,7 @@ type ScanOptions struct {
 // in the history, hands the evaluation to write (the reports), then records the run and sends the
 // notifications. A run that fails or is interrupted before its reports are written is recorded so.
 func (s *Session) RunScan(ctx context.Context, o ScanOptions, write func(*Evaluation) error) (*Evaluation, error) {
-	rec, err := OpenRecorder(ctx, s.deps, o.History, Scope(o.Shard, s.settings.Envs), s.eng.Digest(), s.settings.FailOn, o.Trigger)
+	rec, err := OpenRecorder(ctx, s.deps, o.History, Scope(o.Shard, s.settings.Envs), "", s.settings.FailOn, o.Trigger)
 	if err != nil {
 		return nil, err
 	}
@@ -29,22 +31,25 @@ func (s *Session) RunScan(ctx context.Context, o ScanOptions, write func(*Evalua
 		rec.Abandon(err)
 		return nil, err
 	}
-	snap, err := s.Collect(ctx)
+	// Each environment is evaluated as it arrives and its data let go; what keeps the data (the snapshot file,
+	// the history) has it written out as it goes.
+	path := o.Snapshot
+	if path == "" && rec != nil {
+		dir, err := os.MkdirTemp("", "audit-run-*") // owner-only
+		if err != nil {
+			return fail(fmt.Errorf("keep the run's snapshot for the history: %w", err))
+		}
+		defer os.RemoveAll(dir)
+		path = filepath.Join(dir, "snapshot.json")
+	}
+	ev, err := s.ScanStreaming(ctx, path)
 	if err == nil && rec.WatchesInterrupts(o.Trigger) && ctx.Err() != nil {
 		err = ErrInterrupted
 	}
 	if err != nil {
 		return fail(err)
 	}
-	if o.Snapshot != "" {
-		if err := SaveSnapshot(o.Snapshot, snap); err != nil {
-			return fail(err)
-		}
-	}
-	ev, err := s.Evaluate(ctx, snap)
-	if err != nil {
-		return fail(err)
-	}
+	rec.SetDigest(ev.Report.Policy.Digest)
 	o.Shard.Mark(ev.Report)
 	rec.Compare(ctx, ev)
 	if err := write(ev); err != nil {

@@ -41,9 +41,14 @@ type Session struct {
 	deps     Deps
 	settings Settings
 	cfg      *config.Config
-	eng      *policy.Engine
+	policy   policy.Settings // read from the policy data before the rules compile
 	targets  []collect.Target
 	opts     collect.Options
+
+	// The rules compile while the tenants are first read: engReady closes when eng (or engErr) is set.
+	engReady chan struct{}
+	eng      *policy.Engine
+	engErr   error
 }
 
 // Open reads the config (or the AZURE_* variables), compiles the policies with its policy data and the
@@ -59,11 +64,22 @@ func Open(ctx context.Context, deps Deps, s Settings) (*Session, error) {
 			return nil, err
 		}
 	}
-	eng, err := LoadEngine(ctx, cfg, s.PolicyDirs)
+	popts := policy.Options{Dirs: s.PolicyDirs, Data: cfg.PolicyData}
+	ps, err := policy.ReadSettings(popts)
+	if err != nil {
+		return nil, WithCode(CodeUsage, fmt.Errorf("load policies: %w", err))
+	}
+	sess, err := newSession(deps, s, cfg, ps)
 	if err != nil {
 		return nil, err
 	}
-	return newSession(deps, s, cfg, eng)
+	// Compiling the rules takes a moment that reading the tenants need not wait for: the environment lists and
+	// the first environments are read meanwhile, and evaluation waits for the engine.
+	go func() {
+		sess.eng, sess.engErr = LoadEngine(context.WithoutCancel(ctx), cfg, s.PolicyDirs)
+		close(sess.engReady)
+	}()
+	return sess, nil
 }
 
 // OpenWith prepares a session with an engine already compiled (the benchmark measures the two apart).
@@ -71,14 +87,20 @@ func OpenWith(deps Deps, s Settings, cfg *config.Config, eng *policy.Engine) (*S
 	if deps.Getenv == nil {
 		deps.Getenv = os.Getenv
 	}
-	return newSession(deps, s, cfg, eng)
+	sess, err := newSession(deps, s, cfg, eng.Settings())
+	if err != nil {
+		return nil, err
+	}
+	sess.eng = eng
+	close(sess.engReady)
+	return sess, nil
 }
 
-func newSession(deps Deps, s Settings, cfg *config.Config, eng *policy.Engine) (*Session, error) {
+func newSession(deps Deps, s Settings, cfg *config.Config, ps policy.Settings) (*Session, error) {
 	if s.FailOn == "" {
 		s.FailOn = "high"
 	}
-	sess := &Session{deps: deps, settings: s, cfg: cfg, eng: eng}
+	sess := &Session{deps: deps, settings: s, cfg: cfg, policy: ps, engReady: make(chan struct{})}
 	sess.opts = sess.collectOptions()
 	if s.Concurrency > 0 {
 		sess.opts.Concurrency = s.Concurrency
@@ -130,8 +152,17 @@ func LoadEngine(ctx context.Context, cfg *config.Config, dirs []string) (*policy
 // Config is the session's configuration.
 func (s *Session) Config() *config.Config { return s.cfg }
 
-// Engine is the session's compiled policies.
-func (s *Session) Engine() *policy.Engine { return s.eng }
+// Engine waits for the session's policies to compile and returns them, or why they do not compile.
+func (s *Session) Engine() (*policy.Engine, error) {
+	<-s.engReady
+	return s.eng, s.engErr
+}
+
+// engine is the compiled policies of a session that has evaluated something already (so they compiled).
+func (s *Session) engine() *policy.Engine {
+	<-s.engReady
+	return s.eng
+}
 
 // Concurrency is the bound of requests in flight the session collects with.
 func (s *Session) Concurrency() int { return s.opts.Concurrency }
@@ -142,7 +173,7 @@ func (s *Session) Targets() []collect.Target { return s.targets }
 // collectOptions derives what to collect from the config and the effective policy data, so an override of
 // App IDs or role names changes both what is read and what is judged.
 func (s *Session) collectOptions() collect.Options {
-	cfg, ps := s.cfg, s.eng.Settings()
+	cfg, ps := s.cfg, s.policy
 	return collect.Options{
 		Concurrency:           cfg.Collect.Concurrency,
 		PerEnvironment:        cfg.Collect.PerEnvironment,
@@ -290,7 +321,11 @@ func (s *Session) Scan(ctx context.Context) (*Evaluation, error) {
 
 // Evaluate runs the session's policies on a snapshot with the config's waivers and builds the report model.
 func (s *Session) Evaluate(ctx context.Context, snap *snapshot.Snapshot) (*Evaluation, error) {
-	return Evaluate(ctx, s.deps, s.eng, s.cfg, snap, s.settings.FailOn, Sources(s.settings.PolicyDirs))
+	eng, err := s.Engine()
+	if err != nil {
+		return nil, err
+	}
+	return Evaluate(ctx, s.deps, eng, s.cfg, snap, s.settings.FailOn, Sources(s.settings.PolicyDirs))
 }
 
 // Clients are the API clients by tenant name, for fixes.

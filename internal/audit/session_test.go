@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,10 +12,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/work365/audit/internal/config"
 	"github.com/work365/audit/internal/demo"
 	"github.com/work365/audit/internal/emulator"
 	"github.com/work365/audit/internal/fix"
+	"github.com/work365/audit/internal/history"
 	"github.com/work365/audit/internal/policy"
+	"github.com/work365/audit/internal/report"
+	"github.com/work365/audit/internal/snapshot"
 )
 
 var testNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -119,6 +124,18 @@ func TestRunScanRecordsAndComparesRuns(t *testing.T) {
 	require.NotNil(t, ev.Report.Drift)
 	assert.Equal(t, 2, wrote)
 	assert.Contains(t, stderr.String(), "history: recorded run 2 in ")
+	// Each run's snapshot is recorded whole, data included, though the scan let each environment's data go.
+	store, err := history.Open(ctx, hist.Path)
+	require.NoError(t, err)
+	for _, id := range []int64{1, 2} {
+		snap, err := store.Snapshot(ctx, id)
+		require.NoError(t, err)
+		require.Len(t, snap.Tenants, 1)
+		require.Len(t, snap.Tenants[0].Environments, 1)
+		assert.NotNil(t, snap.Tenants[0].Environments[0].Dataverse, "run %d", id)
+	}
+	require.NoError(t, store.Close())
+	assert.Nil(t, ev.Snapshot.Tenants[0].Environments[0].Dataverse, "the evaluation let the data go")
 
 	boom := errors.New("disk full")
 	_, err = s.RunScan(ctx, ScanOptions{History: hist, Trigger: "scan"}, func(*Evaluation) error { return boom })
@@ -130,4 +147,45 @@ func TestRunScanRecordsAndComparesRuns(t *testing.T) {
 	_, err = s.RunScan(cancelled, ScanOptions{History: hist, Trigger: "scan"}, write)
 	require.Error(t, err, "a run that cannot start is not recorded as a scan")
 	assert.Equal(t, 2, wrote)
+}
+
+// A streaming scan gives the report of a scan that keeps every environment's data: the same JSON.
+func TestAStreamingScanGivesTheSameReport(t *testing.T) {
+	t.Parallel()
+	emu, err := demo.Start([]string{"../../testdata/tenants/demo.yaml", "../../testdata/tenants/demo-fabrikam.yaml"}, emulator.Options{},
+		func() time.Time { return testNow })
+	require.NoError(t, err)
+	t.Cleanup(emu.Close)
+	cfg, err := config.LoadSettings("../../testdata/tenants/demo-config.yaml")
+	require.NoError(t, err)
+	cfg.Tenants = emu.Config.Tenants
+	deps := Deps{Now: func() time.Time { return testNow }, Getenv: emu.Getenv(func(string) string { return "" }), HTTP: emu.HTTP}
+	s, err := Open(context.Background(), deps, Settings{Config: cfg})
+	require.NoError(t, err)
+	whole, err := s.Scan(context.Background())
+	require.NoError(t, err)
+	dir := t.TempDir()
+	streamed, err := s.ScanStreaming(context.Background(), filepath.Join(dir, "streamed.json"))
+	require.NoError(t, err)
+	require.NoError(t, snapshot.Save(filepath.Join(dir, "whole.json"), whole.Snapshot))
+	wrote, err := os.ReadFile(filepath.Join(dir, "streamed.json"))
+	require.NoError(t, err)
+	saved, err := os.ReadFile(filepath.Join(dir, "whole.json"))
+	require.NoError(t, err)
+	assert.Equal(t, string(saved), string(wrote), "every environment is written out whole before its data goes")
+	assert.Equal(t, filepath.Join(dir, "streamed.json"), streamed.SnapshotFile)
+	for _, tn := range streamed.Snapshot.Tenants {
+		for _, e := range tn.Environments {
+			assert.Nil(t, e.Dataverse, "%s: the data is let go", e.Name)
+		}
+	}
+	render := func(ev *Evaluation) string {
+		var b strings.Builder
+		f, err := report.Lookup("json")
+		require.NoError(t, err)
+		require.NoError(t, f.New(report.Options{}).Write(&b, ev.Report))
+		return b.String()
+	}
+	assert.Equal(t, render(whole), render(streamed))
+	assert.NotEmpty(t, streamed.Report.Warnings, "the demo config's stale waivers are reported")
 }

@@ -91,8 +91,9 @@ func TestTraceTellsOrganizationsApartByTheirHosts(t *testing.T) {
 func TestGoalsAreCheckedAgainstTheRun(t *testing.T) {
 	t.Parallel()
 	r := &Result{
-		Params:         Params{Concurrency: 128, PerEnvironment: 10, DataverseLimit: 52},
-		Scan:           ScanSummary{Ratio: 1.1, MaxInFlight: 128, MaxInFlightPerEnv: 9, PeakRSSBytes: 150 << 20, TokenRequests: 2, TokenAudiences: 2},
+		Params: Params{Concurrency: 128, PerEnvironment: 10, DataverseLimit: 52},
+		Scan: ScanSummary{Ratio: 1.1, MaxInFlight: 128, MaxInFlightPerEnv: 9, PeakRSSBytes: 150 << 20, CollectPeakRSSBytes: 300 << 20,
+			TokenRequests: 2, TokenAudiences: 2, MaxTokensPerAudience: 1},
 		Sequential:     SequentialSummary{Environments: 50, Speedup: 110},
 		Evaluation:     EvalSummary{PerEnvMS: 0.9, OPAEvalSeconds: 4, SpeedupVsOPA: 3, OPAResultsMatch: true},
 		Fix:            FixSummary{Environments: 100, Ratio: 1.3, MaxInFlightPerEnv: 1},
@@ -104,11 +105,50 @@ func TestGoalsAreCheckedAgainstTheRun(t *testing.T) {
 	}
 	assert.Equal(t, map[string]bool{
 		"scan within the lower bound": true, "concurrency bounds respected": true, "speed-up over concurrency 1": true,
-		"evaluation per environment": false, "evaluation faster than opa eval": true, "peak RSS of the scan process": true,
-		"token requests": true, "fix within its lower bound, writes in order": false, "harness run time": true,
+		"evaluation per environment": false, "evaluation faster than opa eval": true, "peak RSS of the scan process (json, csv)": true,
+		"peak RSS of audit collect -o": false, "token requests": true, "fix within its lower bound, writes in order": false,
+		"harness run time": true,
 	}, met)
+	r.Scan.MaxTokensPerAudience = 2
+	for _, g := range goals(r) {
+		if g.Name == "token requests" {
+			assert.False(t, g.Met, "a tenant and audience given two tokens")
+		}
+	}
 	r.Goals = goals(r)
 	md := Markdown(r)
 	assert.Contains(t, md, "| evaluation per environment | ≤ 0.5 ms | 0.900 ms | **no** |")
 	assert.Equal(t, len(r.Goals), strings.Count(md[strings.Index(md, "| Goal |"):], "\n")-2)
+}
+
+// The fleet profile splits the environments between tenants with clients of their own, and runs Work 365 in
+// the given share of them; the others are Dataverse environments without it and Teams environments.
+func TestTheFleetProfile(t *testing.T) {
+	t.Parallel()
+	fleet := Fleet(Spec{Environments: 200, Users: 20, AppUsers: 5, Tenants: 10, Work365Share: 0.25})
+	require.Len(t, fleet, 10)
+	clients, names := map[string]bool{}, map[string]bool{}
+	w365, teams, total := 0, 0, 0
+	for _, f := range fleet {
+		assert.Len(t, f.Environments, 20)
+		clients[f.Clients[0].ClientID] = true
+		for _, e := range f.Environments {
+			total++
+			names[e.Name] = true
+			switch {
+			case e.Dataverse == nil:
+				teams++
+			case len(e.Dataverse.Solutions) > 0 && e.Dataverse.Solutions[0].UniqueName == "Work365":
+				w365++
+			}
+			if e.Dataverse != nil {
+				assert.Equal(t, f.Clients[0].ClientID, e.Dataverse.Users[0].ApplicationID, "the tenant's own auditor")
+			}
+		}
+	}
+	assert.Len(t, clients, 10, "a client per tenant")
+	assert.Len(t, names, 200)
+	assert.Equal(t, 50, w365)
+	assert.Positive(t, teams)
+	assert.Equal(t, TenantID, Fleet(Spec{Environments: 3})[0].Tenant.ID, "one tenant keeps the single-tenant names")
 }

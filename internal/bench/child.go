@@ -7,10 +7,11 @@ import (
 
 // The hidden subcommands of audit-bench that the harness starts as separate processes.
 const (
-	CmdServe = "serve"
-	CmdScan  = "scan"
-	CmdEval  = "eval"
-	CmdFix   = "fix"
+	CmdServe   = "serve"
+	CmdScan    = "scan"
+	CmdCollect = "collect"
+	CmdEval    = "eval"
+	CmdFix     = "fix"
 )
 
 // SecretVar carries the generated client secret to the scan processes through the normal credential path.
@@ -30,13 +31,15 @@ type ScanRun struct {
 	ReportSeconds     float64 `json:"report_seconds"`
 	CommandSeconds    float64 `json:"command_seconds"`
 
-	ClientRequests int64    `json:"client_requests"`
-	Retries        int64    `json:"retries"`
-	TokenRequests  int64    `json:"token_requests"`
-	Connections    int64    `json:"connections"`
-	HTTP2          int64    `json:"http2_responses"`
-	HTTP1          int64    `json:"http1_responses"`
-	Collect        OrgStats `json:"collect_trace"`
+	ClientRequests int64 `json:"client_requests"`
+	Retries        int64 `json:"retries"`
+	TokenRequests  int64 `json:"token_requests"`
+	Connections    int64 `json:"connections"`
+	HTTP2          int64 `json:"http2_responses"`
+	// FirstRequestSeconds is the time from the process's start to its first request.
+	FirstRequestSeconds float64  `json:"first_request_seconds"`
+	HTTP1               int64    `json:"http1_responses"`
+	Collect             OrgStats `json:"collect_trace"`
 
 	CollectAlloc Alloc `json:"collect_alloc"`
 	// PeakRSS is VmHWM at the end; the others are VmHWM after collecting and after evaluating.

@@ -70,7 +70,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	res.Params = Params{Environments: o.Spec.Environments, UsersPerEnv: o.Spec.Users, AppUsersPerEnv: o.Spec.AppUsers,
 		LatencyMS: float64(o.Latency) / float64(time.Millisecond), DataverseLimit: o.Limit, Concurrency: conc, PerEnvironment: perEnv,
-		SequentialSample: min(o.Sample, o.Spec.Environments), FixEnvironments: o.FixEnvironments}
+		SequentialSample: min(o.Sample, o.Spec.Environments), FixEnvironments: o.FixEnvironments, Tenants: o.Spec.Tenants,
+		Work365Share: o.Spec.Work365Share}
 
 	// Built first, so that building it does not disturb the timed runs.
 	opa, opaVer := "", ""
@@ -147,8 +148,7 @@ func (h *harness) scan(ctx context.Context, res *Result) error {
 	busy := machineBusySeconds()
 	selfCPU := ownCPUSeconds()
 	var run ScanRun
-	ps, err := h.child(ctx, "scan", []string{CmdScan, "--config", cfg, "--output", filepath.Join(o.Dir, "scan-report"),
-		"--snapshot", filepath.Join(o.Dir, "snapshot.json")}, srv.ready, &run)
+	ps, err := h.child(ctx, "scan", []string{CmdScan, "--config", cfg, "--output", filepath.Join(o.Dir, "scan-report")}, srv.ready, &run)
 	if err != nil {
 		return err
 	}
@@ -172,13 +172,29 @@ func (h *harness) scan(ctx context.Context, res *Result) error {
 	if sc.LowerBoundSeconds > 0 {
 		sc.Ratio = sc.WallSeconds / sc.LowerBoundSeconds
 	}
-	sc.MaxInFlight, sc.MaxInFlightPerEnv, sc.Throttled = st.MaxInFlight, st.MaxInFlightPerEnv, st.Throttled
+	// Each tenant has an emulator of its own, which sees only its requests: the peak overall is the client's,
+	// which sees them all (and never less than one emulator's).
+	sc.MaxInFlight, sc.MaxInFlightPerEnv, sc.Throttled = max(st.MaxInFlight, run.Collect.MaxInFlight), st.MaxInFlightPerEnv, st.Throttled
 	sc.Retries, sc.TokenRequests, sc.TokenAudiences = run.Retries, sumValues(st.TokenRequests), len(st.TokenRequests)
+	for _, n := range st.TokenRequests {
+		sc.MaxTokensPerAudience = max(sc.MaxTokensPerAudience, n)
+	}
+	sc.FirstRequestSeconds = run.FirstRequestSeconds
 	sc.Connections, sc.HTTP2Responses, sc.HTTP1Responses = run.Connections, run.HTTP2, run.HTTP1
 	sc.PeakRSSBytes, sc.CPUSeconds = ps.maxRSS, ps.cpu
 	sc.LoadPolicySeconds, sc.EvaluateSeconds, sc.ReportSeconds, sc.CommandSeconds = run.LoadPolicySeconds, run.EvaluateSeconds, run.ReportSeconds, run.CommandSeconds
 	h.logf("scan: %.2fs for %d environments (bound %.2fs, ratio %.2f), peak RSS %d MiB", sc.WallSeconds, sc.Environments,
 		sc.LowerBoundSeconds, sc.Ratio, sc.PeakRSSBytes>>20)
+
+	// audit collect -o: the snapshot the evaluation measurement reads, and the memory of writing it.
+	h.logf("collecting the snapshot of %d environments", o.Spec.Environments)
+	var col ScanRun
+	cps, err := h.child(ctx, "collect", []string{CmdCollect, "--config", cfg, "--snapshot", filepath.Join(o.Dir, "snapshot.json")}, srv.ready, &col)
+	if err != nil {
+		return err
+	}
+	sc.CollectPeakRSSBytes = cps.maxRSS
+	h.logf("collect -o: peak RSS %d MiB", sc.CollectPeakRSSBytes>>20)
 
 	if n := res.Params.SequentialSample; n > 0 {
 		h.logf("scanning %d environments at concurrency 1", n)
@@ -307,7 +323,8 @@ type server struct {
 
 func (h *harness) startServer(ctx context.Context, name string, spec Spec) (*server, error) {
 	args := []string{CmdServe, "--environments", strconv.Itoa(spec.Environments), "--users", strconv.Itoa(spec.Users),
-		"--app-users", strconv.Itoa(spec.AppUsers), "--latency", h.o.Latency.String(), "--limit", strconv.Itoa(h.o.Limit), "--dir", h.o.Dir}
+		"--app-users", strconv.Itoa(spec.AppUsers), "--latency", h.o.Latency.String(), "--limit", strconv.Itoa(h.o.Limit), "--dir", h.o.Dir,
+		"--tenants", strconv.Itoa(max(spec.Tenants, 1)), "--work365-share", strconv.FormatFloat(spec.Work365Share, 'f', -1, 64)}
 	if spec.Fixable {
 		args = append(args, "--fixable")
 	}
@@ -422,11 +439,15 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// writeConfig writes an audit config for the emulated tenant; zero bounds keep the defaults.
+// writeConfig writes an audit config for the emulated tenants, each with its own client (and so its own
+// credential and token cache in the scan); zero bounds keep the defaults.
 func writeConfig(path string, r Ready, concurrency, perEnv int) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "tenants:\n  - name: %s\n    tenant_id: %s\n    client_id: %s\n    client_secret_env: %s\n    authority: %s\n    bap: %s\n    bap_scope: %s\n",
-		TenantName, r.TenantID, r.ClientID, SecretVar, r.URL, r.URL, r.BAPScope)
+	b.WriteString("tenants:\n")
+	for _, t := range r.Tenants {
+		fmt.Fprintf(&b, "  - name: %s\n    tenant_id: %s\n    client_id: %s\n    client_secret_env: %s\n    authority: %s\n    bap: %s\n    bap_scope: %s\n",
+			t.Name, t.TenantID, t.ClientID, SecretVar, t.URL, t.URL, t.BAPScope)
+	}
 	if concurrency > 0 || perEnv > 0 {
 		b.WriteString("collect:\n")
 		if concurrency > 0 {

@@ -54,6 +54,8 @@ type Params struct {
 	PerEnvironment   int     `json:"per_environment"`
 	SequentialSample int     `json:"sequential_sample"`
 	FixEnvironments  int     `json:"fix_environments"`
+	Tenants          int     `json:"tenants"`
+	Work365Share     float64 `json:"work365_share"`
 }
 
 // ScanSummary is the full scan at the default (or given) concurrency.
@@ -63,27 +65,34 @@ type ScanSummary struct {
 	EnvironmentsOK       int     `json:"environments_ok"`
 	EnvironmentsError    int     `json:"environments_error"`
 
-	WallSeconds        float64 `json:"wall_seconds"` // collection: environment list to snapshot
-	Requests           int     `json:"requests"`     // BAP and Dataverse requests the emulator answered
-	DataverseRequests  int     `json:"dataverse_requests"`
-	RequestsPerEnv     float64 `json:"requests_per_environment"`
-	Depth              int     `json:"depth"` // D, from a probe of one environment per profile with nothing queued
-	LowerBoundSeconds  float64 `json:"lower_bound_seconds"`
-	Ratio              float64 `json:"ratio"` // wall / lower bound
-	MaxInFlight        int     `json:"max_in_flight"`
-	MaxInFlightPerEnv  int     `json:"max_in_flight_per_environment"`
-	Throttled          int     `json:"throttled"`
-	Retries            int64   `json:"retries"`
-	TokenRequests      int     `json:"token_requests"`
-	TokenAudiences     int     `json:"token_audiences"`
-	Connections        int64   `json:"connections"`
-	HTTP2Responses     int64   `json:"http2_responses"`
-	HTTP1Responses     int64   `json:"http1_responses"`
-	PeakRSSBytes       int64   `json:"peak_rss_bytes"`
-	AllocBytesPerEnv   float64 `json:"alloc_bytes_per_environment"`
-	AllocsPerEnv       float64 `json:"allocs_per_environment"`
-	CPUSeconds         float64 `json:"cpu_seconds"` // scan process, user + system, whole command
-	EmulatorCPUSeconds float64 `json:"emulator_cpu_seconds"`
+	WallSeconds       float64 `json:"wall_seconds"` // collection: environment list to snapshot
+	Requests          int     `json:"requests"`     // BAP and Dataverse requests the emulator answered
+	DataverseRequests int     `json:"dataverse_requests"`
+	RequestsPerEnv    float64 `json:"requests_per_environment"`
+	Depth             int     `json:"depth"` // D, from a probe of one environment per profile with nothing queued
+	LowerBoundSeconds float64 `json:"lower_bound_seconds"`
+	Ratio             float64 `json:"ratio"` // wall / lower bound
+	MaxInFlight       int     `json:"max_in_flight"`
+	MaxInFlightPerEnv int     `json:"max_in_flight_per_environment"`
+	Throttled         int     `json:"throttled"`
+	Retries           int64   `json:"retries"`
+	TokenRequests     int     `json:"token_requests"`
+	TokenAudiences    int     `json:"token_audiences"` // (tenant, audience) pairs
+	// MaxTokensPerAudience is the most tokens any (tenant, audience) pair was issued: 1 when each token is
+	// requested once and reused.
+	MaxTokensPerAudience int `json:"max_tokens_per_audience"`
+	// FirstRequestSeconds is the time from the scan process's start to its first request.
+	FirstRequestSeconds float64 `json:"first_request_seconds"`
+	// CollectPeakRSSBytes is the peak RSS of audit collect -o writing the snapshot of every environment.
+	CollectPeakRSSBytes int64   `json:"collect_peak_rss_bytes"`
+	Connections         int64   `json:"connections"`
+	HTTP2Responses      int64   `json:"http2_responses"`
+	HTTP1Responses      int64   `json:"http1_responses"`
+	PeakRSSBytes        int64   `json:"peak_rss_bytes"`
+	AllocBytesPerEnv    float64 `json:"alloc_bytes_per_environment"`
+	AllocsPerEnv        float64 `json:"allocs_per_environment"`
+	CPUSeconds          float64 `json:"cpu_seconds"` // scan process, user + system, whole command
+	EmulatorCPUSeconds  float64 `json:"emulator_cpu_seconds"`
 
 	// The whole command, for context: compiling the policies, evaluating, writing table and JSON.
 	LoadPolicySeconds float64 `json:"load_policies_seconds"`

@@ -25,21 +25,28 @@ type ServeOptions struct {
 	Dir string
 }
 
-// Ready is what a serving emulator process announces on its first output line.
+// Ready is what a serving emulator process announces on its first output line: where each tenant is served.
 type Ready struct {
-	URL          string  `json:"url"`
-	TenantID     string  `json:"tenant_id"`
-	ClientID     string  `json:"client_id"`
-	BAPScope     string  `json:"bap_scope"`
-	CAFile       string  `json:"ca_file"`
-	Environments int     `json:"environments"`
-	StartSeconds float64 `json:"start_seconds"` // generating the fixture and building the emulator
+	Tenants      []ReadyTenant `json:"tenants"`
+	CAFile       string        `json:"ca_file"` // the CA certificates of every tenant's emulator
+	Environments int           `json:"environments"`
+	StartSeconds float64       `json:"start_seconds"` // generating the fixtures and building the emulators
+}
+
+// ReadyTenant is one served tenant: its emulator's URL (authority and BAP), its IDs and BAP's token scope.
+type ReadyTenant struct {
+	Name     string `json:"name"`
+	URL      string `json:"url"`
+	TenantID string `json:"tenant_id"`
+	ClientID string `json:"client_id"`
+	BAPScope string `json:"bap_scope"`
 }
 
 // ServerStats is the emulator's view of a run, as the serving process reports it.
 type ServerStats struct {
-	Requests          int            `json:"requests"`
-	DataverseRequests int            `json:"dataverse_requests"`
+	Requests          int `json:"requests"`
+	DataverseRequests int `json:"dataverse_requests"`
+	// TokenRequests counts issued tokens by tenant and audience ("<tenant> <audience>").
 	TokenRequests     map[string]int `json:"token_requests"`
 	MaxInFlight       int            `json:"max_in_flight"`
 	MaxInFlightPerEnv int            `json:"max_in_flight_per_environment"`
@@ -55,29 +62,42 @@ func Serve(ctx context.Context, o ServeOptions, in io.Reader, out io.Writer) err
 	// The emulator holds every row as a map; fewer, larger collections keep its CPU for answering requests.
 	debug.SetGCPercent(400)
 	start := time.Now()
-	fx := Tenant(o.Spec)
+	fleet := Fleet(o.Spec)
 	limit := o.ConcurrencyLimit
 	if limit == 0 {
 		limit = 52
 	}
-	srv, err := emulator.New(fx, emulator.Options{Latency: o.Latency, ConcurrencyLimit: limit})
-	if err != nil {
-		return fmt.Errorf("start emulator: %w", err)
+	var srvs []*emulator.Server
+	defer func() {
+		for _, srv := range srvs {
+			srv.Close()
+		}
+	}()
+	ready := Ready{CAFile: filepath.Join(o.Dir, "emulator-ca.pem")}
+	var cas []byte
+	for _, fx := range fleet {
+		srv, err := emulator.New(fx, emulator.Options{Latency: o.Latency, ConcurrencyLimit: limit})
+		if err != nil {
+			return fmt.Errorf("start emulator: %w", err)
+		}
+		if err := srv.Start(); err != nil {
+			return err
+		}
+		srvs = append(srvs, srv)
+		cas = append(cas, srv.CACertPEM()...)
+		ready.Tenants = append(ready.Tenants, ReadyTenant{Name: fx.Tenant.Name, URL: srv.URL(), TenantID: srv.TenantID(),
+			ClientID: fx.Clients[0].ClientID, BAPScope: srv.BAPScope()})
+		ready.Environments += len(fx.Environments)
 	}
-	if err := srv.Start(); err != nil {
-		return err
+	if err := os.WriteFile(ready.CAFile, cas, 0o644); err != nil {
+		return fmt.Errorf("write CA certificates: %w", err)
 	}
-	defer srv.Close()
-	ca := filepath.Join(o.Dir, "emulator-ca.pem")
-	if err := os.WriteFile(ca, srv.CACertPEM(), 0o644); err != nil {
-		return fmt.Errorf("write CA certificate: %w", err)
-	}
+	ready.StartSeconds = time.Since(start).Seconds()
 	enc := json.NewEncoder(out)
-	if err := enc.Encode(Ready{URL: srv.URL(), TenantID: srv.TenantID(), ClientID: ClientID, BAPScope: srv.BAPScope(), CAFile: ca,
-		Environments: len(fx.Environments), StartSeconds: time.Since(start).Seconds()}); err != nil {
+	if err := enc.Encode(ready); err != nil {
 		return err
 	}
-	fx = nil
+	fleet = nil
 	lines := make(chan string)
 	go func() {
 		sc := bufio.NewScanner(in)
@@ -94,12 +114,15 @@ func Serve(ctx context.Context, o ServeOptions, in io.Reader, out io.Writer) err
 			if !ok || line == "quit" {
 				return nil
 			}
+			var err error
 			switch line {
 			case "reset":
-				srv.ResetStats()
+				for _, srv := range srvs {
+					srv.ResetStats()
+				}
 				err = enc.Encode(map[string]bool{"ok": true})
 			case "stats":
-				err = enc.Encode(serverStats(srv))
+				err = enc.Encode(serverStats(srvs, ready.Tenants))
 			default:
 				err = enc.Encode(map[string]string{"error": "unknown command " + line})
 			}
@@ -110,14 +133,22 @@ func Serve(ctx context.Context, o ServeOptions, in io.Reader, out io.Writer) err
 	}
 }
 
-func serverStats(srv *emulator.Server) ServerStats {
-	st := srv.Stats()
-	out := ServerStats{Requests: st.Requests, TokenRequests: st.TokenRequests, MaxInFlight: st.MaxInFlight,
-		Environments: len(st.ByEnvironment), Writes: len(srv.Writes())}
-	for _, e := range st.ByEnvironment {
-		out.DataverseRequests += e.Requests
-		out.MaxInFlightPerEnv = max(out.MaxInFlightPerEnv, e.MaxInFlight)
-		out.Throttled += e.Throttled
+func serverStats(srvs []*emulator.Server, tenants []ReadyTenant) ServerStats {
+	out := ServerStats{TokenRequests: map[string]int{}}
+	for i, srv := range srvs {
+		st := srv.Stats()
+		out.Requests += st.Requests
+		out.MaxInFlight = max(out.MaxInFlight, st.MaxInFlight) // the most of one emulator (one tenant) at once
+		out.Environments += len(st.ByEnvironment)
+		out.Writes += len(srv.Writes())
+		for aud, n := range st.TokenRequests {
+			out.TokenRequests[tenants[i].Name+" "+aud] += n
+		}
+		for _, e := range st.ByEnvironment {
+			out.DataverseRequests += e.Requests
+			out.MaxInFlightPerEnv = max(out.MaxInFlightPerEnv, e.MaxInFlight)
+			out.Throttled += e.Throttled
+		}
 	}
 	return out
 }

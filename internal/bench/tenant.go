@@ -31,6 +31,13 @@ type Spec struct {
 	// Fixable generates sandboxes that each need a few automatic fixes (for the fix benchmark) instead of the
 	// mix of profiles a scan meets.
 	Fixable bool
+	// Tenants splits the environments between that many tenants (default 1), each with its own client: the
+	// fleet of a partner auditing its customers.
+	Tenants int
+	// Work365Share is the share of environments that run Work 365 (default 1); the others are, in turn,
+	// Dataverse environments without it (developer, trial, sandbox and production) and environments without
+	// Dataverse (Teams), as in real tenants.
+	Work365Share float64
 }
 
 func (s Spec) withDefaults() Spec {
@@ -43,7 +50,85 @@ func (s Spec) withDefaults() Spec {
 	if s.AppUsers <= 0 || s.AppUsers > s.Users-2 {
 		s.AppUsers = min(50, s.Users-2)
 	}
+	if s.Tenants <= 0 {
+		s.Tenants = 1
+	}
+	if s.Work365Share <= 0 || s.Work365Share > 1 {
+		s.Work365Share = 1
+	}
 	return s
+}
+
+// runsWork365 says whether environment i of the spec runs Work 365: spread evenly, Work365Share of them.
+func (s Spec) runsWork365(i int) bool {
+	return int(float64(i+1)*s.Work365Share) > int(float64(i)*s.Work365Share)
+}
+
+// TenantInfo names generated tenant t: its ID, name and the client the auditor signs in with.
+func TenantInfo(spec Spec, t int) (id, name, clientID string) {
+	if spec.withDefaults().Tenants == 1 {
+		return TenantID, TenantName, ClientID
+	}
+	return guid("tenant", t), fmt.Sprintf("%s%03d", TenantName, t), guid("client", t)
+}
+
+// Fleet generates the fixtures of every tenant of the spec; environment i belongs to tenant i·Tenants/N and
+// keeps its name and ID whatever the number of tenants.
+func Fleet(spec Spec) []*emulator.Fixture {
+	spec = spec.withDefaults()
+	out := make([]*emulator.Fixture, spec.Tenants)
+	for t := range out {
+		id, name, client := TenantInfo(spec, t)
+		out[t] = &emulator.Fixture{
+			Tenant:  emulator.TenantInfo{ID: id, Name: name, Domain: name + ".onmicrosoft.com"},
+			Clients: []emulator.Client{{Name: "Compliance Auditor", ClientID: client, Secret: ClientSecret}},
+			ServicePrincipals: []emulator.ServicePrincipal{
+				{AppID: USAppID, Name: "Work 365"}, {AppID: EUAppID, Name: "Work 365 EU"},
+			},
+		}
+	}
+	profiles := scanProfiles
+	if spec.Fixable {
+		profiles = fixProfiles
+	}
+	w365 := 0
+	for i := 0; i < spec.Environments; i++ {
+		f := out[i*spec.Tenants/spec.Environments]
+		var e emulator.Environment
+		if spec.runsWork365(i) {
+			e = environment(spec, i, profiles[w365%len(profiles)])
+			w365++
+		} else {
+			e = plainEnvironment(i, i-w365)
+		}
+		if e.Dataverse != nil && len(e.Dataverse.Users) > 0 && e.Dataverse.Users[0].Key == "auditor" {
+			e.Dataverse.Users[0].ApplicationID = f.Clients[0].ClientID // the tenant's own auditor
+		}
+		f.Environments = append(f.Environments, e)
+	}
+	return out
+}
+
+// plainKinds are the environments without Work 365 a fleet holds, in turn: Dataverse of every type, and Teams
+// without Dataverse.
+var plainKinds = []string{"Developer", "Trial", "Sandbox", "Production", "Developer", "Teams"}
+
+// plainEnvironment is an environment without Work 365 (k counts them): its Dataverse holds other solutions,
+// or it has no Dataverse.
+func plainEnvironment(i, k int) emulator.Environment {
+	kind := plainKinds[k%len(plainKinds)]
+	e := emulator.Environment{Name: EnvironmentName(i), ID: guid("environment", i), SKU: kind, Location: "unitedstates", AzureRegion: "westus"}
+	if kind == "Teams" {
+		return e
+	}
+	domain := fmt.Sprintf("bench%04d", i)
+	e.Dataverse = &emulator.Dataverse{Domain: domain, Version: "9.2.25101.00150",
+		BusinessUnits: []emulator.BusinessUnit{{Name: domain}}, Roles: []string{"System Administrator", "Basic User"},
+		Solutions: []emulator.Solution{{UniqueName: "msdynce_Sales", FriendlyName: "Dynamics 365 Sales", Version: "9.0.2405.1", IsManaged: true}}}
+	four, no := 4, false
+	e.Dataverse.Users = []emulator.User{{Key: "auditor", FullName: "# Compliance Auditor", ApplicationID: ClientID,
+		AccessMode: &four, IsLicensed: &no, Roles: []string{"System Administrator"}}}
+	return e
 }
 
 // EnvironmentName is the display name of the i-th generated environment; names sort in index order, so a
@@ -117,6 +202,9 @@ var fixProfiles = []profile{
 // solution and settings row, and the evidence tables (system jobs, flows, connection references, templates).
 func Tenant(spec Spec) *emulator.Fixture {
 	spec = spec.withDefaults()
+	if spec.Tenants > 1 || spec.Work365Share < 1 {
+		return Fleet(spec)[0]
+	}
 	f := &emulator.Fixture{
 		Tenant:  emulator.TenantInfo{ID: TenantID, Name: TenantName, Domain: TenantName + ".onmicrosoft.com"},
 		Clients: []emulator.Client{{Name: "Compliance Auditor", ClientID: ClientID, Secret: ClientSecret}},

@@ -72,6 +72,9 @@ func (t *Trace) Records() []Record {
 	return out
 }
 
+// Started is when the trace's time begins.
+func (t *Trace) Started() time.Time { return t.start }
+
 // Since returns the offset of now in the trace's time, to cut the records into phases.
 func (t *Trace) Since() time.Duration { return time.Since(t.start) }
 

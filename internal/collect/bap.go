@@ -43,7 +43,7 @@ type bapPage struct {
 }
 
 // listEnvironments reads the tenant's environments from the BAP admin API, following nextLink if present.
-func (c *Collector) listEnvironments(ctx context.Context, client *api.Client, t Target) ([]snapshot.Environment, error) {
+func (c *Collector) listEnvironments(ctx context.Context, client *api.Client, t Target, requests *tenantSlots) ([]snapshot.Environment, error) {
 	base, err := url.Parse(strings.TrimSuffix(t.BAPURL, "/"))
 	if err != nil || base.Scheme != "https" {
 		return nil, fmt.Errorf("BAP URL %q is not an https URL", t.BAPURL)
@@ -57,11 +57,12 @@ func (c *Collector) listEnvironments(ctx context.Context, client *api.Client, t 
 		}
 		seen[next] = true
 		var p bapPage
-		if err := c.acquire(ctx, nil); err != nil {
+		rctx, done, err := hold(ctx, requests, nil)
+		if err != nil {
 			return nil, err
 		}
-		_, err := client.GetJSON(ctx, next, t.BAPScope, nil, &p)
-		c.release(nil)
+		_, err = client.GetJSON(rctx, next, t.BAPScope, nil, &p)
+		done()
 		if err != nil {
 			return nil, err
 		}
@@ -101,5 +102,5 @@ func toEnvironment(e bapEnvironment) snapshot.Environment {
 
 // Environments lists a tenant's environments (all of them, before the target's filter), as BAP returns them.
 func (c *Collector) Environments(ctx context.Context, t Target) ([]snapshot.Environment, error) {
-	return c.listEnvironments(ctx, t.client(), t)
+	return c.listEnvironments(ctx, t.client(), t, c.requests.tenant(false))
 }

@@ -34,7 +34,7 @@ const (
 // Options control what is collected and how hard the APIs are driven.
 type Options struct {
 	// Concurrency bounds the requests in flight across all environments and tenants, and the environments
-	// being read at once.
+	// being read at once. Tenants share both fairly: while several want more, none is given more than its share.
 	Concurrency int
 	// PerEnvironment bounds the requests in flight within one environment (Dataverse allows 52 per user).
 	PerEnvironment int
@@ -65,6 +65,24 @@ type Options struct {
 	Now         func() time.Time
 	Progress    func(Event) // called from collector goroutines; must be safe for concurrent use
 	ToolVersion string
+	// Sink, when set, is given each tenant and environment as its collection completes, so that it can be
+	// used (evaluated, written) at once; with DropData the collector then lets the environment's Dataverse
+	// data go, and the snapshot Collect returns holds every environment without it.
+	Sink     Sink
+	DropData bool
+}
+
+// Sink receives a collection as it happens. Its methods are called from the collector's goroutines: Environment
+// concurrently (it must be safe for that), Listed before any environment of its tenant, Done after all of them.
+type Sink interface {
+	// Listed gives a tenant whose environment list was read: Environments hold what the list says (or, when
+	// the list could not be read, Error is set and there are none).
+	Listed(t *snapshot.Tenant)
+	// Environment gives one environment of the tenant, collected (or failed, or skipped); index is its place in
+	// t.Environments, the order the tenant listed it in.
+	Environment(t *snapshot.Tenant, index int, env *snapshot.Environment)
+	// Done says every environment of the tenant went through Environment.
+	Done(t *snapshot.Tenant)
 }
 
 // Target is one tenant to collect.
@@ -98,9 +116,15 @@ type Event struct {
 
 // Collector collects tenants into a snapshot.
 type Collector struct {
-	opts   Options
-	global chan struct{} // a slot per request in flight
-	admit  chan struct{} // a slot per environment being read
+	opts         Options
+	requests     *fairSlots // a slot per request in flight
+	environments *fairSlots // a slot per environment being read
+}
+
+// tenantShare is one tenant's part of the collector's bounds.
+type tenantShare struct {
+	requests     *tenantSlots
+	environments *tenantSlots
 }
 
 // New returns a collector with defaults filled in.
@@ -126,7 +150,7 @@ func New(opts Options) *Collector {
 	// As many environments as requests: each environment being read always has a request in flight or
 	// waiting, so the request slots never idle for want of work, while the goroutines and the state of
 	// environments in progress stay bounded whatever the number of environments.
-	return &Collector{opts: opts, global: make(chan struct{}, opts.Concurrency), admit: make(chan struct{}, opts.Concurrency)}
+	return &Collector{opts: opts, requests: newFairSlots(opts.Concurrency), environments: newFairSlots(opts.Concurrency)}
 }
 
 // Settings returns what this collector looks for, as recorded in the snapshot.
@@ -156,12 +180,18 @@ func (c *Collector) Collect(ctx context.Context, targets []Target) (*snapshot.Sn
 		Settings:      c.Settings(),
 		Tenants:       make([]snapshot.Tenant, len(targets)),
 	}
+	// Every tenant counts among those sharing the environment slots from the start, while its list is on its way,
+	// so that the tenant whose list arrives first does not take the slots of all the others.
+	shares := make([]tenantShare, len(targets))
+	for i := range shares {
+		shares[i] = tenantShare{requests: c.requests.tenant(false), environments: c.environments.tenant(true)}
+	}
 	var wg sync.WaitGroup
 	for i := range targets {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			snap.Tenants[i] = c.collectTenant(ctx, targets[i])
+			snap.Tenants[i] = c.collectTenant(ctx, targets[i], shares[i])
 		}()
 	}
 	wg.Wait()
@@ -179,12 +209,20 @@ func (t *Target) client() *api.Client {
 	return t.Client
 }
 
-func (c *Collector) collectTenant(ctx context.Context, t Target) snapshot.Tenant {
+func (c *Collector) collectTenant(ctx context.Context, t Target, share tenantShare) snapshot.Tenant {
 	out := snapshot.Tenant{Name: t.Name, ID: t.TenantID, Cloud: t.Cloud, Environments: []snapshot.Environment{}}
+	// Once its last environment has started (or it has none), the tenant leaves what it does not use of its
+	// share of the environment slots to the others.
+	stopExpecting := sync.OnceFunc(func() { share.environments.expect(false) })
+	defer stopExpecting()
 	client := t.client()
-	envs, err := c.listEnvironments(ctx, client, t)
+	envs, err := c.listEnvironments(ctx, client, t, share.requests)
 	if err != nil {
 		out.Error = describe("environments", err)
+		if c.opts.Sink != nil {
+			c.opts.Sink.Listed(&out)
+			c.opts.Sink.Done(&out)
+		}
 		return out
 	}
 	var inScope []snapshot.Environment
@@ -194,30 +232,42 @@ func (c *Collector) collectTenant(ctx context.Context, t Target) snapshot.Tenant
 		}
 	}
 	out.Environments = inScope
+	// The sink's tenant is a copy with the environments as listed, which the collection does not change.
+	var listed *snapshot.Tenant
+	if c.opts.Sink != nil {
+		cp := out
+		cp.Environments = append([]snapshot.Environment(nil), inScope...)
+		listed = &cp
+		c.opts.Sink.Listed(listed)
+		defer c.opts.Sink.Done(listed)
+	}
 	var wg sync.WaitGroup
 	for i := range out.Environments {
-		// Environments start in list order as slots free up; the per-environment timeout runs from here, not
-		// from the start of the scan. When ctx ends, the rest start at once and record why they were not read.
-		admitted := true
-		select {
-		case c.admit <- struct{}{}:
-		case <-ctx.Done():
-			admitted = false
-		}
+		// Environments start in list order as the tenant is given slots; the per-environment timeout runs from
+		// here, not from the start of the scan. When ctx ends, the rest start at once and record why they were
+		// not read.
+		slot := share.environments.acquire(ctx) == nil
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if admitted {
-				defer func() { <-c.admit }()
+			if slot {
+				defer share.environments.release()
 			}
 			env := &out.Environments[i]
 			start := time.Now()
 			c.progress(Event{Tenant: t.Name, Environment: env.Name, ID: env.ID, Total: len(inScope)})
-			c.collectEnvironment(ctx, client, env)
+			c.collectEnvironment(ctx, client, share.requests, env)
+			if c.opts.Sink != nil {
+				c.opts.Sink.Environment(listed, i, env)
+				if c.opts.DropData {
+					env.Dataverse = nil
+				}
+			}
 			c.progress(Event{Tenant: t.Name, Environment: env.Name, ID: env.ID, Done: true, Status: env.Status,
 				Total: len(inScope), Elapsed: time.Since(start)})
 		}()
 	}
+	stopExpecting()
 	wg.Wait()
 	return out
 }
@@ -229,7 +279,7 @@ func (c *Collector) progress(e Event) {
 }
 
 // collectEnvironment fills env from its Dataverse organization, or marks why it could not.
-func (c *Collector) collectEnvironment(ctx context.Context, client *api.Client, env *snapshot.Environment) {
+func (c *Collector) collectEnvironment(ctx context.Context, client *api.Client, requests *tenantSlots, env *snapshot.Environment) {
 	switch {
 	case !env.HasDataverse:
 		env.Status, env.SkipReason = snapshot.StatusSkipped, "the environment has no Dataverse database"
@@ -248,7 +298,7 @@ func (c *Collector) collectEnvironment(ctx context.Context, client *api.Client, 
 		env.Status, env.Error = snapshot.StatusError, &snapshot.Error{Stage: "instance URL", Message: err.Error()}
 		return
 	}
-	r := &reader{c: c, dv: dv, env: env, sem: make(chan struct{}, c.opts.PerEnvironment)}
+	r := c.newReader(dv, env, requests)
 	data, err := r.read(ctx)
 	if err != nil {
 		env.Status, env.Error = snapshot.StatusError, describeStage(err)

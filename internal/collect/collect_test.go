@@ -32,9 +32,11 @@ func startDemo(t *testing.T, opts emulator.Options) (*emulator.Server, Target) {
 	return startFixture(t, fx, opts)
 }
 
-func startFixture(t *testing.T, fx *emulator.Fixture, opts emulator.Options) (*emulator.Server, Target) {
+func startFixture(t testing.TB, fx *emulator.Fixture, opts emulator.Options) (*emulator.Server, Target) {
 	t.Helper()
-	opts.Now = func() time.Time { return now }
+	if opts.Now == nil {
+		opts.Now = func() time.Time { return now }
+	}
 	srv, err := emulator.New(fx, opts)
 	require.NoError(t, err)
 	require.NoError(t, srv.Start())

@@ -12,56 +12,92 @@ import (
 	"github.com/work365/audit/internal/snapshot"
 )
 
-// reader reads one Dataverse organization. Its requests go through the environment's own bound and the
-// collector's global one.
+// reader reads one Dataverse organization. Its requests go through the environment's own bound and the tenant's
+// share of the collector's request slots.
 type reader struct {
-	c   *Collector
-	dv  *api.Dataverse
-	env *snapshot.Environment
-	sem chan struct{}
+	c        *Collector
+	dv       *api.Dataverse
+	env      *snapshot.Environment
+	sem      chan struct{}
+	requests *tenantSlots
 }
 
-func (c *Collector) acquire(ctx context.Context, env chan struct{}) error {
+// newReader returns the reader of an organization (for env, nil for none) whose requests count against the
+// tenant's share of the request slots.
+func (c *Collector) newReader(dv *api.Dataverse, env *snapshot.Environment, requests *tenantSlots) *reader {
+	return &reader{c: c, dv: dv, env: env, sem: make(chan struct{}, c.opts.PerEnvironment), requests: requests}
+}
+
+// requestSlot is the request slot of one list or get. It is lent out while the request waits to be tried again
+// (api.Yielder), so that a request waiting out a Retry-After or a backoff does not keep others from being sent;
+// the environment's own slot stays taken meanwhile, so the environment's bound is unchanged.
+type requestSlot struct {
+	slots *tenantSlots
+	held  bool
+}
+
+func (s *requestSlot) Yield() { s.free() }
+
+func (s *requestSlot) Resume(ctx context.Context) error {
+	if s.held {
+		return nil
+	}
+	if err := s.slots.acquire(ctx); err != nil {
+		return err
+	}
+	s.held = true
+	return nil
+}
+
+func (s *requestSlot) free() {
+	if s.held {
+		s.held = false
+		s.slots.release()
+	}
+}
+
+// hold takes a slot of env (nil: none), then a request slot, and returns the context to send the request with
+// and the function that gives both back.
+func hold(ctx context.Context, requests *tenantSlots, env chan struct{}) (context.Context, func(), error) {
 	if env != nil {
 		select {
 		case env <- struct{}{}:
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, nil, ctx.Err()
 		}
 	}
-	select {
-	case c.global <- struct{}{}:
-		return nil
-	case <-ctx.Done():
+	slot := &requestSlot{slots: requests}
+	if err := slot.Resume(ctx); err != nil {
 		if env != nil {
 			<-env
 		}
-		return ctx.Err()
+		return nil, nil, err
 	}
-}
-
-func (c *Collector) release(env chan struct{}) {
-	<-c.global
-	if env != nil {
-		<-env
-	}
+	return api.WithYielder(ctx, slot), func() {
+		slot.free()
+		if env != nil {
+			<-env
+		}
+	}, nil
 }
 
 // list reads every page of a collection under the environment's bounds.
 func list[T any](ctx context.Context, r *reader, stage, path string, fn func(T) error) error {
-	if err := r.c.acquire(ctx, r.sem); err != nil {
+	ctx, done, err := hold(ctx, r.requests, r.sem)
+	if err != nil {
 		return inStage(stage, err)
 	}
-	defer r.c.release(r.sem)
+	defer done()
 	return inStage(stage, api.Each(ctx, r.dv, path, fn))
 }
 
 // get reads one object under the environment's bounds.
 func (r *reader) get(ctx context.Context, stage, path string, v any) error {
-	if err := r.c.acquire(ctx, r.sem); err != nil {
+	ctx, done, err := hold(ctx, r.requests, r.sem)
+	if err != nil {
 		return inStage(stage, err)
 	}
-	defer r.c.release(r.sem)
+	defer done()
 	return inStage(stage, r.dv.Get(ctx, path, v))
 }
 
@@ -145,6 +181,7 @@ func (r *reader) read(ctx context.Context) (*snapshot.Dataverse, error) {
 	out.ServiceRoleHolders = people(holders)
 
 	out.ServiceUser = snapshot.ServiceUser{Configured: setting.userID != "", SettingID: setting.id, UserID: setting.userID}
+	out.ServiceUser.SettingModifiedOn, out.ServiceUser.SettingModifiedBy = setting.modified()
 	if setting.userID != "" {
 		u, err := r.serviceUser(ctx, setting.userID, out.ApplicationUsers, holders)
 		if err != nil {

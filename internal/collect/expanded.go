@@ -42,10 +42,11 @@ func expanded[T any](ctx context.Context, r *reader, stage string, inline []T, l
 
 // eachLink lists what an absolute link of the organization names, under the environment's bounds.
 func eachLink[T any](ctx context.Context, r *reader, stage, link string, fn func(T) error) error {
-	if err := r.c.acquire(ctx, r.sem); err != nil {
+	ctx, done, err := hold(ctx, r.requests, r.sem)
+	if err != nil {
 		return inStage(stage, err)
 	}
-	defer r.c.release(r.sem)
+	defer done()
 	return inStage(stage, api.EachLink(ctx, r.dv, link, fn))
 }
 

@@ -160,7 +160,7 @@ func (c *Collector) Discover(ctx context.Context, client *api.Client, instanceUR
 	if err != nil {
 		return nil, err
 	}
-	r := &reader{c: c, dv: dv, sem: make(chan struct{}, c.opts.PerEnvironment)}
+	r := c.newReader(dv, nil, c.requests.tenant(false))
 	out := &Discovery{}
 	if out.Solution, err = r.solution(ctx); err != nil {
 		return nil, err

@@ -201,7 +201,7 @@ func TestMicrosoftSamplePayloadsDecode(t *testing.T) {
 	dv, err := api.NewDataverse(client, srv.URL+"/", 0)
 	require.NoError(t, err)
 	c := New(options())
-	r := &reader{c: c, dv: dv, sem: make(chan struct{}, 2)}
+	r := &reader{c: c, dv: dv, sem: make(chan struct{}, 2), requests: c.requests.tenant(false)}
 
 	users, err := r.applicationUsers(context.Background())
 	require.NoError(t, err)
@@ -294,7 +294,8 @@ func TestServiceUserIDsCompareCaseInsensitively(t *testing.T) {
 			t.Cleanup(srv.Close)
 			dv, err := api.NewDataverse(&api.Client{HTTP: srv.Client(), Tokens: staticTokens{}}, srv.URL+"/", 0)
 			require.NoError(t, err)
-			r := &reader{c: New(options()), dv: dv, sem: make(chan struct{}, 1)}
+			c := New(options())
+			r := &reader{c: c, dv: dv, sem: make(chan struct{}, 1), requests: c.requests.tenant(false)}
 			app := snapshot.User{ID: tc.userID, FullName: "# Work 365", ApplicationID: usApp}
 			u, err := r.serviceUser(context.Background(), tc.settingID, []snapshot.User{app})
 			require.NoError(t, err)

@@ -11,6 +11,9 @@ import (
 	"strings"
 )
 
+// callerID is the systemuserid of the request's caller: who creates, and last changes, the rows it writes.
+func (req *dvRequest) callerID() string { return asString(req.caller["systemuserid"]) }
+
 // handleWrite dispatches the writes the emulator supports; every other write on a known table is 405.
 func (s *Server) handleWrite(req *dvRequest) *response {
 	segs := req.segs
@@ -232,7 +235,7 @@ func (s *Server) createUser(req *dvRequest, id string) *response {
 		"windowsliveid": nil, "applicationid": appID, "azureactivedirectoryobjectid": s.objectID(appID), "islicensed": false,
 		"_businessunitid_value": buID, "issyncwithdirectory": false, "deletedstate": 0, "ownerid": id,
 		"organizationid": st.orgID, "setupuser": false, "isintegrationuser": false, "userlicensetype": -1, "azurestate": 0,
-		"invitestatuscode": 4,
+		"invitestatuscode": 4, colCreatedBy: req.callerID(), colModifiedBy: req.callerID(),
 	}
 	for k, v := range fields {
 		r[k] = v
@@ -306,7 +309,7 @@ func (s *Server) updateUser(req *dvRequest) *response {
 		u["_businessunitid_value"] = buID
 		st.unlinkLeft(navUserRoles, id)
 	}
-	st.touch(u)
+	st.touch(u, req.callerID())
 	return dvNoContent()
 }
 
@@ -322,7 +325,7 @@ func (s *Server) deleteUser(req *dvRequest) *response {
 	}
 	if u["deletedstate"] == 0 {
 		u["deletedstate"] = 1
-		st.touch(u)
+		st.touch(u, req.callerID())
 		return dvNoContent()
 	}
 	delete(st.tables[setUsers], id)
@@ -333,7 +336,7 @@ func (s *Server) deleteUser(req *dvRequest) *response {
 		for _, r := range st.tables[st.settingsSet] {
 			if r[col] == id {
 				r[col] = nil
-				st.touch(r)
+				st.touch(r, req.callerID())
 			}
 		}
 	}
@@ -471,7 +474,7 @@ func (s *Server) updateSettings(req *dvRequest) *response {
 		}
 	}
 	if r == nil {
-		created := row{schema.key: id, "statecode": 0, "statuscode": 1}
+		created := row{schema.key: id, "statecode": 0, "statuscode": 1, colCreatedBy: req.callerID(), colModifiedBy: req.callerID()}
 		for k, v := range changes {
 			created[k] = v
 		}
@@ -483,7 +486,7 @@ func (s *Server) updateSettings(req *dvRequest) *response {
 	for k, v := range changes {
 		r[k] = v
 	}
-	st.touch(r)
+	st.touch(r, req.callerID())
 	return dvNoContent()
 }
 
@@ -499,6 +502,6 @@ func (s *Server) setServiceUser(req *dvRequest, userID any) *response {
 		userID = nil
 	}
 	r[st.settingsLookup.column] = userID
-	st.touch(r)
+	st.touch(r, req.callerID())
 	return dvNoContent()
 }

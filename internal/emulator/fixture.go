@@ -214,6 +214,12 @@ type Work365 struct {
 	ServiceUserNavigation string `yaml:"service_user_navigation"`
 	// ClearCacheAction is the unbound action's name: nil means the default, "" that the action does not exist.
 	ClearCacheAction *string `yaml:"clear_cache_action"`
+	// ModifiedBy is the user key of who last changed the settings row (its modifiedby); default SYSTEM. Changes
+	// through the Web API set it to their caller.
+	ModifiedBy string `yaml:"modified_by"`
+	// Modified is when the settings row last changed (its modifiedon): RFC 3339, a date, or relative to Now such
+	// as -30d; default one year before Now, when the row was created.
+	Modified string `yaml:"modified"`
 }
 
 // Defaults of the Work 365 settings storage (the product's defaults; the real names are not public).

@@ -80,7 +80,7 @@ func (st *store) manyToOne(s *entitySchema) []map[string]any {
 			"SchemaName": name, "ReferencingEntity": s.logical, "ReferencingAttribute": lk.attribute,
 			"ReferencingEntityNavigationPropertyName": lk.nav, "ReferencedEntity": target.logical,
 			"ReferencedAttribute": target.key, "ReferencedEntityNavigationPropertyName": name,
-			"RelationshipType": "OneToManyRelationship", "IsCustomRelationship": s.custom,
+			"RelationshipType": "OneToManyRelationship", "IsCustomRelationship": s.custom && !lk.common,
 			"MetadataId": st.metadataID(s, "relationship", lk.attribute),
 		})
 	}
@@ -90,8 +90,13 @@ func (st *store) manyToOne(s *entitySchema) []map[string]any {
 // relationshipSchemaName names a many-to-one relationship: a custom one as the maker portal does
 // (<prefix>_<referenced>_<referencing>_<navigation without prefix>, e.g.
 // w365_systemuser_w365_configuration_ServiceUserId), a system one <referenced>_<referencing>_<attribute>
-// (undocumented: our choice; real system relationships have names of their own).
+// (undocumented: our choice; real system relationships have names of their own). The lookups every table has
+// are named lk_<table>_<attribute> (lk_w365_configuration_modifiedby), as Dataverse names them for custom tables
+// (some system tables' real names differ, such as lk_rolebase_modifiedby: our choice).
 func relationshipSchemaName(s, target *entitySchema, lk lookupNav) string {
+	if lk.common {
+		return "lk_" + s.logical + "_" + lk.attribute
+	}
 	if s.custom {
 		prefix := customizationPrefix(s.logical)
 		return prefix + "_" + target.logical + "_" + s.logical + "_" + strings.TrimPrefix(lk.nav, prefix+"_")

@@ -133,7 +133,7 @@ func TestManyToOneRelationships(t *testing.T) {
 
 	t.Run("every lookup of a system table", func(t *testing.T) {
 		rows := call(t, srv, http.MethodGet, dvURL(srv, prod, "EntityDefinitions(LogicalName='role')/ManyToOneRelationships?"+sel), tok, "").values(t)
-		assert.ElementsMatch(t, []string{"businessunitid", "parentroleid", "parentrootroleid"}, names(rows, "ReferencingEntityNavigationPropertyName"))
+		assert.ElementsMatch(t, []string{"businessunitid", "createdby", "modifiedby", "parentroleid", "parentrootroleid"}, names(rows, "ReferencingEntityNavigationPropertyName"))
 		rows = call(t, srv, http.MethodGet, dvURL(srv, prod, "EntityDefinitions(LogicalName='role')/ManyToOneRelationships?$filter="+
 			url.QueryEscape("ReferencedEntity eq 'businessunit' and (ReferencingAttribute eq 'businessunitid' or ReferencingAttribute eq 'x')")), tok, "").values(t)
 		require.Len(t, rows, 1)

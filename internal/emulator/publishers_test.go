@@ -70,7 +70,8 @@ func TestPublishersAndNavigationFilters(t *testing.T) {
 		assert.Equal(t, pub["publisherid"], rows[0]["_publisherid_value"])
 		assert.Equal(t, "Work 365 Ltd", rows[0]["_publisherid_value@OData.Community.Display.V1.FormattedValue"])
 		assert.Equal(t, "publisher", rows[0]["_publisherid_value@Microsoft.Dynamics.CRM.lookuplogicalname"])
-		rels := get(t, "EntityDefinitions(LogicalName='solution')/ManyToOneRelationships?$select=ReferencingEntityNavigationPropertyName,ReferencedEntity")
+		rels := get(t, "EntityDefinitions(LogicalName='solution')/ManyToOneRelationships?$select=ReferencingEntityNavigationPropertyName,ReferencedEntity&$filter="+
+			url.QueryEscape("ReferencedEntity eq 'publisher'"))
 		require.Len(t, rels, 1)
 		assert.Equal(t, "publisherid", rels[0]["ReferencingEntityNavigationPropertyName"])
 	})

@@ -42,6 +42,8 @@ type lookupNav struct {
 	attribute string // the lookup's logical name (ReferencingAttribute)
 	column    string // _<attribute>_value
 	target    string // entity set of the referenced table
+	// common marks the lookups every table has (createdby, modifiedby), which Dataverse sets itself.
+	common bool
 }
 
 // entitySchema describes one entity set as the Web API exposes it.
@@ -87,8 +89,26 @@ func newSchema(set, logical, schemaName, primaryName string, columns map[string]
 	for attr, target := range lookups {
 		s.addLookup(attr, attr, target)
 	}
+	// Every table, custom ones included, has the lookups createdby and modifiedby to the users who created and
+	// last changed a row; Dataverse sets them and refuses them as input (IsValidForCreate and IsValidForUpdate
+	// false: learn.microsoft.com/power-apps/developer/data-platform/reference/entities/systemuser, read-only
+	// columns CreatedBy and ModifiedBy; …/reference/entities/role lists the same).
+	for _, attr := range []string{attrCreatedBy, attrModifiedBy} {
+		s.addLookup(attr, attr, setUsers)
+		lk := s.lookups[attr]
+		lk.common = true
+		s.lookups[attr] = lk
+	}
 	return s
 }
+
+// The lookups every table has, and their value properties.
+const (
+	attrCreatedBy  = "createdby"
+	attrModifiedBy = "modifiedby"
+	colCreatedBy   = "_" + attrCreatedBy + "_value"
+	colModifiedBy  = "_" + attrModifiedBy + "_value"
+)
 
 func (s *entitySchema) addLookup(attribute, nav, target string) {
 	col := "_" + attribute + "_value"

@@ -53,9 +53,16 @@ func (st *store) nextVersion() int {
 	return st.version
 }
 
-// insert adds a row with the common columns filled; callers hold the write lock.
+// insert adds a row with the common columns filled; callers hold the write lock. A row that does not say who
+// created it was created and last changed by SYSTEM, as rows a solution or the platform creates are
+// (undocumented: our choice for fixture rows); rows created through the Web API say their caller.
 func (st *store) insert(set string, r row, created time.Time) row {
 	s := st.schemas[set]
+	for _, c := range []string{colCreatedBy, colModifiedBy} {
+		if _, ok := r[c]; !ok {
+			r[c] = st.systemUserID()
+		}
+	}
 	for c, t := range s.columns {
 		if _, ok := r[c]; !ok {
 			r[c] = zeroValue(t)
@@ -78,11 +85,17 @@ func zeroValue(t colType) any {
 	return nil
 }
 
-// touch records a change to a row; callers hold the write lock.
-func (st *store) touch(r row) {
+// touch records a change to a row by a user (the caller of the write): Dataverse sets modifiedon and
+// modifiedby on every update (learn.microsoft.com/power-apps/developer/data-platform/reference/entities/systemuser,
+// ModifiedOn and ModifiedBy). Callers hold the write lock.
+func (st *store) touch(r row, by string) {
 	r["modifiedon"] = formatTime(st.now())
+	r[colModifiedBy] = by
 	r["versionnumber"] = st.nextVersion()
 }
+
+// systemUserID is the GUID of the organization's SYSTEM user.
+func (st *store) systemUserID() string { return st.id("systemuser", "system") }
 
 // withETag copies a row for output, adding the @odata.etag the Web API sends on every record.
 func withETag(r row) map[string]any {
@@ -379,10 +392,26 @@ func newStore(tc tenantContext, envID string, e Environment, now func() time.Tim
 			lookup = userIDs[strings.ToLower(*w.ServiceUser)]
 		}
 		s := st.schemas[st.settingsSet]
-		st.insert(st.settingsSet, row{
+		r := row{
 			s.key: st.id("work365-settings"), s.primaryName: "Work 365 Settings", st.settingsLookup.column: lookup,
 			"statecode": 0, "statuscode": 1,
-		}, created)
+		}
+		if w.ModifiedBy != "" {
+			r[colModifiedBy] = userIDs[strings.ToLower(w.ModifiedBy)]
+		}
+		modified := created
+		if w.Modified != "" {
+			var err error
+			if modified, err = parseFixtureTime(w.Modified, tc.now); err != nil {
+				return nil, fmt.Errorf("work365.modified: %w", err)
+			}
+		}
+		createdOn := created
+		if modified.Before(createdOn) {
+			createdOn = modified // a row is not changed before it exists
+		}
+		st.insert(st.settingsSet, r, createdOn)
+		r["modifiedon"] = formatTime(modified)
 	}
 	// The messages the emulator implements, and Work 365's action where it exists, so that a client can look an
 	// action up before calling it. Standard messages have the same ID in every organization, as in Dataverse.

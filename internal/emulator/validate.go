@@ -248,6 +248,15 @@ func validateDataverse(e Environment, at locator) error {
 				return fmt.Errorf("work365.service_user: %w", err)
 			}
 		}
+		if (w.ModifiedBy != "" || w.Modified != "") && w.ServiceUser == nil {
+			return fmt.Errorf("work365.modified_by and modified describe the settings row, which needs service_user (null for a row with an empty lookup)%s", lineSuffix(at("work365")))
+		}
+		if err := owner(w.ModifiedBy, func() int { return at("work365", "modified_by") }); err != nil {
+			return fmt.Errorf("work365.modified_by: %w", err)
+		}
+		if _, err := parseFixtureTime(w.Modified, time.Time{}); err != nil {
+			return fmt.Errorf("work365.modified: %w%s", err, lineSuffix(at("work365", "modified")))
+		}
 	}
 	if err := validateTeams(dv, domain, bus, roles, users, at); err != nil {
 		return err

@@ -156,6 +156,9 @@ type Record struct {
 	// Report and Snapshot are those of a complete run (Snapshot may be nil: merged runs have none).
 	Report   *report.Report
 	Snapshot *snapshot.Snapshot
+	// SnapshotFile, when Snapshot is nil, is a snapshot file of the run (a scan that let each environment's
+	// data go as it went), stored as it is, compressed as it is read.
+	SnapshotFile string
 	// FirstSeen holds, by environment ID and rule ID, when each failing pair of the report was first seen.
 	FirstSeen map[[2]string]Seen
 	// LastRead lists what the run could not read, each with the earlier run that last read it.
@@ -207,9 +210,14 @@ func (s *Store) Add(ctx context.Context, rec Record, keep Retention) (int, error
 			return 0, err
 		}
 	}
-	if rec.Snapshot != nil {
+	switch {
+	case rec.Snapshot != nil:
 		if snap, err = compressJSON(rec.Snapshot); err != nil {
 			return 0, err
+		}
+	case rec.SnapshotFile != "":
+		if snap, err = compressFile(rec.SnapshotFile); err != nil {
+			return 0, fmt.Errorf("record run: snapshot: %w", err)
 		}
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -536,6 +544,24 @@ func compressJSON(v any) ([]byte, error) {
 	enc := json.NewEncoder(zw)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// compressFile compresses a JSON file as compressJSON compresses a value, reading it as it goes.
+func compressFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := io.Copy(zw, f); err != nil {
 		return nil, err
 	}
 	if err := zw.Close(); err != nil {

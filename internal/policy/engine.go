@@ -93,37 +93,18 @@ type Engine struct {
 
 // Load reads, checks and compiles the embedded policies and those of opts.Dirs.
 func Load(ctx context.Context, opts Options) (*Engine, error) {
-	sources := []Source{{Name: "embedded", FS: policies.FS}}
-	for _, d := range opts.Dirs {
-		st, err := os.Stat(d)
-		if err != nil {
-			return nil, fmt.Errorf("policy directory: %w", err)
-		}
-		if !st.IsDir() {
-			return nil, fmt.Errorf("policy directory %s is not a directory", d)
-		}
-		sources = append(sources, Source{Name: strings.TrimSuffix(d, "/"), FS: os.DirFS(d)})
+	sources, err := sourcesOf(opts)
+	if err != nil {
+		return nil, err
 	}
 	b, err := readBundle(sources)
 	if err != nil {
 		return nil, err
 	}
-	if len(opts.Data) > 0 {
-		w365, _ := b.data["w365"].(map[string]any)
-		if w365 == nil {
-			w365 = map[string]any{}
-			b.data["w365"] = w365
-		}
-		cfg, _ := w365["config"].(map[string]any)
-		if cfg == nil {
-			cfg = map[string]any{}
-			w365["config"] = cfg
-		}
-		deepMerge(cfg, normalize(opts.Data))
-	}
+	mergeConfigData(b.data, opts.Data)
 	e := &Engine{rules: b.rules, byID: map[string]*Rule{}, data: b.data, digest: b.digest, bundle: b, workers: opts.Workers}
 	if e.settings, err = decodeSettings(e.Config()); err != nil {
-		return nil, &LoadError{File: "policy data (data.w365.config and the config's policy_data)", Msg: err.Error()}
+		return nil, &LoadError{File: settingsSource, Msg: err.Error()}
 	}
 	if e.workers <= 0 {
 		e.workers = runtime.GOMAXPROCS(0)
@@ -158,6 +139,40 @@ func Load(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("prepare tenant rules: %w", err)
 	}
 	return e, nil
+}
+
+// sourcesOf lists the policy trees of opts: the embedded policies, then the users' directories.
+func sourcesOf(opts Options) ([]Source, error) {
+	sources := []Source{{Name: "embedded", FS: policies.FS}}
+	for _, d := range opts.Dirs {
+		st, err := os.Stat(d)
+		if err != nil {
+			return nil, fmt.Errorf("policy directory: %w", err)
+		}
+		if !st.IsDir() {
+			return nil, fmt.Errorf("policy directory %s is not a directory", d)
+		}
+		sources = append(sources, Source{Name: strings.TrimSuffix(d, "/"), FS: os.DirFS(d)})
+	}
+	return sources, nil
+}
+
+// mergeConfigData merges the config's policy data over data.w365.config.
+func mergeConfigData(data, over map[string]any) {
+	if len(over) == 0 {
+		return
+	}
+	w365, _ := data["w365"].(map[string]any)
+	if w365 == nil {
+		w365 = map[string]any{}
+		data["w365"] = w365
+	}
+	cfg, _ := w365["config"].(map[string]any)
+	if cfg == nil {
+		cfg = map[string]any{}
+		w365["config"] = cfg
+	}
+	deepMerge(cfg, normalize(over))
 }
 
 // normalize round-trips config values through JSON so YAML's types (int, map[string]any) become Rego's.
@@ -370,8 +385,8 @@ func (e *Engine) Evaluate(ctx context.Context, snap *snapshot.Snapshot, adjust f
 	return all, nil
 }
 
-// tenantDocs builds input.tenant for every tenant: its name, ID and the summaries of its environments, with
-// the first phase's results attached when results is non-nil.
+// tenantDocs builds input.tenant for every tenant: its name, ID and its environments — as the environment list
+// gives them in the first phase (results nil), and as collected, with the first phase's results, in the second.
 func tenantDocs(snap *snapshot.Snapshot, results []Result) map[*snapshot.Tenant]map[string]any {
 	var byEnv map[string]map[string]any
 	if results != nil {
@@ -390,14 +405,16 @@ func tenantDocs(snap *snapshot.Snapshot, results []Result) map[*snapshot.Tenant]
 		t := &snap.Tenants[ti]
 		sums := make([]any, 0, len(t.Environments))
 		for ei := range t.Environments {
-			s := summary(&t.Environments[ei])
-			if byEnv != nil {
-				res := byEnv[t.Environments[ei].ID]
-				if res == nil {
-					res = map[string]any{}
-				}
-				s["results"] = res
+			if byEnv == nil {
+				sums = append(sums, listed(&t.Environments[ei]))
+				continue
 			}
+			s := summary(&t.Environments[ei])
+			res := byEnv[t.Environments[ei].ID]
+			if res == nil {
+				res = map[string]any{}
+			}
+			s["results"] = res
 			sums = append(sums, s)
 		}
 		out[t] = map[string]any{"name": t.Name, "id": t.ID, "environments": sums}
@@ -411,23 +428,7 @@ func tenantDocs(snap *snapshot.Snapshot, results []Result) map[*snapshot.Tenant]
 func tenantValues(snap *snapshot.Snapshot, results []Result) (map[*snapshot.Tenant]ast.Value, error) {
 	var byEnv map[string][][2]*ast.Term
 	if results != nil {
-		byEnv = map[string][][2]*ast.Term{}
-		// Rule IDs and the few (status, severity) pairs are shared by every environment: one term each.
-		ids := map[string]*ast.Term{}
-		pairs := map[[2]string]*ast.Term{}
-		for _, r := range results {
-			id := ids[r.RuleID]
-			if id == nil {
-				id = ast.StringTerm(r.RuleID)
-				ids[r.RuleID] = id
-			}
-			pair := pairs[[2]string{string(r.Status), r.Severity}]
-			if pair == nil {
-				pair = ast.ObjectTerm([2]*ast.Term{keyStatus, ast.StringTerm(string(r.Status))}, [2]*ast.Term{keySeverity, ast.StringTerm(r.Severity)})
-				pairs[[2]string{string(r.Status), r.Severity}] = pair
-			}
-			byEnv[r.EnvironmentID] = append(byEnv[r.EnvironmentID], [2]*ast.Term{id, pair})
-		}
+		byEnv = resultTerms(results)
 	}
 	out := map[*snapshot.Tenant]ast.Value{}
 	for ti := range snap.Tenants {
@@ -435,19 +436,39 @@ func tenantValues(snap *snapshot.Snapshot, results []Result) (map[*snapshot.Tena
 		sums := make([]*ast.Term, 0, len(t.Environments))
 		for ei := range t.Environments {
 			env := &t.Environments[ei]
-			items := summaryItems(env)
-			if byEnv != nil {
-				items = append(items, [2]*ast.Term{keyResults, ast.NewTerm(ast.NewObject(byEnv[env.ID]...))})
+			if byEnv == nil {
+				sums = append(sums, ast.NewTerm(ast.NewObject(listedItems(env)...)))
+				continue
 			}
+			items := append(summaryItems(env), [2]*ast.Term{keyResults, ast.NewTerm(ast.NewObject(byEnv[env.ID]...))})
 			sums = append(sums, ast.NewTerm(ast.NewObject(items...)))
 		}
-		out[t] = ast.NewObject(
-			[2]*ast.Term{keyName, ast.StringTerm(t.Name)},
-			[2]*ast.Term{keyID, ast.StringTerm(t.ID)},
-			[2]*ast.Term{keyEnvironments, ast.ArrayTerm(sums...)},
-		)
+		out[t] = tenantObject(t, sums)
 	}
 	return out, nil
+}
+
+// resultTerms are the first phase's results by environment, as the second phase's summaries carry them: rule
+// ID → {"status", "severity"}. Rule IDs and the few (status, severity) pairs are shared by every environment:
+// one term each.
+func resultTerms(results []Result) map[string][][2]*ast.Term {
+	byEnv := map[string][][2]*ast.Term{}
+	ids := map[string]*ast.Term{}
+	pairs := map[[2]string]*ast.Term{}
+	for _, r := range results {
+		id := ids[r.RuleID]
+		if id == nil {
+			id = ast.StringTerm(r.RuleID)
+			ids[r.RuleID] = id
+		}
+		pair := pairs[[2]string{string(r.Status), r.Severity}]
+		if pair == nil {
+			pair = ast.ObjectTerm([2]*ast.Term{keyStatus, ast.StringTerm(string(r.Status))}, [2]*ast.Term{keySeverity, ast.StringTerm(r.Severity)})
+			pairs[[2]string{string(r.Status), r.Severity}] = pair
+		}
+		byEnv[r.EnvironmentID] = append(byEnv[r.EnvironmentID], [2]*ast.Term{id, pair})
+	}
+	return byEnv
 }
 
 var (
@@ -464,6 +485,22 @@ var (
 	keyWork365Version   = ast.StringTerm("work365_version")
 	keySkipReason       = ast.StringTerm("skip_reason")
 )
+
+// listedItems is what the environment list says of an environment: the first phase's summary, known before any
+// environment is read, so that an environment can be evaluated as soon as it is collected.
+func listedItems(env *snapshot.Environment) [][2]*ast.Term {
+	return [][2]*ast.Term{
+		{keyID, ast.StringTerm(env.ID)},
+		{keyName, ast.StringTerm(env.Name)},
+		{keyType, ast.StringTerm(env.Type)},
+		{keyRegion, ast.StringTerm(env.Region)},
+		{keyHasDataverse, ast.BooleanTerm(env.HasDataverse)},
+	}
+}
+
+func listed(env *snapshot.Environment) map[string]any {
+	return map[string]any{"id": env.ID, "name": env.Name, "type": env.Type, "region": env.Region, "has_dataverse": env.HasDataverse}
+}
 
 // summaryItems is summary in Rego's form.
 func summaryItems(env *snapshot.Environment) [][2]*ast.Term {

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"path"
 	"regexp"
 	"sort"
 	"strings"
@@ -96,3 +98,49 @@ func asTypeError(err error, target **json.UnmarshalTypeError) bool { return erro
 
 // Settings are the engine's decoded policy data.
 func (e *Engine) Settings() Settings { return e.settings }
+
+// ReadSettings decodes the settings of the policies that Load would compile with opts, reading only their
+// data files: a run can start reading tenants, which needs the App IDs and role names, while the rules
+// compile.
+func ReadSettings(opts Options) (Settings, error) {
+	sources, err := sourcesOf(opts)
+	if err != nil {
+		return Settings{}, err
+	}
+	data := map[string]any{}
+	for _, src := range sources {
+		var files []string
+		err := fs.WalkDir(src.FS, ".", func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() && path.Base(p) == "data.json" {
+				files = append(files, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return Settings{}, fmt.Errorf("read policies from %s: %w", src.Name, err)
+		}
+		sort.Strings(files)
+		for _, p := range files {
+			raw, err := fs.ReadFile(src.FS, p)
+			if err != nil {
+				return Settings{}, fmt.Errorf("read %s: %w", display(src, p), err)
+			}
+			if err := mergeDataFile(data, path.Dir(p), raw); err != nil {
+				return Settings{}, &LoadError{File: display(src, p), Msg: err.Error()}
+			}
+		}
+	}
+	mergeConfigData(data, opts.Data)
+	w, _ := data["w365"].(map[string]any)
+	c, _ := w["config"].(map[string]any)
+	s, err := decodeSettings(c)
+	if err != nil {
+		return Settings{}, &LoadError{File: settingsSource, Msg: err.Error()}
+	}
+	return s, nil
+}
+
+const settingsSource = "policy data (data.w365.config and the config's policy_data)"

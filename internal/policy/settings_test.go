@@ -49,3 +49,17 @@ func TestSettingsOfTheWrongTypeAreRefused(t *testing.T) {
 		})
 	}
 }
+
+// The settings read from the data files alone are those of the compiled engine.
+func TestReadSettingsGivesTheEnginesSettings(t *testing.T) {
+	t.Parallel()
+	opts := Options{Data: map[string]any{"app_ids": map[string]any{"UK": "0D4C3B2A-1F0E-4D9C-8B7A-6F5E4D3C2B1A"}, "lookback_days": 3}}
+	eng, err := Load(context.Background(), opts)
+	require.NoError(t, err)
+	s, err := ReadSettings(opts)
+	require.NoError(t, err)
+	assert.Equal(t, eng.Settings(), s)
+	_, err = ReadSettings(Options{Data: map[string]any{"app_ids": map[string]any{"UK": "x"}}})
+	var le *LoadError
+	require.ErrorAs(t, err, &le)
+}

@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	globs "github.com/work365/audit/internal/glob"
@@ -22,8 +23,10 @@ type Waiver struct {
 }
 
 // Waivers applies a set of waivers to results and remembers which ones were used, so that stale waivers can be
-// reported. Apply may be called once per evaluation phase.
+// reported. Apply may be called for each batch of results (an evaluation phase, or an environment of a
+// streaming scan), from several goroutines at once.
 type Waivers struct {
+	mu      sync.Mutex
 	list    []Waiver
 	now     time.Time
 	matched []bool
@@ -49,6 +52,8 @@ func (ws *Waivers) Apply(results []Result) {
 	if ws == nil {
 		return
 	}
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
 	for i := range results {
 		r := &results[i]
 		if r.Status != StatusFail {

@@ -25,17 +25,22 @@ var CSVColumns = []string{
 }
 
 func (csvReporter) Write(w io.Writer, r *Report) error {
-	envs := map[string]Environment{}
-	for _, e := range r.Environments {
-		envs[e.ID] = e
+	envs := map[string]*Environment{} // the last environment of each ID
+	for i := range r.Environments {
+		envs[r.Environments[i].ID] = &r.Environments[i]
 	}
+	none := &Environment{}
 	cw := csv.NewWriter(w)
 	cw.UseCRLF = true
 	if err := cw.Write(CSVColumns); err != nil {
 		return err
 	}
-	for _, res := range r.Results {
+	for i := range r.Results {
+		res := &r.Results[i]
 		e := envs[res.EnvironmentID]
+		if e == nil {
+			e = none
+		}
 		row := []string{res.Tenant, res.EnvironmentID, res.EnvironmentName, e.Type, e.Region, res.RuleID, res.Title,
 			res.Severity, string(res.Status), res.Message, "", "", "", "", "", "", "", "", "", ""}
 		if rem := res.Remediation; rem != nil {

@@ -25,18 +25,25 @@ func fixture() *Report {
 		{ID: "W365.ROLES.3", Title: "Least privilege", Description: "No other role.", Severity: "medium", Remediation: "Remove roles.",
 			Automatic: true, Source: "embedded"},
 	}
+	const usApp, euApp = "e4b1a995-abe3-4350-a61c-65fccd32e8bd", "5e56ae97-9be1-40d3-938b-99ea52175a30"
 	evil := Environment{Tenant: "contoso", ID: "11111111-1111-1111-1111-111111111111", Name: hostile, Type: "Production",
-		Region: "unitedstates", InstanceURL: "https://evil.crm.dynamics.com/", CollectionStatus: "ok",
-		Inventory: &Inventory{Roles: []string{"System Administrator", "Work 365 Service"}, Work365Version: "3.6.0.0", BusinessUnit: "evil<b>bu</b>",
-			AppID:           "e4b1a995-abe3-4350-a61c-65fccd32e8bd",
-			ApplicationUser: &User{ID: "u1", Name: "# Work 365", AppID: "e4b1a995-abe3-4350-a61c-65fccd32e8bd", Kind: "application", Enabled: true},
-			ServiceUser:     &User{ID: "u2", Name: "=HYPERLINK(\"http://x\")", DomainName: "svc@contoso.com", Kind: "person", Enabled: true, Licensed: true}}}
+		Region: "unitedstates", InstanceURL: "https://evil.crm.dynamics.com/", RegionAppID: usApp, CollectionStatus: "ok",
+		Inventory: &Inventory{Roles: []string{"System Administrator", "Work 365 Portal Service", "Work 365 Service"}, Work365Version: "3.6.0.0",
+			Work365FoundBy: "friendly_name", BusinessUnit: "evil<b>bu</b>", AppID: usApp,
+			DirectRoles: []string{"System Administrator", "Work 365 Service"},
+			TeamRoles:   []TeamRole{{Role: "Work 365 Portal Service", Team: "+Ops <team>"}},
+			ApplicationUser: &User{ID: "u1", Name: "# Work 365", AppID: usApp, Kind: "application", Enabled: true,
+				BusinessUnit: "evil<b>bu</b>"},
+			ServiceUser: &User{ID: "u2", Name: "=HYPERLINK(\"http://x\")", DomainName: "svc@contoso.com", Kind: "person", Enabled: true, Licensed: true},
+			ServiceUserSetting: &Setting{ID: "s1", ModifiedOn: time.Date(2026, 9, 14, 8, 30, 0, 0, time.UTC), ModifiedBy: "@Pat <Former>",
+				ModifiedByID: "u3"}}}
 	sandbox := Environment{Tenant: "contoso", ID: "22222222-2222-2222-2222-222222222222", Name: "Sandbox | *bold* [link](http://x)", Type: "Sandbox",
-		Region: "europe", CollectionStatus: "ok", Inventory: &Inventory{Roles: []string{}}}
+		Region: "europe", RegionAppID: euApp, CollectionStatus: "ok", Inventory: &Inventory{Roles: []string{}, DirectRoles: []string{},
+			Work365Version: "3.7.0.0", Work365FoundBy: "unique_name", ServiceUserSetting: &Setting{ID: "s2"}}}
 	broken := Environment{Tenant: "contoso", ID: "33333333-3333-3333-3333-333333333333", Name: "=SUM(1,2) Broken\x1b[2J", Type: "Production", Region: "unitedstates",
-		CollectionStatus: "error", Error: "systemusers: HTTP 403"}
+		RegionAppID: usApp, CollectionStatus: "error", Error: "systemusers: HTTP 403"}
 	empty := Environment{Tenant: "contoso", ID: "44444444-4444-4444-4444-444444444444", Name: "Empty", Type: "Default", Region: "unitedstates",
-		CollectionStatus: "skipped", SkipReason: "the environment has no Dataverse database"}
+		RegionAppID: usApp, CollectionStatus: "skipped", SkipReason: "the environment has no Dataverse database"}
 	res := func(e Environment, rule Rule, status, msg string) policy.Result {
 		return policy.Result{Tenant: e.Tenant, EnvironmentID: e.ID, EnvironmentName: e.Name, RuleID: rule.ID, Title: rule.Title,
 			Status: policy.Status(status), Severity: rule.Severity, Message: msg}

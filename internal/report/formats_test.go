@@ -19,24 +19,26 @@ import (
 
 func TestEveryFormatIsRegisteredWithItsExtension(t *testing.T) {
 	t.Parallel()
-	assert.Equal(t, []string{"csv", "html", "json", "junit", "markdown", "sarif", "table"}, Names())
-	exts := map[string]string{}
+	assert.Equal(t, []string{"csv", "html", "inventory", "json", "junit", "markdown", "sarif", "table"}, Names())
+	exts, files := map[string]string{}, map[string]string{}
 	for _, n := range Names() {
 		f, err := Lookup(n)
 		require.NoError(t, err)
-		exts[n] = f.Ext
+		exts[n], files[n] = f.Ext, f.FileName()
 	}
-	assert.Equal(t, map[string]string{"csv": "csv", "html": "html", "json": "json", "junit": "xml", "markdown": "md",
+	assert.Equal(t, map[string]string{"csv": "csv", "html": "html", "inventory": "csv", "json": "json", "junit": "xml", "markdown": "md",
 		"sarif": "sarif", "table": "txt"}, exts)
+	assert.Equal(t, map[string]string{"csv": "report.csv", "html": "report.html", "inventory": "inventory.csv", "json": "report.json",
+		"junit": "report.xml", "markdown": "report.md", "sarif": "report.sarif", "table": "report.txt"}, files, "no two formats share a file")
 
 	fs, err := ParseList(" JSON,html,json, sarif ")
 	require.NoError(t, err)
 	require.Len(t, fs, 3)
 	assert.Equal(t, "json", fs[0].Name)
 	_, err = ParseList("json,pdf")
-	assert.EqualError(t, err, `unknown format "pdf": known formats are csv, html, json, junit, markdown, sarif, table`)
+	assert.EqualError(t, err, `unknown format "pdf": known formats are csv, html, inventory, json, junit, markdown, sarif, table`)
 	_, err = ParseList(" , ")
-	assert.EqualError(t, err, "no format given: known formats are csv, html, json, junit, markdown, sarif, table")
+	assert.EqualError(t, err, "no format given: known formats are csv, html, inventory, json, junit, markdown, sarif, table")
 }
 
 func TestTheJSONReportMatchesItsSchema(t *testing.T) {
@@ -70,6 +72,11 @@ func TestTheJSONReportMatchesItsSchema(t *testing.T) {
 			m["results"].([]any)[1].(map[string]any)["waiver"].(map[string]any)["expires"] = "31/10/2026"
 		}), "date"},
 		"not json": {[]byte("{"), "read report"},
+		"bad setting time": {mutate(func(m map[string]any) {
+			settingOf(m)["modified_on"] = "last Tuesday"
+		}), "date-time"},
+		"undocumented setting field": {mutate(func(m map[string]any) { settingOf(m)["modified_by_upn"] = "jdoe@contoso.com" }), "modified_by_upn"},
+		"setting without its ID":     {mutate(func(m map[string]any) { delete(settingOf(m), "id") }), "id"},
 	}
 	for name, tc := range cases {
 		err := ValidateJSON(tc.doc)
@@ -77,6 +84,12 @@ func TestTheJSONReportMatchesItsSchema(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.want, name)
 		}
 	}
+}
+
+// settingOf is the service-user setting of the fixture's first environment.
+func settingOf(m map[string]any) map[string]any {
+	env := m["environments"].([]any)[0].(map[string]any)
+	return env["inventory"].(map[string]any)["service_user_setting"].(map[string]any)
 }
 
 func actionOf(m map[string]any, result, action int) map[string]any {

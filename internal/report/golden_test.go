@@ -25,8 +25,11 @@ func TestEveryFormatOfTheFixedReportMatchesItsGoldenFile(t *testing.T) {
 		require.NoError(t, err)
 		got := render(t, name, r, Options{Width: 100, Source: &SourceFile{URI: "audit.yaml", Lines: map[string]int{"contoso": 3}}})
 		golden := filepath.Join("testdata", "golden", "fixture."+f.Ext)
-		if name == Terminal {
+		switch {
+		case name == Terminal:
 			golden = filepath.Join("testdata", "golden", "fixture.txt")
+		case f.File != "":
+			golden = filepath.Join("testdata", "golden", "fixture-"+f.File)
 		}
 		if *update {
 			require.NoError(t, os.MkdirAll(filepath.Dir(golden), 0o755))

@@ -140,7 +140,16 @@ func (h htmlResult) HasBody() bool {
 	return h.Inline == "" && (h.Message != "" || h.Waiver != nil || len(h.Actions) > 0 || h.Evidence != "")
 }
 
-func (htmlReporter) Write(w io.Writer, r *Report) error {
+// Write writes the report; a fleet's (IsFleet) is its summary, without the tenants' pages, which only
+// WriteFiles writes.
+func (h htmlReporter) Write(w io.Writer, r *Report) error {
+	if IsFleet(r) {
+		return writeFleet(w, r, false)
+	}
+	return h.write(w, r)
+}
+
+func (htmlReporter) write(w io.Writer, r *Report) error {
 	var buf bytes.Buffer
 	if err := htmlTemplate.Execute(&buf, newHTMLView(r)); err != nil {
 		return fmt.Errorf("render html: %w", err)

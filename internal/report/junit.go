@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/work365/audit/internal/policy"
@@ -19,26 +20,20 @@ func init() {
 // the environment could not be read is an <error>, and waived or not applicable pairs are <skipped>.
 type junitReporter struct{}
 
-type junitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Name     string       `xml:"name,attr"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Errors   int          `xml:"errors,attr"`
-	Skipped  int          `xml:"skipped,attr"`
-	Time     string       `xml:"time,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
+// junitCounts are the totals of a testsuite or of the testsuites.
+type junitCounts struct {
+	Tests    int `xml:"tests,attr"`
+	Failures int `xml:"failures,attr"`
+	Errors   int `xml:"errors,attr"`
+	Skipped  int `xml:"skipped,attr"`
 }
 
 type junitSuite struct {
-	Name       string          `xml:"name,attr"`
-	ID         int             `xml:"id,attr"`
-	Package    string          `xml:"package,attr"`
-	Hostname   string          `xml:"hostname,attr"`
-	Tests      int             `xml:"tests,attr"`
-	Failures   int             `xml:"failures,attr"`
-	Errors     int             `xml:"errors,attr"`
-	Skipped    int             `xml:"skipped,attr"`
+	Name     string `xml:"name,attr"`
+	ID       int    `xml:"id,attr"`
+	Package  string `xml:"package,attr"`
+	Hostname string `xml:"hostname,attr"`
+	junitCounts
 	Time       string          `xml:"time,attr"`
 	Timestamp  string          `xml:"timestamp,attr"`
 	Properties []junitProperty `xml:"properties>property"`
@@ -78,8 +73,38 @@ type junitSkipped struct {
 	Message string `xml:"message,attr"`
 }
 
+// Write writes the suites one at a time: only the totals are counted beforehand, and each suite is built and
+// encoded as it is written.
 func (junitReporter) Write(w io.Writer, r *Report) error {
-	out := junitSuites{Name: "Work 365 compliance audit", Time: "0"}
+	byEnv := map[string][]int{} // each environment's results, in order
+	for i := range r.Results {
+		byEnv[r.Results[i].EnvironmentID] = append(byEnv[r.Results[i].EnvironmentID], i)
+	}
+	var total junitCounts
+	for _, e := range r.Environments {
+		for _, i := range byEnv[e.ID] {
+			total.count(r.Results[i].Status)
+		}
+	}
+	for _, t := range r.Tenants {
+		if t.Error != "" {
+			total.count(policy.StatusError)
+		}
+	}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	attr := func(name string, value string) xml.Attr { return xml.Attr{Name: xml.Name{Local: name}, Value: value} }
+	start := xml.StartElement{Name: xml.Name{Local: "testsuites"}, Attr: []xml.Attr{
+		attr("name", "Work 365 compliance audit"), attr("tests", strconv.Itoa(total.Tests)), attr("failures", strconv.Itoa(total.Failures)),
+		attr("errors", strconv.Itoa(total.Errors)), attr("skipped", strconv.Itoa(total.Skipped)), attr("time", "0"),
+	}}
+	if err := enc.EncodeToken(start); err != nil {
+		return err
+	}
+	suite := xml.StartElement{Name: xml.Name{Local: "testsuite"}}
 	stamp := r.CollectedAt.UTC().Format("2006-01-02T15:04:05")
 	for i, e := range r.Environments {
 		s := junitSuite{Name: e.Tenant + " / " + e.Name, ID: i, Package: e.Tenant, Hostname: hostOf(e.InstanceURL), Time: "0", Timestamp: stamp,
@@ -99,50 +124,49 @@ func (junitReporter) Write(w io.Writer, r *Report) error {
 		if e.Error != "" {
 			s.SystemErr = e.Error
 		}
-		for _, res := range r.Results {
-			if res.EnvironmentID != e.ID {
-				continue
-			}
+		for _, k := range byEnv[e.ID] {
+			res := r.Results[k]
 			s.Cases = append(s.Cases, junitCaseOf(r, e, res))
-			s.Tests++
-			switch res.Status {
-			case policy.StatusFail:
-				s.Failures++
-			case policy.StatusError:
-				s.Errors++
-			case policy.StatusWaived, policy.StatusNotApplicable:
-				s.Skipped++
-			}
+			s.count(res.Status)
 		}
-		out.Tests += s.Tests
-		out.Failures += s.Failures
-		out.Errors += s.Errors
-		out.Skipped += s.Skipped
-		out.Suites = append(out.Suites, s)
+		if err := enc.EncodeElement(&s, suite); err != nil {
+			return err
+		}
 	}
 	for i, t := range r.Tenants {
 		if t.Error == "" {
 			continue
 		}
 		// A tenant whose environments could not be listed is one erroring test case, so CI does not go green.
-		s := junitSuite{Name: t.Name, ID: len(r.Environments) + i, Package: t.Name, Tests: 1, Errors: 1, Time: "0", Timestamp: stamp,
-			Properties: []junitProperty{{Name: "tenant.id", Value: t.ID}},
+		s := junitSuite{Name: t.Name, ID: len(r.Environments) + i, Package: t.Name, junitCounts: junitCounts{Tests: 1, Errors: 1}, Time: "0",
+			Timestamp: stamp, Properties: []junitProperty{{Name: "tenant.id", Value: t.ID}},
 			Cases: []junitCase{{Name: "list environments", Classname: t.Name, Time: "0",
 				Error: &junitProblem{Message: oneLine(t.Error), Type: "error", Text: xmlText(t.Error)}}}}
-		out.Tests++
-		out.Errors++
-		out.Suites = append(out.Suites, s)
+		if err := enc.EncodeElement(&s, suite); err != nil {
+			return err
+		}
 	}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
+	if err := enc.EncodeToken(start.End()); err != nil {
 		return err
 	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(out); err != nil {
+	if err := enc.Flush(); err != nil {
 		return err
 	}
 	_, err := io.WriteString(w, "\n")
 	return err
+}
+
+// count counts a test case of the given status.
+func (c *junitCounts) count(status policy.Status) {
+	c.Tests++
+	switch status {
+	case policy.StatusFail:
+		c.Failures++
+	case policy.StatusError:
+		c.Errors++
+	case policy.StatusWaived, policy.StatusNotApplicable:
+		c.Skipped++
+	}
 }
 
 func junitCaseOf(r *Report, e Environment, res policy.Result) junitCase {

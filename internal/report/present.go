@@ -62,16 +62,18 @@ func (r *Report) ResultsOf(environmentID string) []policy.Result {
 }
 
 func sortForDisplay(rs []policy.Result) {
-	sort.SliceStable(rs, func(i, j int) bool {
-		a, b := rs[i], rs[j]
-		if ra, rb := statusRank(a.Status), statusRank(b.Status); ra != rb {
-			return ra < rb
-		}
-		if sa, sb := policy.SeverityRank(a.Severity), policy.SeverityRank(b.Severity); sa != sb {
-			return sa > sb
-		}
-		return a.RuleID < b.RuleID
-	})
+	sort.SliceStable(rs, func(i, j int) bool { return displayLess(&rs[i], &rs[j]) })
+}
+
+// displayLess orders results for display: by status, most severe first, by rule ID.
+func displayLess(a, b *policy.Result) bool {
+	if ra, rb := statusRank(a.Status), statusRank(b.Status); ra != rb {
+		return ra < rb
+	}
+	if sa, sb := policy.SeverityRank(a.Severity), policy.SeverityRank(b.Severity); sa != sb {
+		return sa > sb
+	}
+	return a.RuleID < b.RuleID
 }
 
 // Action is a remediation action as reports show it: one sentence, or a manual procedure with numbered steps.

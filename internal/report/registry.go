@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -30,7 +29,17 @@ type Options struct {
 type Format struct {
 	Name string
 	Ext  string // file extension of report.<ext> in --output
+	// File is the name of the file in --output when it is not report.<ext> (a second CSV, for one).
+	File string
 	New  func(Options) Reporter
+}
+
+// FileName is the name the format is written to in --output.
+func (f Format) FileName() string {
+	if f.File != "" {
+		return f.File
+	}
+	return "report." + f.Ext
 }
 
 var formats = map[string]Format{}
@@ -87,24 +96,31 @@ func ParseList(s string) ([]Format, error) {
 // Terminal is the format written to standard output rather than to a file.
 const Terminal = "table"
 
-// WriteFiles renders every format but the table to dir/report.<ext>, readable by its owner only (the
-// directory is created 0700), and returns the paths written, sorted.
+// WriteFiles writes every format but the table to its file in dir (report.<ext>, or the format's own name),
+// readable by its owner only (the directory is created 0700), and returns the paths written, sorted. Each
+// format is written straight to a temporary file beside its report, which replaces the report once complete: a
+// run that fails or dies midway leaves no half-written report. The HTML report of a fleet (IsFleet) is a
+// summary in report.html with each tenant's full report in tenants/.
 func WriteFiles(dir string, fs []Format, r *Report, opts Options) ([]string, error) {
 	var written []string
 	for _, f := range fs {
 		if f.Name == Terminal {
 			continue
 		}
-		var buf bytes.Buffer
-		if err := f.New(opts).Write(&buf, r); err != nil {
-			return written, fmt.Errorf("render %s report: %w", f.Name, err)
-		}
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return written, fmt.Errorf("create output directory: %w", err)
 		}
-		p := filepath.Join(dir, "report."+f.Ext)
-		if err := snapshot.WriteFilePrivate(p, buf.Bytes()); err != nil {
-			return written, fmt.Errorf("write %s: %w", p, err)
+		if f.Name == "html" && IsFleet(r) {
+			files, err := writeFleetFiles(dir, f, r)
+			written = append(written, files...)
+			if err != nil {
+				return written, err
+			}
+			continue
+		}
+		p := filepath.Join(dir, f.FileName())
+		if err := snapshot.WritePrivate(p, func(w io.Writer) error { return f.New(opts).Write(w, r) }); err != nil {
+			return written, fmt.Errorf("write %s report %s: %w", f.Name, p, err)
 		}
 		written = append(written, p)
 	}

@@ -73,12 +73,15 @@ type Rule struct {
 
 // Environment is one environment with its overall status and the inventory the guide asks admins to record.
 type Environment struct {
-	Tenant           string        `json:"tenant"`
-	ID               string        `json:"id"`
-	Name             string        `json:"name"`
-	Type             string        `json:"type"`
-	Region           string        `json:"region"`
-	InstanceURL      string        `json:"instance_url,omitempty"`
+	Tenant      string `json:"tenant"`
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Type        string `json:"type"`
+	Region      string `json:"region"`
+	InstanceURL string `json:"instance_url,omitempty"`
+	// RegionAppID is the Work 365 App ID of the environment's region (policy data: app_ids through regions),
+	// known for every environment whose region maps to a data centre.
+	RegionAppID      string        `json:"region_app_id,omitempty"`
 	Status           policy.Status `json:"status"` // fail, error, pass, not_applicable: the worst of its results
 	CollectionStatus string        `json:"collection_status"`
 	Error            string        `json:"error,omitempty"`
@@ -92,14 +95,28 @@ type Counts map[policy.Status]int
 
 // Inventory is what the guide asks administrators to record for audits.
 type Inventory struct {
-	ApplicationUser *User      `json:"application_user,omitempty"`
-	AppID           string     `json:"app_id,omitempty"`
-	Roles           []string   `json:"roles"`
-	TeamRoles       []TeamRole `json:"team_roles,omitempty"`
-	ServiceUser     *User      `json:"service_user,omitempty"`
-	Work365Version  string     `json:"work365_version,omitempty"`
-	Work365FoundBy  string     `json:"work365_found_by,omitempty"`
-	BusinessUnit    string     `json:"business_unit,omitempty"`
+	ApplicationUser *User    `json:"application_user,omitempty"`
+	AppID           string   `json:"app_id,omitempty"`
+	Roles           []string `json:"roles"`
+	// DirectRoles are the roles the application user holds directly (a role can be held both ways); nil in
+	// reports written before it was recorded.
+	DirectRoles    []string   `json:"direct_roles,omitzero"`
+	TeamRoles      []TeamRole `json:"team_roles,omitempty"`
+	ServiceUser    *User      `json:"service_user,omitempty"`
+	Work365Version string     `json:"work365_version,omitempty"`
+	Work365FoundBy string     `json:"work365_found_by,omitempty"`
+	BusinessUnit   string     `json:"business_unit,omitempty"`
+	// ServiceUserSetting is the settings row that holds the service user: when it last changed and by whom.
+	ServiceUserSetting *Setting `json:"service_user_setting,omitempty"`
+}
+
+// Setting is the Work 365 settings row that holds the service user, with its last change (its modifiedon and
+// modifiedby columns, which Dataverse sets on every change).
+type Setting struct {
+	ID           string    `json:"id"`
+	ModifiedOn   time.Time `json:"modified_on,omitzero"`
+	ModifiedBy   string    `json:"modified_by,omitempty"` // the user's name
+	ModifiedByID string    `json:"modified_by_id,omitempty"`
 }
 
 // TeamRole is a role the application user holds through a team.
@@ -118,6 +135,8 @@ type User struct {
 	Enabled    bool   `json:"enabled"`
 	Deleted    bool   `json:"deleted"`
 	Licensed   bool   `json:"licensed"`
+	// BusinessUnit is the name of the user's business unit, where it was read.
+	BusinessUnit string `json:"business_unit,omitempty"`
 }
 
 // Summary counts results and environments.
@@ -135,8 +154,11 @@ type Input struct {
 	Results  []policy.Result
 	Rules    []policy.Rule
 	// AppIDs (geo → Work 365 App ID) and Regions (BAP location → geo) are the policy data the inventory reads.
-	AppIDs      map[string]string
-	Regions     map[string]string
+	AppIDs  map[string]string
+	Regions map[string]string
+	// Inventories, when set, are the environments' inventories made while they were collected (InventoryOf),
+	// for a snapshot whose environments no longer hold their data.
+	Inventories map[string]*Inventory
 	Digest      string
 	Sources     []string
 	ToolVersion string
@@ -187,7 +209,8 @@ func Build(in Input) *Report {
 		for i := range t.Environments {
 			env := &t.Environments[i]
 			e := Environment{Tenant: t.Name, ID: env.ID, Name: env.Name, Type: env.Type, Region: env.Region,
-				InstanceURL: env.InstanceURL, CollectionStatus: env.Status, SkipReason: env.SkipReason, Counts: Counts{}}
+				InstanceURL: env.InstanceURL, RegionAppID: appIDs[regions[env.Region]], CollectionStatus: env.Status,
+				SkipReason: env.SkipReason, Counts: Counts{}}
 			if env.Error != nil {
 				e.Error = env.Error.Stage + ": " + env.Error.Message
 			}
@@ -195,8 +218,10 @@ func Build(in Input) *Report {
 				e.Counts[res.Status]++
 			}
 			e.Status = overall(e.Counts)
-			if env.Dataverse != nil && env.Dataverse.Work365.Installed {
-				e.Inventory = inventory(env, appIDs[regions[env.Region]], appIDs)
+			if inv, ok := in.Inventories[env.ID]; ok {
+				e.Inventory = inv
+			} else {
+				e.Inventory = InventoryOf(env, appIDs, regions)
 			}
 			r.Environments = append(r.Environments, e)
 		}
@@ -256,11 +281,21 @@ func lowerValues(m map[string]string) map[string]string {
 	return out
 }
 
+// InventoryOf is what the report records of an environment running Work 365 (nil otherwise), for the App IDs
+// by geo and the region map of the policy data.
+func InventoryOf(env *snapshot.Environment, appIDs, regions map[string]string) *Inventory {
+	if env.Dataverse == nil || !env.Dataverse.Work365.Installed {
+		return nil
+	}
+	ids := lowerValues(appIDs)
+	return inventory(env, ids[regions[env.Region]], ids)
+}
+
 // inventory picks the application user in use the way the rules do: the service user when it is a Work 365
 // application user, else the one with the region's App ID, else any live one.
 func inventory(env *snapshot.Environment, expected string, appIDs map[string]string) *Inventory {
 	dv := env.Dataverse
-	inv := &Inventory{Roles: []string{}, Work365Version: dv.Work365.Version, Work365FoundBy: dv.Work365.MatchedBy}
+	inv := &Inventory{Roles: []string{}, DirectRoles: []string{}, Work365Version: dv.Work365.Version, Work365FoundBy: dv.Work365.MatchedBy}
 	var app *snapshot.User
 	if su := dv.ServiceUser.User; su != nil {
 		for i := range dv.ApplicationUsers {
@@ -284,7 +319,7 @@ func inventory(env *snapshot.Environment, expected string, appIDs map[string]str
 	if app != nil {
 		inv.ApplicationUser = userOf(app)
 		inv.AppID = app.ApplicationID
-		seen := map[string]bool{}
+		seen, direct := map[string]bool{}, map[string]bool{}
 		for _, role := range app.Roles {
 			if !seen[role.Name] {
 				seen[role.Name] = true
@@ -292,9 +327,13 @@ func inventory(env *snapshot.Environment, expected string, appIDs map[string]str
 			}
 			if role.Team != nil {
 				inv.TeamRoles = append(inv.TeamRoles, TeamRole{Role: role.Name, Team: role.Team.Name})
+			} else if !direct[role.Name] {
+				direct[role.Name] = true
+				inv.DirectRoles = append(inv.DirectRoles, role.Name)
 			}
 		}
 		sort.Strings(inv.Roles)
+		sort.Strings(inv.DirectRoles)
 		sort.Slice(inv.TeamRoles, func(i, j int) bool {
 			a, b := inv.TeamRoles[i], inv.TeamRoles[j]
 			if a.Role != b.Role {
@@ -309,6 +348,12 @@ func inventory(env *snapshot.Environment, expected string, appIDs map[string]str
 	if su := dv.ServiceUser.User; su != nil {
 		inv.ServiceUser = userOf(su)
 	}
+	if s := dv.ServiceUser; s.SettingID != "" {
+		inv.ServiceUserSetting = &Setting{ID: s.SettingID, ModifiedOn: s.SettingModifiedOn.UTC()}
+		if by := s.SettingModifiedBy; by != nil {
+			inv.ServiceUserSetting.ModifiedBy, inv.ServiceUserSetting.ModifiedByID = by.Name, by.ID
+		}
+	}
 	if inv.BusinessUnit == "" && dv.RootBusinessUnit != nil {
 		inv.BusinessUnit = dv.RootBusinessUnit.Name
 	}
@@ -320,6 +365,9 @@ func userOf(u *snapshot.User) *User {
 		Enabled: !u.Disabled, Deleted: u.DeletedState != 0, Licensed: u.Licensed}
 	if u.IsApplication() {
 		out.Kind = "application"
+	}
+	if u.BusinessUnit != nil {
+		out.BusinessUnit = u.BusinessUnit.Name
 	}
 	return out
 }

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -9,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/work365/audit/internal/policy"
+	"github.com/work365/audit/internal/snapshot"
 )
 
 func init() {
@@ -156,6 +156,8 @@ type sarifSuppress struct {
 	Properties    map[string]any `json:"properties,omitempty"`
 }
 
+// Write writes the log one result and one notification at a time: the rest of it is encoded in memory, and
+// each result is built and encoded as it is written.
 func (s sarifReporter) Write(w io.Writer, r *Report) error {
 	ruleIndex := map[string]int{}
 	driver := sarifDriver{Name: "audit", FullName: "audit: Work 365 environment compliance auditor", Version: r.Tool.Version,
@@ -164,94 +166,170 @@ func (s sarifReporter) Write(w io.Writer, r *Report) error {
 		ruleIndex[rule.ID] = i
 		driver.Rules = append(driver.Rules, sarifRuleOf(rule))
 	}
-	envs := map[string]Environment{}
-	for _, e := range r.Environments {
-		envs[e.ID] = e
+	envs := map[string]int{} // the last environment of each ID, as results find it
+	for i, e := range r.Environments {
+		envs[e.ID] = i
 	}
+	notes := sarifNotifications{r: r, first: firstForDisplayOfErrors(r)}
 	inv := sarifInvocation{ExecutionSuccessful: r.Summary.Errors == 0, StartTimeUTC: sarifTime(r.CollectedAt.UTC().Format(timeLayout)),
 		EndTimeUTC: sarifTime(r.GeneratedAt.UTC().Format(timeLayout))}
-	for _, t := range r.Tenants {
-		if t.Error != "" {
-			inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, sarifNotification{
-				Level: "error", Message: sarifText{Text: fmt.Sprintf("Tenant %s: its environments could not be listed: %s", t.Name, t.Error)},
-				Descriptor: &sarifDescriptor{ID: "tenant-not-audited"}, Properties: map[string]any{"tenant": t.Name, "tenant_id": t.ID}})
-		}
-	}
-	for _, e := range r.Environments {
-		if e.Status != policy.StatusError {
-			continue
-		}
-		msg := e.Error
-		if rs := r.ResultsOf(e.ID); len(rs) > 0 && rs[0].Message != "" {
-			msg = rs[0].Message
-		}
-		inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, sarifNotification{
-			Level: "error", Message: sarifText{Text: fmt.Sprintf("Environment %s could not be audited: %s", e.Name, msg)},
-			Locations:  []sarifLocation{{LogicalLocations: []sarifLogicalLocation{logicalLocation(e)}}},
-			Descriptor: &sarifDescriptor{ID: "environment-not-audited"}, Properties: map[string]any{"environment_id": e.ID, "tenant": e.Tenant}})
-	}
-	if len(inv.ToolExecutionNotifications) > 0 {
+	var invSplices []snapshot.Splice
+	if notes.some() {
 		driver.Notifications = []sarifNotice{
 			{ID: "environment-not-audited", ShortDescription: sarifText{Text: "An environment could not be read completely; its rules are reported as errors, not results."}},
 			{ID: "tenant-not-audited", ShortDescription: sarifText{Text: "A tenant's environment list could not be read."}},
 		}
+		inv.ToolExecutionNotifications = make([]sarifNotification, 1)
+		invSplices = append(invSplices, snapshot.Splice{Key: "toolExecutionNotifications", Write: func(v *snapshot.JSONValue) error {
+			return v.Array(notes.add)
+		}})
 	}
 	run := sarifRun{
 		Tool:        sarifTool{Driver: driver},
-		Invocations: []sarifInvocation{inv},
+		Invocations: make([]sarifInvocation, 1),
 		Results:     []sarifResult{},
 		Properties: map[string]any{
 			"policy_digest": r.Policy.Digest, "fail_on": r.FailOn, "schema_version": r.SchemaVersion,
 			"tenants": tenantList(r), "summary": r.Summary,
 		},
 	}
-	for _, res := range r.Results {
-		if res.Status != policy.StatusFail && res.Status != policy.StatusWaived {
+	invocations := snapshot.Splice{Key: "invocations", Write: func(v *snapshot.JSONValue) error {
+		return v.Array(func(a *snapshot.JSONArray) error { return a.Add(&inv, invSplices...) })
+	}}
+	results := snapshot.Splice{Key: "results", Write: func(v *snapshot.JSONValue) error {
+		return v.Array(func(a *snapshot.JSONArray) error {
+			for i := range r.Results {
+				res := &r.Results[i]
+				if res.Status != policy.StatusFail && res.Status != policy.StatusWaived {
+					continue
+				}
+				e := Environment{ID: res.EnvironmentID, Name: res.EnvironmentName, Tenant: res.Tenant}
+				if k, ok := envs[res.EnvironmentID]; ok && r.Environments[k].ID != "" {
+					e = r.Environments[k]
+				}
+				sr := s.result(res, e, ruleIndex)
+				if err := a.Add(&sr); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}}
+	log := sarifLog{Schema: sarifSchema, Version: sarifVersion, Runs: make([]sarifRun, 1)}
+	return snapshot.NewJSONWriter(w).Encode(&log, snapshot.Splice{Key: "runs", Write: func(v *snapshot.JSONValue) error {
+		return v.Array(func(a *snapshot.JSONArray) error { return a.Add(&run, invocations, results) })
+	}})
+}
+
+// result is the SARIF result of a failing or waived pair.
+func (s sarifReporter) result(res *policy.Result, e Environment, ruleIndex map[string]int) sarifResult {
+	idx, ok := ruleIndex[res.RuleID]
+	if !ok {
+		idx = -1
+	}
+	sr := sarifResult{
+		RuleID: res.RuleID, RuleIndex: idx, Kind: "fail", Level: sarifLevels[res.Severity],
+		Message:             sarifText{Text: res.Message},
+		Locations:           []sarifLocation{{PhysicalLocation: s.physical(res.Tenant), LogicalLocations: []sarifLogicalLocation{logicalLocation(e)}}},
+		PartialFingerprints: map[string]string{"environmentRule/v1": res.EnvironmentID + ":" + res.RuleID},
+		Properties:          map[string]any{"severity": res.Severity, "tenant": res.Tenant, "environment_id": res.EnvironmentID, "environment": res.EnvironmentName},
+	}
+	if sr.Level == "" {
+		sr.Level = "warning"
+	}
+	if res.Evidence != nil {
+		sr.Properties["evidence"] = res.Evidence
+	}
+	if res.Remediation != nil {
+		sr.Properties["remediation"] = res.Remediation
+	}
+	if res.Waiver != nil {
+		sr.Properties["waiver"] = res.Waiver
+	}
+	if res.Status == policy.StatusWaived && res.Waiver != nil {
+		just := res.Waiver.Reason + " (owner " + res.Waiver.Owner
+		if res.Waiver.Ticket != "" {
+			just += ", ticket " + res.Waiver.Ticket
+		}
+		just += ", until " + res.Waiver.Expires + ")"
+		sr.Suppressions = []sarifSuppress{{Kind: "external", Status: "accepted", Justification: just,
+			Properties: map[string]any{"owner": res.Waiver.Owner, "ticket": res.Waiver.Ticket, "expires": res.Waiver.Expires}}}
+	}
+	return sr
+}
+
+// sarifNotifications are the tool execution notifications: a tenant whose environments could not be listed,
+// then an environment that could not be read.
+type sarifNotifications struct {
+	r     *Report
+	first map[string]*policy.Result // the first result in display order of each environment in error
+}
+
+func (n sarifNotifications) some() bool {
+	for _, t := range n.r.Tenants {
+		if t.Error != "" {
+			return true
+		}
+	}
+	for _, e := range n.r.Environments {
+		if e.Status == policy.StatusError {
+			return true
+		}
+	}
+	return false
+}
+
+func (n sarifNotifications) add(a *snapshot.JSONArray) error {
+	for _, t := range n.r.Tenants {
+		if t.Error == "" {
 			continue
 		}
-		e := envs[res.EnvironmentID]
-		if e.ID == "" {
-			e = Environment{ID: res.EnvironmentID, Name: res.EnvironmentName, Tenant: res.Tenant}
+		err := a.Add(&sarifNotification{
+			Level: "error", Message: sarifText{Text: fmt.Sprintf("Tenant %s: its environments could not be listed: %s", t.Name, t.Error)},
+			Descriptor: &sarifDescriptor{ID: "tenant-not-audited"}, Properties: map[string]any{"tenant": t.Name, "tenant_id": t.ID}})
+		if err != nil {
+			return err
 		}
-		idx, ok := ruleIndex[res.RuleID]
-		if !ok {
-			idx = -1
-		}
-		sr := sarifResult{
-			RuleID: res.RuleID, RuleIndex: idx, Kind: "fail", Level: sarifLevels[res.Severity],
-			Message:             sarifText{Text: res.Message},
-			Locations:           []sarifLocation{{PhysicalLocation: s.physical(res.Tenant), LogicalLocations: []sarifLogicalLocation{logicalLocation(e)}}},
-			PartialFingerprints: map[string]string{"environmentRule/v1": res.EnvironmentID + ":" + res.RuleID},
-			Properties:          map[string]any{"severity": res.Severity, "tenant": res.Tenant, "environment_id": res.EnvironmentID, "environment": res.EnvironmentName},
-		}
-		if sr.Level == "" {
-			sr.Level = "warning"
-		}
-		if res.Evidence != nil {
-			sr.Properties["evidence"] = res.Evidence
-		}
-		if res.Remediation != nil {
-			sr.Properties["remediation"] = res.Remediation
-		}
-		if res.Waiver != nil {
-			sr.Properties["waiver"] = res.Waiver
-		}
-		if res.Status == policy.StatusWaived && res.Waiver != nil {
-			just := res.Waiver.Reason + " (owner " + res.Waiver.Owner
-			if res.Waiver.Ticket != "" {
-				just += ", ticket " + res.Waiver.Ticket
-			}
-			just += ", until " + res.Waiver.Expires + ")"
-			sr.Suppressions = []sarifSuppress{{Kind: "external", Status: "accepted", Justification: just,
-				Properties: map[string]any{"owner": res.Waiver.Owner, "ticket": res.Waiver.Ticket, "expires": res.Waiver.Expires}}}
-		}
-		run.Results = append(run.Results, sr)
 	}
-	log := sarifLog{Schema: sarifSchema, Version: sarifVersion, Runs: []sarifRun{run}}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(log)
+	for _, e := range n.r.Environments {
+		if e.Status != policy.StatusError {
+			continue
+		}
+		msg := e.Error
+		if res := n.first[e.ID]; res != nil && res.Message != "" {
+			msg = res.Message
+		}
+		err := a.Add(&sarifNotification{
+			Level: "error", Message: sarifText{Text: fmt.Sprintf("Environment %s could not be audited: %s", e.Name, msg)},
+			Locations:  []sarifLocation{{LogicalLocations: []sarifLogicalLocation{logicalLocation(e)}}},
+			Descriptor: &sarifDescriptor{ID: "environment-not-audited"}, Properties: map[string]any{"environment_id": e.ID, "tenant": e.Tenant}})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// firstForDisplayOfErrors is the first of ResultsOf of each environment in error, found in one pass over the
+// results rather than one per environment.
+func firstForDisplayOfErrors(r *Report) map[string]*policy.Result {
+	first := map[string]*policy.Result{}
+	for _, e := range r.Environments {
+		if e.Status == policy.StatusError {
+			first[e.ID] = nil
+		}
+	}
+	if len(first) == 0 {
+		return first
+	}
+	for i := range r.Results {
+		res := &r.Results[i]
+		best, ok := first[res.EnvironmentID]
+		if ok && (best == nil || displayLess(res, best)) {
+			first[res.EnvironmentID] = res
+		}
+	}
+	return first
 }
 
 const timeLayout = "2006-01-02T15:04:05.000Z"

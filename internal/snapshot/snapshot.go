@@ -3,6 +3,7 @@
 package snapshot
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -14,12 +15,17 @@ import (
 	"time"
 )
 
-// SchemaVersion is the version of the snapshot format this build writes. It reads version 1 too: see migrate.
+// SchemaVersion is the version of the snapshot format this build writes. It reads every earlier version too: see
+// migrate. A version adds fields as well as changing them, because Decode refuses fields it does not know: a new
+// field read by an older build should say "upgrade audit", not fail on an unknown name.
 //
 // Version 2: roles held through teams (Role.Team), Work 365's schema as discovered per environment
 // (Dataverse.Schema), how the solution was found (Solution.MatchedBy, Tried), owners' Entra object IDs, and the
 // split of the settings names into logical names and configured overrides (Settings).
-const SchemaVersion = 2
+//
+// Version 3: when the service-user setting last changed and who changed it (ServiceUser.SettingModifiedOn,
+// SettingModifiedBy), for the audit record. Both are optional: a version 2 snapshot reads as version 3 without them.
+const SchemaVersion = 3
 
 // Collection statuses of an environment.
 const (
@@ -221,6 +227,11 @@ type ServiceUser struct {
 	SettingID  string `json:"setting_id,omitempty"` // the settings row the lookup lives on
 	UserID     string `json:"user_id,omitempty"`
 	User       *User  `json:"user,omitempty"` // nil when the lookup points at a user that does not exist
+	// SettingModifiedOn and SettingModifiedBy are when the settings row last changed and who changed it: its
+	// modifiedon and modifiedby columns, the user named as Dataverse formats the lookup. Every Dataverse row has
+	// them; they are absent where no settings row was read, and in snapshots of version 2 and earlier.
+	SettingModifiedOn time.Time  `json:"setting_modified_on,omitzero"`
+	SettingModifiedBy *Reference `json:"setting_modified_by,omitempty"`
 }
 
 // FailedJobs summarises failed Work 365 system jobs in the lookback window.
@@ -349,12 +360,50 @@ func less(a, aID, b, bID string) bool {
 	return aID < bID
 }
 
-// Encode writes the snapshot as indented JSON.
+// Encode writes the snapshot as indented JSON, one environment at a time: the bytes json.Encoder writes with
+// a two-space indent and no HTML escaping, without the whole encoding in memory.
 func Encode(w io.Writer, s *Snapshot) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(s)
+	return encode(w, s, func(t int) int { return len(s.Tenants[t].Environments) }, func(t int, a *JSONArray) error {
+		envs := s.Tenants[t].Environments
+		for i := range envs {
+			if err := a.Add(&envs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// encode writes s with the environments of its tenant t written by environments (count(t) of them; none
+// leaves the tenant's Environments as they are, null or empty).
+func encode(w io.Writer, s *Snapshot, count func(t int) int, environments func(t int, a *JSONArray) error) error {
+	head := *s
+	var splices []Splice
+	if len(s.Tenants) > 0 {
+		head.Tenants = make([]Tenant, 1)
+		splices = append(splices, Splice{Key: "tenants", Write: func(v *JSONValue) error {
+			return v.Array(func(a *JSONArray) error {
+				for i := range s.Tenants {
+					if count(i) == 0 {
+						if err := a.Add(&s.Tenants[i]); err != nil {
+							return err
+						}
+						continue
+					}
+					t := s.Tenants[i]
+					t.Environments = make([]Environment, 1)
+					err := a.Add(&t, Splice{Key: "environments", Write: func(v *JSONValue) error {
+						return v.Array(func(a *JSONArray) error { return environments(i, a) })
+					}})
+					if err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}})
+	}
+	return NewJSONWriter(w).Encode(&head, splices...)
 }
 
 // Decode reads a snapshot and checks that this build understands its schema_version.
@@ -376,9 +425,9 @@ func Decode(r io.Reader) (*Snapshot, error) {
 		return nil, fmt.Errorf("%w %d: this build reads versions 1 to %d; upgrade audit to read it", ErrUnsupportedVersion, *head.SchemaVersion, SchemaVersion)
 	case *head.SchemaVersion < 1:
 		return nil, fmt.Errorf("%w %d: unknown version", ErrUnsupportedVersion, *head.SchemaVersion)
-	case *head.SchemaVersion == 1:
-		if data, err = migrate(data); err != nil {
-			return nil, fmt.Errorf("read snapshot of version 1: %w", err)
+	case *head.SchemaVersion < SchemaVersion:
+		if data, err = migrate(data, *head.SchemaVersion); err != nil {
+			return nil, fmt.Errorf("read snapshot of version %d: %w", *head.SchemaVersion, err)
 		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -390,16 +439,17 @@ func Decode(r io.Reader) (*Snapshot, error) {
 	return &s, nil
 }
 
-// migrate rewrites a version 1 snapshot as version 2. Version 1 recorded the settings table's entity set as
-// settings_table and the lookup as service_user_attribute; its users and roles read the same in version 2 (it
-// had no team roles, and evaluation now tells application users by their application ID alone).
-func migrate(data []byte) ([]byte, error) {
+// migrate rewrites a snapshot of an earlier version as the current one. Version 1 recorded the settings table's
+// entity set as settings_table and the lookup as service_user_attribute; its users and roles read the same in
+// version 2 (it had no team roles, and evaluation now tells application users by their application ID alone).
+// Version 3 only added optional fields, so a version 2 snapshot needs nothing but its new number.
+func migrate(data []byte, from int) ([]byte, error) {
 	var doc map[string]json.RawMessage
 	if err := json.Unmarshal(data, &doc); err != nil {
 		return nil, err
 	}
 	var settings map[string]json.RawMessage
-	if raw, ok := doc["settings"]; ok {
+	if raw, ok := doc["settings"]; ok && from == 1 {
 		if err := json.Unmarshal(raw, &settings); err != nil {
 			return nil, fmt.Errorf("settings: %w", err)
 		}
@@ -435,28 +485,41 @@ func Load(path string) (*Snapshot, error) {
 	return s, nil
 }
 
-// Save writes a snapshot file readable by its owner only (it carries tenant data).
+// Save writes a snapshot file readable by its owner only (it carries tenant data), one environment at a time.
 func Save(path string, s *Snapshot) error {
-	var buf bytes.Buffer
-	if err := Encode(&buf, s); err != nil {
-		return err
-	}
-	return WriteFilePrivate(path, buf.Bytes())
+	return WritePrivate(path, func(w io.Writer) error { return Encode(w, s) })
 }
 
 // WriteFilePrivate writes data to path atomically (temporary file, then rename) with mode 0600.
 func WriteFilePrivate(path string, data []byte) error {
+	return WritePrivate(path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// WritePrivate writes path atomically with mode 0600: write writes a temporary file in the same directory,
+// through a buffer, which replaces path once it is complete. When write fails (or the process dies), path is
+// left as it was.
+func WritePrivate(path string, write func(w io.Writer) error) (err error) {
 	tmp, err := os.CreateTemp(dirOf(path), ".tmp-*")
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
 	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
 		return err
 	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
+	bw := bufio.NewWriterSize(tmp, 64<<10)
+	if err := write(bw); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
 		return err
 	}
 	if err := tmp.Close(); err != nil {

@@ -3,6 +3,7 @@ package snapshot
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -33,7 +34,7 @@ func TestSaveAndLoadRoundTripWithOwnerOnlyPermissions(t *testing.T) {
 func TestDecodeRefusesWhatItCannotRead(t *testing.T) {
 	t.Parallel()
 	cases := map[string]string{
-		`{"schema_version": 3, "tenants": []}`:             "upgrade audit",
+		`{"schema_version": 4, "tenants": []}`:             "upgrade audit",
 		`{"schema_version": 0}`:                            "unknown version",
 		`{"tenants": []}`:                                  "no schema_version",
 		`{"schema_version": 1, "tenants": [], "extra": 1}`: "unknown field",
@@ -67,6 +68,38 @@ func TestVersionOneSnapshotsAreMigrated(t *testing.T) {
 	assert.Empty(t, s.Settings.SettingsTable)
 	require.NotNil(t, s.Tenants[0].Environments[0].Dataverse)
 	assert.Equal(t, "3.6", s.Tenants[0].Environments[0].Dataverse.Work365.Version)
+}
+
+// A version 2 snapshot reads as version 3 unchanged: it only lacks when the service-user setting last changed.
+// A version 3 one keeps both fields.
+func TestVersionTwoSnapshotsReadWithoutTheSettingsChange(t *testing.T) {
+	t.Parallel()
+	body := func(version int, serviceUser string) string {
+		return fmt.Sprintf(`{"schema_version": %d, "tool": {"name": "audit", "version": "v1.0"}, "collected_at": "2026-11-26T12:00:00Z",
+	  "settings": {"solution_name": "Work365", "app_ids": {}, "role_names": [], "lookback_days": 7, "settings_table": "w365_configuration",
+	    "settings_entity_set": "w365_configurations", "service_user_lookup": "w365_serviceuserid"},
+	  "tenants": [{"name": "contoso", "id": "t", "environments": [{"id": "e", "name": "Prod", "type": "Production", "region": "unitedstates",
+	    "has_dataverse": true, "status": "ok", "dataverse": {"work365": {"installed": true, "version": "3.6"}, "application_users": [],
+	    "service_user": %s, "service_role_holders": [],
+	    "failed_jobs": {"lookback_days": 7, "since": "2026-11-19T12:00:00Z", "count": 0, "recent": []},
+	    "flows": [], "connection_references": [], "email_templates": []}}]}]}`, version, serviceUser)
+	}
+	v2, err := Decode(bytes.NewReader([]byte(body(2, `{"configured": true, "setting_id": "s", "user_id": "u"}`))))
+	require.NoError(t, err)
+	assert.Equal(t, SchemaVersion, v2.SchemaVersion)
+	assert.Equal(t, "w365_configurations", v2.Settings.SettingsEntitySet, "settings names are not migrated again")
+	su := v2.Tenants[0].Environments[0].Dataverse.ServiceUser
+	assert.Equal(t, ServiceUser{Configured: true, SettingID: "s", UserID: "u"}, su)
+
+	v3, err := Decode(bytes.NewReader([]byte(body(3, `{"configured": true, "setting_id": "s", "user_id": "u",
+	  "setting_modified_on": "2026-10-01T08:00:00Z", "setting_modified_by": {"id": "m", "name": "Jane Doe"}}`))))
+	require.NoError(t, err)
+	su = v3.Tenants[0].Environments[0].Dataverse.ServiceUser
+	assert.Equal(t, time.Date(2026, 10, 1, 8, 0, 0, 0, time.UTC), su.SettingModifiedOn)
+	assert.Equal(t, &Reference{ID: "m", Name: "Jane Doe"}, su.SettingModifiedBy)
+	var buf bytes.Buffer
+	require.NoError(t, Encode(&buf, v2))
+	assert.NotContains(t, buf.String(), "setting_modified", "absent when unknown")
 }
 
 // Roles sort by name and ID, a direct role before the same role held through a team.
