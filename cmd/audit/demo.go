@@ -3,12 +3,10 @@ package main
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/work365/audit/internal/audit"
-	"github.com/work365/audit/internal/config"
 	"github.com/work365/audit/internal/demo"
 	"github.com/work365/audit/internal/emulator"
 )
@@ -54,18 +52,11 @@ type emulators struct {
 // port, and returns the emulators with globals whose HTTP client trusts their CAs (and nothing else) and whose
 // environment holds their secrets.
 func startEmulators(g *globals, paths []string, opts emulator.Options) (*emulators, error) {
-	fxs, err := demo.Bundled()
-	if len(paths) > 0 {
-		fxs, err = demo.Load(paths)
-	}
+	emu, err := demo.Start(paths, opts, g.now)
 	if err != nil {
 		if errors.Is(err, demo.ErrFixtureNotFound) {
 			return nil, usageError("%v: pass the path of a tenant fixture file, or leave --tenant out for the bundled demo tenants", err)
 		}
-		return nil, withCode(exitUsage, err)
-	}
-	emu, err := demo.Serve(fxs, opts, g.now)
-	if err != nil {
 		return nil, withCode(exitUsage, err)
 	}
 	dg := *g
@@ -83,10 +74,7 @@ func runDemo(ctx context.Context, g *globals, o demoOptions) error {
 	}
 	defer emu.Close()
 	cfg, dg := emu.Config, emu.g
-	settings, err := demo.BundledSettings()
-	if o.configPath != "" {
-		settings, err = config.LoadSettings(o.configPath)
-	}
+	settings, err := demo.Settings(o.configPath)
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
@@ -109,15 +97,7 @@ func runDemo(ctx context.Context, g *globals, o demoOptions) error {
 	}
 	if !o.report.quiet {
 		code := codeOf(ev.Exit())
-		served := "demo tenants (" + strings.Join(o.tenants, ", ") + ")"
-		if len(o.tenants) == 0 {
-			var names []string
-			for _, t := range cfg.Tenants {
-				names = append(names, t.Name)
-			}
-			served = "bundled demo tenants (" + strings.Join(names, ", ") + ")"
-		}
-		printf(g.stderr, "\nThese were the %s, served by the built-in emulator.\n", served)
+		printf(g.stderr, "\nThese were the %s, served by the built-in emulator.\n", demo.Served(o.tenants, cfg.Tenants))
 		printf(g.stderr, "A real 'audit scan' with these results would exit %d (%s).\n", code, exitMeaning(code))
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/work365/audit/internal/config"
@@ -87,9 +88,39 @@ func BundledSettings() (*config.Config, error) {
 	return config.ParseSettings(data, BundledConfigPath)
 }
 
-// Start serves each fixture file on its own loopback port. now is the emulators' clock when opts has none.
+// Fixtures reads the tenant fixture files, or the bundled demo tenants when there are none.
+func Fixtures(paths []string) ([]Fixture, error) {
+	if len(paths) == 0 {
+		return Bundled()
+	}
+	return Load(paths)
+}
+
+// Settings reads the demo's settings file, or the bundled demo settings when path is empty.
+func Settings(path string) (*config.Config, error) {
+	if path == "" {
+		return BundledSettings()
+	}
+	return config.LoadSettings(path)
+}
+
+// Served names what a demo of these fixture files served, for its closing message: the files, or the bundled
+// demo tenants by name when there are none.
+func Served(paths []string, tenants []config.Tenant) string {
+	if len(paths) > 0 {
+		return "demo tenants (" + strings.Join(paths, ", ") + ")"
+	}
+	names := make([]string, 0, len(tenants))
+	for _, t := range tenants {
+		names = append(names, t.Name)
+	}
+	return "bundled demo tenants (" + strings.Join(names, ", ") + ")"
+}
+
+// Start serves each fixture file (the bundled demo tenants when there are none, see Fixtures) on its own
+// loopback port. now is the emulators' clock when opts has none.
 func Start(paths []string, opts emulator.Options, now func() time.Time) (*Emulators, error) {
-	fxs, err := Load(paths)
+	fxs, err := Fixtures(paths)
 	if err != nil {
 		return nil, err
 	}
