@@ -5,27 +5,34 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 EXE      := $(shell $(GO) env GOEXE)
 REGO_MIN_COVERAGE ?= 95
 
-.PHONY: all build demo test vet gotest rego bench fuzz mutants clean
+.PHONY: all build demo test vet actionlint gotest rego bench fuzz mutants clean
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/audit$(EXE) ./cmd/audit
 
-# Scan the bundled demo tenants, served by the built-in emulator: prints the table, writes ./audit-report/report.{json,html}.
+# Scan the bundled demo tenants (testdata/tenants, built into the binary), served by the built-in emulator: prints the
+# table, writes ./audit-report/report.{json,html}.
 demo:
 	$(GO) run ./cmd/audit demo
 
-# Every test: go vet (for Windows too: the binary must build there), the Go tests with the race detector, and the
-# Rego tests with coverage.
-test: vet rego gotest
+# Every test: go vet (for Windows too: the binary must build there), the workflow examples' lint, the Go tests with
+# the race detector, and the Rego tests with coverage.
+test: vet actionlint rego gotest
 
+# ./... leaves out testdata, where the package that embeds the demo tenants lives: it is named too.
 vet:
-	$(GO) vet ./...
+	$(GO) vet ./... ./testdata/tenants
 	GOOS=windows $(GO) vet ./...
 	$(GO) mod tidy -diff
 	$(GO) -C tools/gremlins vet ./...
-	@test -z "$$(gofmt -l cmd internal policies tools)" || (echo "gofmt needed:"; gofmt -l cmd internal policies tools; exit 1)
+	@test -z "$$(gofmt -l cmd internal policies testdata tools)" || (echo "gofmt needed:"; gofmt -l cmd internal policies testdata tools; exit 1)
+
+# The GitHub Actions examples, checked by actionlint (a go tool of go.mod): expressions, runner labels, action
+# inputs, and the run: scripts through shellcheck when it is installed (.ci/run installs it).
+actionlint:
+	$(GO) tool actionlint docs/examples/github-actions/*.yml
 
 # The second line tests the summary of make mutants (its own module); it runs no mutant.
 gotest:

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/work365/audit/internal/api"
 	"github.com/work365/audit/internal/audit"
 	"github.com/work365/audit/internal/progress"
 )
@@ -30,6 +31,8 @@ type globals struct {
 	termWidth                      int
 	// debug logs every HTTP request (method, URL, status, time) to standard error; never headers or bodies.
 	debug bool
+	// observer, when set, is told of every API request and retry (audit schedule's metrics).
+	observer api.Observer
 }
 
 func defaultGlobals(stdin io.Reader, stdout, stderr io.Writer) *globals {
@@ -56,7 +59,7 @@ func defaultGlobals(stdin io.Reader, stdout, stderr io.Writer) *globals {
 func (g *globals) deps(quiet bool) audit.Deps {
 	return audit.Deps{Now: g.now, Getenv: g.getenv, HTTP: g.httpClient, Stderr: g.stderr, Quiet: quiet, Debug: g.debug,
 		Interactive: g.stdinTTY && g.stderrTTY, Progress: progress.New(g.stderr, progress.Options{Enabled: g.stderrTTY && !quiet,
-			Color: g.getenv("NO_COLOR") == "", Width: g.termWidth, Now: g.now}), ToolVersion: toolVersion()}
+			Color: g.getenv("NO_COLOR") == "", Width: g.termWidth, Now: g.now}), ToolVersion: toolVersion(), Observer: g.observer}
 }
 
 func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/work365/audit/internal/audit"
+	"github.com/work365/audit/internal/report"
 )
 
 // scanOptions are the flags of audit scan (and of every run of audit schedule).
@@ -61,7 +62,8 @@ func runScan(ctx context.Context, g *globals, o scanOptions) error {
 	if err != nil {
 		return err
 	}
-	return p.run(ctx, p.o.report, "scan")
+	_, err = p.run(ctx, p.o.report, "scan")
+	return err
 }
 
 // preparedScan is a scan ready to run: its session (config cut to its shard, compiled policies, targets).
@@ -108,17 +110,20 @@ func prepareScan(ctx context.Context, g *globals, o scanOptions) (*preparedScan,
 
 // run scans once and writes the reports to ro; with a history it also compares the run with the previous
 // one, records it and sends the notifications. trigger names what started it (scan, schedule). scan --fix
-// scans under the tenants' locks, then fixes.
-func (p *preparedScan) run(ctx context.Context, ro reportOptions, trigger string) error {
+// scans under the tenants' locks, then fixes. The report is returned when it was written (nil for a fix).
+func (p *preparedScan) run(ctx context.Context, ro reportOptions, trigger string) (*report.Report, error) {
 	if p.o.fix {
 		fo := p.o.fixOpts
 		fo.envs, fo.report, fo.apply, fo.snapshot = p.o.envs, ro, true, p.o.snapshotOut
-		return fixAndReport(ctx, p.g, p.s, fo)
+		return nil, fixAndReport(ctx, p.g, p.s, fo)
 	}
 	ev, err := p.s.RunScan(ctx, audit.ScanOptions{Snapshot: p.o.snapshotOut, History: p.o.history, Shard: p.o.shard, Trigger: trigger,
 		ReportDir: ro.output}, func(ev *audit.Evaluation) error { return writeReports(p.g, ev.Report, ro) })
-	if err != nil {
-		return err
+	if ev == nil {
+		return nil, err
 	}
-	return ev.Exit()
+	if err != nil { // written, but not recorded in the history
+		return ev.Report, err
+	}
+	return ev.Report, ev.Exit()
 }

@@ -383,12 +383,13 @@ func TestScheduleRefusesWhatItCannotRun(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, emulator.Options{})
 	for args, want := range map[string]string{
-		"schedule --config CFG":                                 "schedule needs --cron",
-		"schedule --config CFG --cron 0_0_*_*_*_*":              "seconds are not supported",
-		"schedule --config CFG --cron @daily --tz Mars/Olympus": `--tz "Mars/Olympus"`,
-		"schedule --config CFG --cron @daily --output -":        "--output - is not for schedule",
-		"schedule --config CFG --cron @daily --shard 3/2":       `invalid argument "3/2" for "--shard"`,
-		"schedule --config CFG --cron @daily --keep 3w":         `--keep "3w"`,
+		"schedule --config CFG":                                    "schedule needs --cron",
+		"schedule --config CFG --cron 0_0_*_*_*_*":                 "seconds are not supported",
+		"schedule --config CFG --cron @daily --tz Mars/Olympus":    `--tz "Mars/Olympus"`,
+		"schedule --config CFG --cron @daily --output -":           "--output - is not for schedule",
+		"schedule --config CFG --cron @daily --shard 3/2":          `invalid argument "3/2" for "--shard"`,
+		"schedule --config CFG --cron @daily --keep 3w":            `--keep "3w"`,
+		"schedule --config CFG --cron @daily --metrics-addr a:b:c": `--metrics-addr "a:b:c"`,
 	} {
 		var argv []string
 		for _, a := range strings.Fields(args) {

@@ -57,6 +57,9 @@ type Client struct {
 	Now func() time.Time
 	// UserAgent is sent with every request.
 	UserAgent string
+	// Observer, when set, is told of every retry (the exchanges themselves are observed by the HTTP client's
+	// transport: see ObservedTransport).
+	Observer Observer
 
 	requests atomic.Int64
 	retries  atomic.Int64
@@ -143,6 +146,11 @@ func (c *Client) do(ctx context.Context, r Request, decode func(io.Reader) error
 		}
 		waited += wait
 		c.retries.Add(1)
+		if c.Observer != nil {
+			if u, perr := url.Parse(r.URL); perr == nil {
+				c.Observer.Retry(ServiceOf(u))
+			}
+		}
 		if err := c.wait(ctx, wait); err != nil {
 			return nil, err
 		}

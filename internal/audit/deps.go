@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/work365/audit/internal/api"
 	"github.com/work365/audit/internal/collect"
 )
 
@@ -31,6 +32,9 @@ type Deps struct {
 	Progress Progress
 	// ToolVersion is what reports, snapshots and journals record as the version of audit.
 	ToolVersion string
+	// Observer, when set, is told of every request to Entra, BAP and Dataverse and of every retry (the
+	// scheduler's metrics count them).
+	Observer api.Observer
 }
 
 // Progress follows a collection: Event for each environment started and finished, Finish at the end.

@@ -22,8 +22,20 @@ const IdleConnTimeout = 3 * time.Second
 
 // Client is the client of every API call, bounding each request by timeout: the injected one (which trusts
 // its own CA but keeps connections as the product does), otherwise one that verifies TLS against the system
-// roots (SSL_CERT_FILE and SSL_CERT_DIR add private CAs). With Debug, every request is logged.
+// roots (SSL_CERT_FILE and SSL_CERT_DIR add private CAs). With Debug, every request is logged; with an
+// Observer, every request is observed.
 func (d Deps) Client(timeout time.Duration) *http.Client {
+	c := d.baseClient(timeout)
+	if d.Debug {
+		c.Transport = &debugTransport{next: TransportOf(c.Transport), w: d.stderr()}
+	}
+	if d.Observer != nil {
+		c.Transport = api.ObservedTransport(c.Transport, d.Observer)
+	}
+	return c
+}
+
+func (d Deps) baseClient(timeout time.Duration) *http.Client {
 	if d.HTTP != nil {
 		c := *d.HTTP
 		c.Timeout = timeout
@@ -31,9 +43,6 @@ func (d Deps) Client(timeout time.Duration) *http.Client {
 			tr = tr.Clone()
 			tr.IdleConnTimeout = IdleConnTimeout
 			c.Transport = tr
-		}
-		if d.Debug {
-			c.Transport = &debugTransport{next: TransportOf(c.Transport), w: d.stderr()}
 		}
 		return &c
 	}
@@ -47,9 +56,6 @@ func (d Deps) Client(timeout time.Duration) *http.Client {
 		TLSHandshakeTimeout:   15 * time.Second,
 		ResponseHeaderTimeout: timeout,
 		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
-	}
-	if d.Debug {
-		return &http.Client{Transport: &debugTransport{next: tr, w: d.stderr()}, Timeout: timeout}
 	}
 	return &http.Client{Transport: tr, Timeout: timeout}
 }

@@ -236,7 +236,7 @@ func (s *Session) buildTargets() ([]collect.Target, error) {
 			Name: t.Name, TenantID: t.TenantID, Cloud: ep.Cloud, BAPURL: ep.BAPURL, BAPScope: ep.BAPScope,
 			HTTP: hc, Tokens: src, Client: &api.Client{HTTP: hc, Tokens: src, MaxAttempts: cfg.Collect.MaxAttempts,
 				BaseBackoff: time.Duration(cfg.Collect.RetryDelay), MaxWait: time.Duration(cfg.Collect.MaxRetryWait),
-				MaxRetryAfter: time.Duration(cfg.Collect.MaxRetryAfter)},
+				MaxRetryAfter: time.Duration(cfg.Collect.MaxRetryAfter), Observer: deps.Observer},
 			Include: func(name, id string) bool {
 				if !filter.Match(name, id) {
 					return false

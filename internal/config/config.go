@@ -239,6 +239,11 @@ func LoadSettings(path string) (*Config, error) {
 	if err != nil {
 		return nil, &Error{Path: path, Msg: fmt.Sprintf("cannot read the config file: %v", err)}
 	}
+	return ParseSettings(data, path)
+}
+
+// ParseSettings reads configuration YAML that may have no tenants, as LoadSettings does.
+func ParseSettings(data []byte, path string) (*Config, error) {
 	return parse(data, path, false)
 }
 

@@ -5,189 +5,102 @@ package schedule
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/robfig/cron/v3"
 )
 
-// Spec is a parsed standard cron expression: minute, hour, day of month, month and day of week.
+// Spec is a parsed standard cron expression: minute, hour, day of month, month and day of week. The fields
+// are read by github.com/robfig/cron/v3, the parser Kubernetes reads CronJob schedules with; Parse adds
+// clearer messages and the few checks it does not make.
 type Spec struct {
-	expr                          string
-	minute, hour, dom, month, dow uint64 // bit i set when value i matches
-	domAny, dowAny                bool   // the field was "*" (or "?"): the other day field decides alone
+	expr  string
+	sched *cron.SpecSchedule
+	// fixedTime is set when neither the minute nor the hour starts with "*": such a time runs once on the
+	// night clocks go back, as in Vixie cron, not at both of the repeated wall-clock times.
+	fixedTime bool
 }
 
-type field struct {
-	name     string
-	min, max int
-	names    map[string]int
-}
+// fields names the five fields in order, with what each accepts, for messages.
+var fields = []string{"minute (0-59)", "hour (0-23)", "day of month (1-31)", "month (1-12 or jan-dec)", "day of week (0-6 or sun-sat, 0 is Sunday)"}
 
-var (
-	minuteField = field{name: "minute", min: 0, max: 59}
-	hourField   = field{name: "hour", min: 0, max: 23}
-	domField    = field{name: "day of month", min: 1, max: 31}
-	monthField  = field{name: "month", min: 1, max: 12, names: map[string]int{
-		"jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6, "jul": 7, "aug": 8, "sep": 9, "oct": 10, "nov": 11, "dec": 12}}
-	// Day of week 7 is Sunday too, as in Vixie cron.
-	dowField = field{name: "day of week", min: 0, max: 7, names: map[string]int{
-		"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6}}
-)
+var parser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
-var macros = map[string]string{
-	"@yearly":   "0 0 1 1 *",
-	"@annually": "0 0 1 1 *",
-	"@monthly":  "0 0 1 * *",
-	"@weekly":   "0 0 * * 0",
-	"@daily":    "0 0 * * *",
-	"@midnight": "0 0 * * *",
-	"@hourly":   "0 * * * *",
-}
+// shorthands are the descriptors accepted; the parser's @every is not cron and is refused.
+var shorthands = map[string]bool{"@yearly": true, "@annually": true, "@monthly": true, "@weekly": true, "@daily": true, "@midnight": true, "@hourly": true}
 
 // Parse reads a standard 5-field cron expression ("0 */6 * * *"): lists, ranges, steps, month and day
-// names, and the @hourly … @yearly shorthands. A sixth (seconds) field is refused.
+// names, and the @hourly … @yearly shorthands. A sixth (seconds) field and a time zone prefix are refused.
 func Parse(expr string) (*Spec, error) {
 	src := strings.TrimSpace(expr)
-	if m, ok := macros[strings.ToLower(src)]; ok {
-		src = m
-	} else if strings.HasPrefix(src, "@") {
-		return nil, fmt.Errorf("cron %q: unknown shorthand (known: @hourly, @daily, @midnight, @weekly, @monthly, @yearly, @annually)", expr)
+	if strings.HasPrefix(src, "@") {
+		src = strings.ToLower(src)
+		if !shorthands[src] {
+			return nil, fmt.Errorf("cron %q: unknown shorthand (known: @hourly, @daily, @midnight, @weekly, @monthly, @yearly, @annually)", expr)
+		}
+		s, err := parser.Parse(src)
+		if err != nil {
+			return nil, fmt.Errorf("cron %q: %w", expr, err)
+		}
+		return &Spec{expr: expr, sched: s.(*cron.SpecSchedule), fixedTime: src != "@hourly"}, nil
 	}
 	fs := strings.Fields(src)
 	switch {
+	case len(fs) > 0 && (strings.HasPrefix(fs[0], "TZ=") || strings.HasPrefix(fs[0], "CRON_TZ=")):
+		return nil, fmt.Errorf("cron %q: give the time zone with --tz, not in the expression", expr)
 	case len(fs) == 6:
 		return nil, fmt.Errorf("cron %q has 6 fields: seconds are not supported; use the standard 5 fields: minute hour day-of-month month day-of-week", expr)
 	case len(fs) != 5:
 		return nil, fmt.Errorf("cron %q has %d fields: use the standard 5 fields: minute hour day-of-month month day-of-week (e.g. \"0 */6 * * *\")", expr, len(fs))
 	}
-	s := &Spec{expr: expr}
-	var err error
-	for i, p := range []struct {
-		f    field
-		dst  *uint64
-		star *bool
-	}{{minuteField, &s.minute, nil}, {hourField, &s.hour, nil}, {domField, &s.dom, &s.domAny}, {monthField, &s.month, nil}, {dowField, &s.dow, &s.dowAny}} {
-		if *p.dst, err = parseField(fs[i], p.f); err != nil {
-			return nil, fmt.Errorf("cron %q: %w", expr, err)
-		}
-		if p.star != nil {
-			*p.star = fs[i] == "*" || fs[i] == "?"
+	for i, f := range fs {
+		// The parser reads "1,,2" as "1,2"; an empty list item is more likely a typo than a wish.
+		for _, item := range strings.Split(f, ",") {
+			if item == "" {
+				return nil, fmt.Errorf("cron %q: %s %q: empty list item", expr, fields[i], f)
+			}
 		}
 	}
-	if s.dow&(1<<7) != 0 {
-		s.dow |= 1
+	s, err := parser.Parse(strings.Join(fs, " "))
+	if err != nil {
+		return nil, fmt.Errorf("cron %q: %s", expr, fieldError(fs, err))
 	}
-	return s, nil
+	return &Spec{expr: expr, sched: s.(*cron.SpecSchedule), fixedTime: !strings.HasPrefix(fs[0], "*") && !strings.HasPrefix(fs[1], "*")}, nil
+}
+
+// fieldError names the field the parser refused: each field is parsed again alone.
+func fieldError(fs []string, err error) string {
+	for i := range fs {
+		alone := []string{"*", "*", "*", "*", "*"}
+		alone[i] = fs[i]
+		if _, ferr := parser.Parse(strings.Join(alone, " ")); ferr != nil {
+			return fmt.Sprintf("%s %q: %v", fields[i], fs[i], ferr)
+		}
+	}
+	return err.Error()
 }
 
 // String returns the expression as given.
 func (s *Spec) String() string { return s.expr }
 
-func parseField(text string, f field) (uint64, error) {
-	var bits uint64
-	for _, item := range strings.Split(text, ",") {
-		if item == "" {
-			return 0, fmt.Errorf("%s %q: empty list item", f.name, text)
-		}
-		rng, stepText, hasStep := strings.Cut(item, "/")
-		step := 1
-		if hasStep {
-			n, err := strconv.Atoi(stepText)
-			if err != nil || n < 1 {
-				return 0, fmt.Errorf("%s %q: step %q is not a positive number", f.name, item, stepText)
-			}
-			step = n
-		}
-		lo, hi := f.min, f.max
-		switch {
-		case rng == "*" || rng == "?":
-			if f.name == dowField.name {
-				hi = 6 // 7 would repeat Sunday in */2 and the like
-			}
-		default:
-			a, b, isRange := strings.Cut(rng, "-")
-			var err error
-			if lo, err = value(a, f); err != nil {
-				return 0, err
-			}
-			hi = lo
-			if isRange {
-				if hi, err = value(b, f); err != nil {
-					return 0, err
-				}
-				if hi < lo {
-					return 0, fmt.Errorf("%s %q: range goes backwards", f.name, item)
-				}
-			} else if hasStep {
-				hi = f.max // "5/15" means from 5 to the end, every 15
-			}
-		}
-		for v := lo; v <= hi; v += step {
-			bits |= 1 << uint(v)
-		}
-	}
-	return bits, nil
-}
-
-func value(s string, f field) (int, error) {
-	if n, ok := f.names[strings.ToLower(s)]; ok {
-		return n, nil
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %q is not a number", f.name, s)
-	}
-	if n < f.min || n > f.max {
-		return 0, fmt.Errorf("%s: %d is outside %d-%d", f.name, n, f.min, f.max)
-	}
-	return n, nil
-}
-
-func has(bits uint64, v int) bool { return bits&(1<<uint(v)) != 0 }
-
-// dayMatches applies cron's rule for the two day fields: when both are restricted, either may match.
-func (s *Spec) dayMatches(t time.Time) bool {
-	d, w := has(s.dom, t.Day()), has(s.dow, int(t.Weekday()))
-	switch {
-	case s.domAny && s.dowAny:
-		return true
-	case s.domAny:
-		return w
-	case s.dowAny:
-		return d
-	}
-	return d || w
-}
-
 // Next returns the first time after t (strictly) that the expression matches, in t's location, to the
-// minute. It returns the zero time when nothing matches within five years (such as 30 February).
+// minute. It returns the zero time when nothing matches within five years (such as 30 February). A time that
+// a daylight-saving change skips is skipped that day; on the night clocks go back, a fixed time (such as
+// "30 1 * * *") runs at its first occurrence only, while times whose minute or hour is a wildcard or a step
+// ("*/30 * * * *") go on through the repeated hour.
 func (s *Spec) Next(t time.Time) time.Time {
-	loc := t.Location()
-	t = t.Truncate(time.Minute).Add(time.Minute)
-	t = time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), 0, 0, loc)
-	limit := t.Year() + 5
-	for t.Year() <= limit {
-		if !has(s.month, int(t.Month())) {
-			t = time.Date(t.Year(), t.Month()+1, 1, 0, 0, 0, 0, loc)
-			continue
-		}
-		if !s.dayMatches(t) {
-			t = time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, loc)
-			continue
-		}
-		if !has(s.hour, t.Hour()) {
-			next := time.Date(t.Year(), t.Month(), t.Day(), t.Hour()+1, 0, 0, 0, loc)
-			if !next.After(t) { // a daylight-saving fold repeats the hour: step past it
-				next = t.Add(time.Hour - time.Duration(t.Minute())*time.Minute)
-			}
-			t = next
-			continue
-		}
-		if !has(s.minute, t.Minute()) {
-			t = t.Add(time.Minute)
-			continue
-		}
-		return t
+	n := s.sched.Next(t.Truncate(time.Minute).Add(time.Minute - time.Second))
+	if s.fixedTime && !n.IsZero() && sameWallClock(n, t) {
+		n = s.sched.Next(n)
 	}
-	return time.Time{}
+	return n
+}
+
+// sameWallClock says whether a and b read the same on a wall clock, to the minute: the two occurrences of a
+// time in the hour that a daylight-saving change repeats.
+func sameWallClock(a, b time.Time) bool {
+	ay, am, ad := a.Date()
+	by, bm, bd := b.Date()
+	return ay == by && am == bm && ad == bd && a.Hour() == b.Hour() && a.Minute() == b.Minute()
 }

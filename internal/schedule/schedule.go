@@ -52,6 +52,8 @@ type Options struct {
 	Rand func(n int64) int64
 	// MaxRuns stops the loop after that many runs; 0 runs until ctx ends.
 	MaxRuns int
+	// Next, when set, is told of each scheduled time before the loop waits for it (the metrics show it).
+	Next func(time.Time)
 }
 
 // Run describes one execution of the job.
@@ -87,6 +89,9 @@ func Loop(ctx context.Context, o Options, job func(ctx context.Context, r Run)) 
 	for n := 1; o.MaxRuns == 0 || n <= o.MaxRuns; n++ {
 		if next.IsZero() {
 			return nil
+		}
+		if o.Next != nil {
+			o.Next(next)
 		}
 		var delay time.Duration
 		if o.Jitter > 0 {

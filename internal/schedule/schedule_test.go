@@ -24,7 +24,7 @@ func TestNextFollowsStandardCron(t *testing.T) {
 		{"0 */6 * * *", base.Add(-time.Second), []string{"2026-11-26T12:00", "2026-11-26T18:00"}},
 		{"*/15 9-10 * * *", base, []string{"2026-11-27T09:00", "2026-11-27T09:15", "2026-11-27T09:30", "2026-11-27T09:45", "2026-11-27T10:00"}},
 		{"30 2 * * mon-fri", base, []string{"2026-11-27T02:30", "2026-11-30T02:30", "2026-12-01T02:30"}},
-		{"0 0 * * 7", base, []string{"2026-11-29T00:00", "2026-12-06T00:00"}},
+		{"0 0 * * 0", base, []string{"2026-11-29T00:00", "2026-12-06T00:00"}},
 		// Both day fields restricted: either matches (the 1st of the month, or a Sunday).
 		{"0 0 1 * sun", base, []string{"2026-11-29T00:00", "2026-12-01T00:00", "2026-12-06T00:00"}},
 		{"0 0 29 feb *", base, []string{"2028-02-29T00:00"}},
@@ -33,6 +33,8 @@ func TestNextFollowsStandardCron(t *testing.T) {
 		{"@daily", base, []string{"2026-11-27T00:00"}},
 		{"@hourly", base, []string{"2026-11-26T13:00"}},
 		{"@weekly", base, []string{"2026-11-29T00:00"}},
+		{"@DAILY", base, []string{"2026-11-27T00:00"}},
+		{"  0 6 * * *  ", base, []string{"2026-11-27T06:00"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.expr, func(t *testing.T) {
@@ -65,21 +67,55 @@ func TestNextKeepsWallClockTimeAcrossDaylightSaving(t *testing.T) {
 	assert.Equal(t, "2026-03-09T02:30:00-04:00", s.Next(from.Add(14*time.Hour)).Format(time.RFC3339))
 }
 
+func TestNextRunsAFixedTimeOnceWhenClocksGoBack(t *testing.T) {
+	t.Parallel()
+	london, err := time.LoadLocation("Europe/London")
+	require.NoError(t, err)
+	from := time.Date(2026, 10, 25, 0, 10, 0, 0, london) // 01:00-02:00 BST is followed by 01:00-02:00 GMT
+	for _, tc := range []struct {
+		expr string
+		want []string
+	}{
+		// A fixed time runs at its first occurrence, as in Vixie cron.
+		{"30 1 * * *", []string{"2026-10-25T01:30:00+01:00", "2026-10-26T01:30:00Z"}},
+		{"0 1 * * sun", []string{"2026-10-25T01:00:00+01:00", "2026-11-01T01:00:00Z"}},
+		// A wildcard or a step in the minute or the hour goes on through the repeated hour, in real time.
+		{"*/30 * * * *", []string{"2026-10-25T00:30:00+01:00", "2026-10-25T01:00:00+01:00", "2026-10-25T01:30:00+01:00",
+			"2026-10-25T01:00:00Z", "2026-10-25T01:30:00Z", "2026-10-25T02:00:00Z"}},
+		{"@hourly", []string{"2026-10-25T01:00:00+01:00", "2026-10-25T01:00:00Z", "2026-10-25T02:00:00Z"}},
+	} {
+		t.Run(tc.expr, func(t *testing.T) {
+			s, err := Parse(tc.expr)
+			require.NoError(t, err)
+			var got []string
+			for at := from; len(got) < len(tc.want); {
+				at = s.Next(at)
+				got = append(got, at.Format(time.RFC3339))
+			}
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
 func TestParseRefusesWhatCronDoesNotMean(t *testing.T) {
 	t.Parallel()
 	for expr, want := range map[string]string{
-		"0 0 */6 * * *": "seconds are not supported",
-		"0 */6 * *":     "has 4 fields",
-		"60 * * * *":    "minute: 60 is outside 0-59",
-		"* 24 * * *":    "hour: 24 is outside 0-23",
-		"* * 0 * *":     "day of month: 0 is outside 1-31",
-		"* * * 13 *":    "month: 13 is outside 1-12",
-		"* * * * 8":     "day of week: 8 is outside 0-7",
-		"*/0 * * * *":   `step "0" is not a positive number`,
-		"5-1 * * * *":   "range goes backwards",
-		"a * * * *":     `"a" is not a number`,
-		"1,,2 * * * *":  "empty list item",
-		"@every 5m":     "unknown shorthand",
+		"0 0 */6 * * *":            "seconds are not supported",
+		"0 */6 * *":                "has 4 fields",
+		"":                         "has 0 fields",
+		"60 * * * *":               `minute (0-59) "60": end of range (60) above maximum (59)`,
+		"* 24 * * *":               `hour (0-23) "24": end of range (24) above maximum (23)`,
+		"* * 0 * *":                `day of month (1-31) "0": beginning of range (0) below minimum (1)`,
+		"* * * 13 *":               `month (1-12 or jan-dec) "13": end of range (13) above maximum (12)`,
+		"* * * * 7":                `day of week (0-6 or sun-sat, 0 is Sunday) "7": end of range (7) above maximum (6)`,
+		"* * * * mon-sun":          `day of week (0-6 or sun-sat, 0 is Sunday) "mon-sun": beginning of range (1) beyond end of range (0)`,
+		"*/0 * * * *":              `minute (0-59) "*/0": step of range should be a positive number`,
+		"5-1 * * * *":              `minute (0-59) "5-1": beginning of range (5) beyond end of range (1)`,
+		"0 a * * *":                `hour (0-23) "a": failed to parse int from a`,
+		"1,,2 * * * *":             `minute (0-59) "1,,2": empty list item`,
+		"@every 5m":                "unknown shorthand",
+		"CRON_TZ=UTC 0 6 * * *":    "give the time zone with --tz",
+		"TZ=Europe/London @hourly": "give the time zone with --tz",
 	} {
 		_, err := Parse(expr)
 		if assert.Error(t, err, expr) {
