@@ -154,7 +154,7 @@ func fleet(n int) *Report {
 		SchemaVersion: SchemaVersion, Tool: Tool{Name: "audit", Version: "1.2.3"},
 		Policy:      PolicyInfo{Digest: "sha256:" + fmt.Sprintf("%064x", 42), Rules: len(fleetRules), Sources: []string{"embedded"}},
 		GeneratedAt: time.Date(2026, 11, 26, 12, 0, 5, 0, time.UTC), CollectedAt: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC),
-		FailOn: "high", Rules: fleetRules, Warnings: []string{},
+		FailOn: "high", Rules: append([]Rule(nil), fleetRules...), Warnings: []string{},
 	}
 	for i := range fleetRules {
 		r.Rules[i].Description = "Checks " + fleetRules[i].Title + "."
