@@ -149,6 +149,24 @@ type confidentialFlow struct {
 	newClient func() (confidential.Client, error)
 	mu        sync.Mutex
 	client    confidential.Client
+	forgotten int // tokens in the client's cache that the Source forgot
+}
+
+// flowCacheForgotten is how many forgotten tokens MSAL's cache of a client may hold before the client is
+// replaced by a new one, with an empty cache (the Source's own cache keeps the tokens still in use).
+const flowCacheForgotten = 64
+
+// forget notes that the Source forgot a token this flow's MSAL client still caches, and lets the client go
+// once it holds many: MSAL has no call to drop a token from its cache.
+func (f *confidentialFlow) forget() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.forgotten++; f.forgotten < flowCacheForgotten {
+		return
+	}
+	if c, err := f.newClient(); err == nil {
+		f.client, f.forgotten = c, 0
+	}
 }
 
 func newConfidentialFlow(cfg Config, host string) (*confidentialFlow, error) {
@@ -257,6 +275,22 @@ func (s *Source) Invalidate(scope string) {
 	st.token, st.fresh = "", true
 	st.mu.Unlock()
 }
+
+// Forget drops the cached token of scope, which its caller will not need again: the organization of an
+// environment read to the end by a scan that lets each environment go. A fleet's tokens, one per organization,
+// then do not pile up in memory. A later Token call for the scope asks Entra again.
+func (s *Source) Forget(scope string) {
+	s.mu.Lock()
+	_, held := s.scopes[scope]
+	delete(s.scopes, scope)
+	s.mu.Unlock()
+	if f, ok := s.flow.(forgetter); held && ok {
+		f.forget()
+	}
+}
+
+// forgetter is a flow with a cache of its own that Forget lets go of.
+type forgetter interface{ forget() }
 
 // Requests returns how many tokens were requested from Entra (cache misses).
 func (s *Source) Requests() int64 { return s.requests.Load() }

@@ -170,3 +170,44 @@ func TestExactlyOneCredential(t *testing.T) {
 	_, err = New(Config{TenantID: tenantID, ClientID: clientID, Secret: "s", AuthorityHost: "http://login.example"})
 	assert.ErrorContains(t, err, "must be an https URL")
 }
+
+// A scan that lets each environment go forgets its organization's token: the Source drops it, and once MSAL's
+// cache of the client holds many forgotten tokens the client is replaced, so that a fleet's tokens do not pile
+// up; a forgotten scope asked again gets a token again, and the other scopes keep theirs.
+func TestForgottenTokensAreLetGo(t *testing.T) {
+	t.Parallel()
+	srv := start(t, nil)
+	src, err := New(Config{TenantID: tenantID, ClientID: clientID, AuthorityHost: srv.URL(), Secret: secret, HTTPClient: srv.HTTPClient()})
+	require.NoError(t, err)
+	ctx := context.Background()
+	bap, dataverse := srv.BAPScope(), srv.DataverseScope(org)
+	_, err = src.Token(ctx, bap)
+	require.NoError(t, err)
+	_, err = src.Token(ctx, dataverse)
+	require.NoError(t, err)
+	flow := src.flow.(*confidentialFlow)
+
+	src.Forget(dataverse)
+	src.Forget(dataverse) // not held any more: nothing to let go
+	src.Forget("https://never.example/.default")
+	assert.Equal(t, 1, flow.forgotten)
+	src.mu.Lock()
+	assert.NotContains(t, src.scopes, dataverse)
+	assert.Contains(t, src.scopes, bap)
+	src.mu.Unlock()
+
+	// Each forgotten token counts, until MSAL's client is replaced with an empty cache.
+	for range flowCacheForgotten - 1 {
+		_, err = src.Token(ctx, dataverse)
+		require.NoError(t, err)
+		src.Forget(dataverse)
+	}
+	assert.Zero(t, flow.forgotten, "the client holding the forgotten tokens was replaced")
+	requests := srv.Stats().TokenRequests[strings.TrimSuffix(dataverse, "/.default")]
+	_, err = src.Token(ctx, dataverse)
+	require.NoError(t, err)
+	assert.Equal(t, requests+1, srv.Stats().TokenRequests[strings.TrimSuffix(dataverse, "/.default")], "asked again, the token comes from Entra")
+	_, err = src.Token(ctx, bap)
+	require.NoError(t, err)
+	assert.Equal(t, 1, srv.Stats().TokenRequests["https://service.powerapps.com"], "the scopes still held keep their token")
+}

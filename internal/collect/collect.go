@@ -298,6 +298,12 @@ func (c *Collector) collectEnvironment(ctx context.Context, client *api.Client, 
 		env.Status, env.Error = snapshot.StatusError, &snapshot.Error{Stage: "instance URL", Message: err.Error()}
 		return
 	}
+	if c.opts.DropData {
+		// The environment is read once: its organization's token is not needed after it.
+		if f, ok := client.Tokens.(interface{ Forget(scope string) }); ok {
+			defer f.Forget(dv.Scope())
+		}
+	}
 	r := c.newReader(dv, env, requests)
 	data, err := r.read(ctx)
 	if err != nil {

@@ -2,6 +2,7 @@ package collect
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -277,6 +278,54 @@ func TestTokensAreRequestedOncePerAudience(t *testing.T) {
 	require.Len(t, want, 9, "the demo tenant has eight organizations")
 	assert.Equal(t, want, srv.Stats().TokenRequests)
 	assert.Equal(t, int64(len(want)), target.Tokens.(*auth.Source).Requests())
+}
+
+// forgetting records the scopes a collection forgets, on top of a real token source.
+type forgetting struct {
+	*auth.Source
+	mu     sync.Mutex
+	forgot []string
+}
+
+func (f *forgetting) Forget(scope string) {
+	f.mu.Lock()
+	f.forgot = append(f.forgot, scope)
+	f.mu.Unlock()
+	f.Source.Forget(scope)
+}
+
+// A collection that lets each environment's data go lets its organization's token go too, once the
+// environment is read, and still asks for each token once; a collection that keeps the data keeps the tokens
+// (a fix writes with them).
+func TestACollectionThatLetsDataGoForgetsEachOrganizationsToken(t *testing.T) {
+	t.Parallel()
+	for _, drop := range []bool{true, false} {
+		t.Run(fmt.Sprint("drop=", drop), func(t *testing.T) {
+			t.Parallel()
+			srv, target := startDemo(t, emulator.Options{})
+			tokens := &forgetting{Source: target.Tokens.(*auth.Source)}
+			target.Tokens = tokens
+			opts := options()
+			opts.DropData = drop
+			snap, err := New(opts).Collect(context.Background(), []Target{target})
+			require.NoError(t, err)
+			var scopes []string
+			for _, e := range snap.Tenants[0].Environments {
+				if e.Status == snapshot.StatusOK || e.Status == snapshot.StatusError && e.InstanceURL != "" {
+					scopes = append(scopes, strings.TrimSuffix(e.InstanceURL, "/")+"/.default")
+				}
+			}
+			require.NotEmpty(t, scopes)
+			if drop {
+				assert.ElementsMatch(t, scopes, tokens.forgot)
+			} else {
+				assert.Empty(t, tokens.forgot)
+			}
+			for aud, n := range srv.Stats().TokenRequests {
+				assert.Equal(t, 1, n, aud)
+			}
+		})
+	}
 }
 
 func TestATenantWhoseListIsRefusedSaysHowToRegisterTheApp(t *testing.T) {
