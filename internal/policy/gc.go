@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"math"
 	"os"
 	"runtime/debug"
 	"runtime/metrics"
@@ -82,8 +83,9 @@ func liveHeap() uint64 {
 // A streaming scan (TenantEvaluation) holds the results of every environment read so far, so its live heap
 // grows with the fleet, and Go's default GOGC=100 lets the heap grow to twice the live heap before the next
 // collection: a fleet's results would cost twice their size. BoundGC keeps the next collection's goal at the
-// live heap plus at most gcHeadroom instead (never below a quarter more than the live heap, so that a very
-// large heap is not marked over and over), read again as the heap grows. Bounds nest: a scan holds one for
+// live heap plus at most boundHeadroom instead (never below a quarter more than the live heap, so that a very
+// large heap is not marked over and over), read again as the heap grows, and sets the runtime's soft memory
+// limit a little above that, so that memory the heap freed goes back to the system. Bounds nest: a scan holds one for
 // its reports too, around the one its collection holds; the last to be released gives the percentage back.
 type GCBound struct{ released sync.Once }
 
@@ -91,12 +93,25 @@ type GCBound struct{ released sync.Once }
 // after every few megabytes of allocation.
 const gcMinPercent = 25
 
+// gcLimitSlack is how far above the live heap BoundGC sets the runtime's soft memory limit: the heap's headroom
+// and what the runtime holds besides the heap (stacks, its own structures, memory freed but not yet returned
+// to the system). The limit makes the runtime return freed memory instead of keeping it, so that the process's
+// resident memory follows the live heap.
+const gcLimitSlack = boundHeadroom + 32<<20
+
+// boundHeadroom is how far the heap of a streaming scan may grow beyond its live heap before a collection. It
+// is smaller than an evaluation's gcHeadroom: a scan holding a fleet's results runs on a memory budget (a
+// 256 MiB container), and spends its time waiting on the network rather than evaluating.
+const boundHeadroom = 32 << 20
+
 var gcBound struct {
 	sync.Mutex
 	active  int
 	changed bool // the percentage is the bound's (not when GOGC or another percentage was chosen)
 	old     int
 	percent int
+	limited bool // the memory limit is the bound's (not when GOMEMLIMIT or another limit was chosen)
+	limit   int64
 	calls   int
 }
 
@@ -107,13 +122,16 @@ func BoundGC() *GCBound {
 	gcBound.Lock()
 	defer gcBound.Unlock()
 	if gcBound.active == 0 {
-		gcBound.changed, gcBound.calls = false, 0
+		gcBound.changed, gcBound.limited, gcBound.calls = false, false, 0
 		if _, set := os.LookupEnv("GOGC"); !set {
 			if old := debug.SetGCPercent(100); old == 100 {
 				gcBound.changed, gcBound.old, gcBound.percent = true, old, 100
 			} else {
 				debug.SetGCPercent(old)
 			}
+		}
+		if _, set := os.LookupEnv("GOMEMLIMIT"); !set && debug.SetMemoryLimit(-1) == math.MaxInt64 {
+			gcBound.limited, gcBound.limit = true, math.MaxInt64
 		}
 	}
 	gcBound.active++
@@ -127,15 +145,20 @@ func (b *GCBound) Update() {
 	}
 	gcBound.Lock()
 	defer gcBound.Unlock()
-	if !gcBound.changed {
+	if !gcBound.changed && !gcBound.limited {
 		return
 	}
 	if gcBound.calls++; gcBound.calls%32 != 1 {
 		return
 	}
-	if p := boundPercentFor(liveHeap()); p != gcBound.percent {
+	live := liveHeap()
+	if p := boundPercentFor(live); gcBound.changed && p != gcBound.percent {
 		gcBound.percent = p
 		debug.SetGCPercent(p)
+	}
+	if l := boundLimitFor(live); gcBound.limited && l != gcBound.limit {
+		gcBound.limit = l
+		debug.SetMemoryLimit(l)
 	}
 }
 
@@ -152,14 +175,25 @@ func (b *GCBound) Release() {
 			debug.SetGCPercent(gcBound.old)
 			gcBound.changed = false
 		}
+		if gcBound.active == 0 && gcBound.limited {
+			debug.SetMemoryLimit(math.MaxInt64)
+			gcBound.limited = false
+		}
 	})
 }
 
-// boundPercentFor is the GC percentage that lets a live heap grow by at most gcHeadroom (or by itself while it
-// is smaller), and by at least gcMinPercent.
+// boundLimitFor is the soft memory limit for a live heap: gcLimitSlack above it, in steps of 16 MiB (so that
+// it is not set again for every few bytes the heap grows).
+func boundLimitFor(live uint64) int64 {
+	const step = 16 << 20
+	return int64((live+step-1)/step*step) + gcLimitSlack
+}
+
+// boundPercentFor is the GC percentage that lets a live heap grow by at most boundHeadroom (or by itself while
+// it is smaller), and by at least gcMinPercent.
 func boundPercentFor(live uint64) int {
-	if live <= gcHeadroom {
+	if live <= boundHeadroom {
 		return 100
 	}
-	return int(max(gcHeadroom*100/live, gcMinPercent))
+	return int(max(boundHeadroom*100/live, gcMinPercent))
 }

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"math"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -81,11 +82,11 @@ func TestBoundPercentForKeepsTheHeadroomBounded(t *testing.T) {
 		want int
 	}{
 		{0, 100},
+		{16 << 20, 100},
 		{32 << 20, 100},
-		{64 << 20, 100},
-		{128 << 20, 50},
-		{200 << 20, 32},
-		{256 << 20, 25},
+		{64 << 20, 50},
+		{100 << 20, 32},
+		{128 << 20, 25},
 		{4 << 30, gcMinPercent},
 	}
 	for _, c := range cases {
@@ -117,6 +118,9 @@ func TestBoundGCLowersThePercentageForALargeLiveHeap(t *testing.T) {
 	if p := current(); p >= 100 || p < gcMinPercent {
 		t.Fatalf("with %d MiB live the percentage is %d, want between %d and 100", len(held)>>20, p, gcMinPercent)
 	}
+	if l := debug.SetMemoryLimit(-1); l < 160<<20 || l > 160<<20+gcLimitSlack+32<<20 {
+		t.Errorf("with %d MiB live the memory limit is %d MiB, want a little above it", len(held)>>20, l>>20)
+	}
 	inner.Release()
 	inner.Release()
 	if p := current(); p >= 100 {
@@ -126,12 +130,16 @@ func TestBoundGCLowersThePercentageForALargeLiveHeap(t *testing.T) {
 	if p := current(); p != 100 {
 		t.Errorf("after the last bound the percentage is %d, want 100", p)
 	}
+	if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 {
+		t.Errorf("after the last bound the memory limit is %d, want none", l)
+	}
 	runtime.KeepAlive(held)
 }
 
 func TestBoundGCLeavesGOGCAndAChosenPercentageAlone(t *testing.T) {
-	t.Run("GOGC", func(t *testing.T) {
+	t.Run("GOGC and GOMEMLIMIT", func(t *testing.T) {
 		t.Setenv("GOGC", "100")
+		t.Setenv("GOMEMLIMIT", "1GiB")
 		old := debug.SetGCPercent(100)
 		defer debug.SetGCPercent(old)
 		b := BoundGC()
@@ -140,6 +148,9 @@ func TestBoundGCLeavesGOGCAndAChosenPercentageAlone(t *testing.T) {
 		b.Update()
 		if p := debug.SetGCPercent(100); p != 100 {
 			t.Errorf("with GOGC set the percentage changed to %d", p)
+		}
+		if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 {
+			t.Errorf("with GOMEMLIMIT set the limit changed to %d", l)
 		}
 		b.Release()
 		runtime.KeepAlive(held)
