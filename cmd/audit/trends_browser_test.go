@@ -17,9 +17,9 @@ import (
 )
 
 // scanFiveDays keeps five daily scans of the demo tenants in a history, with fixes between them: the third
-// scan follows a fix of Contoso Legacy, the fourth one of everything automatic. It returns the report
-// directory of the last scan.
-func scanFiveDays(t *testing.T) string {
+// scan follows a fix of Contoso Legacy, the fourth one of everything automatic. It returns the harness, the
+// history and the report directory of the last scan.
+func scanFiveDays(t *testing.T) (*harness, string, string) {
 	t.Helper()
 	h := newHarness(t, emulator.Options{})
 	hist, out := filepath.Join(h.dir, "history.db"), filepath.Join(h.dir, "out")
@@ -41,7 +41,7 @@ func scanFiveDays(t *testing.T) string {
 		code := h.run("scan", "--config", h.cfgPath, "--format", "json,html", "--output", out, "--history", hist, "--quiet")
 		require.Contains(t, []int{exitOK, exitFailing, exitUnaudited}, code, h.stderr.String())
 	}
-	return out
+	return h, hist, out
 }
 
 // The trends of a history of five scans, in headless Chromium: the chart has a line and a marker per run for
@@ -50,7 +50,7 @@ func scanFiveDays(t *testing.T) string {
 func TestTrendsInABrowser(t *testing.T) {
 	t.Parallel()
 	bin := needChromium(t)
-	dir := scanFiveDays(t)
+	_, _, dir := scanFiveDays(t)
 	rep := readReport(t, dir)
 	tr := rep.Trends
 	require.NotNil(t, tr)
