@@ -1,9 +1,7 @@
 package historyreport
 
 import (
-	"bytes"
 	_ "embed"
-	"fmt"
 	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -22,17 +20,4 @@ var compiled = sync.OnceValues(func() (*jsonschema.Schema, error) {
 })
 
 // ValidateJSON checks a JSON history report against its schema.
-func ValidateJSON(data []byte) error {
-	s, err := compiled()
-	if err != nil {
-		return err
-	}
-	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
-	if err != nil {
-		return fmt.Errorf("read history report: %w", err)
-	}
-	if err := s.Validate(v); err != nil {
-		return fmt.Errorf("history report does not match its schema: %w", err)
-	}
-	return nil
-}
+func ValidateJSON(data []byte) error { return report.Validate(compiled, "history report", data) }

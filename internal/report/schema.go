@@ -38,17 +38,20 @@ func CompileSchema(name string, doc []byte) (*jsonschema.Schema, error) {
 }
 
 // ValidateJSON checks a JSON report against the report schema.
-func ValidateJSON(data []byte) error {
-	s, err := compiled()
+func ValidateJSON(data []byte) error { return Validate(compiled, "report", data) }
+
+// Validate checks a JSON document (what names it in errors) against the schema schema gives.
+func Validate(schema func() (*jsonschema.Schema, error), what string, data []byte) error {
+	s, err := schema()
 	if err != nil {
 		return err
 	}
 	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
 	if err != nil {
-		return fmt.Errorf("read report: %w", err)
+		return fmt.Errorf("read %s: %w", what, err)
 	}
 	if err := s.Validate(v); err != nil {
-		return fmt.Errorf("report does not match its schema: %w", err)
+		return fmt.Errorf("%s does not match its schema: %w", what, err)
 	}
 	return nil
 }
