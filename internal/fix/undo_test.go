@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -772,7 +773,9 @@ func TestUndoOfAReversalWhoseAnswerIsLost(t *testing.T) {
 			require.Positive(t, target)
 
 			faulted := false
+			var slept atomic.Int32
 			run := u.undo(journal, func(o *ApplyOptions) {
+				o.Sleep = func(context.Context, time.Duration) error { slept.Add(1); return nil }
 				o.beforeWrite = func(seq int) error {
 					if faulted || u.undoing(o.Journal, seq) != target {
 						return nil
@@ -802,6 +805,9 @@ func TestUndoOfAReversalWhoseAnswerIsLost(t *testing.T) {
 				}
 			}
 			assert.Equal(t, tc.journaled, journaled)
+			if len(tc.journaled) > 1 {
+				assert.Positive(t, slept.Load(), "the write was tried again after the wait the options give")
+			}
 
 			// The restore landed (or may have): the cache may hold the replaced service user.
 			last := run.res.Outcomes[len(run.res.Outcomes)-1]
