@@ -265,6 +265,30 @@ func TestThrottledWritesAreBounded(t *testing.T) {
 		assert.Equal(t, OutcomeFailed, outcomeOf(t, res, ActAssignRole).Status)
 		assert.Contains(t, outcomeOf(t, res, ActAssignRole).Reason, "not attempted: step 1 (enable_user) failed")
 	})
+	t.Run("a wait of exactly LongWait is announced", func(t *testing.T) {
+		t.Parallel()
+		r := quietRig(t)
+		require.NoError(t, r.srv.SetFaults("Contoso Finance", emulator.Faults{Rules: []emulator.FaultRule{
+			{Match: "PATCH systemusers", Status: http.StatusTooManyRequests, RetryAfter: int(LongWait / time.Second), Count: 1}}}))
+		var told []time.Duration
+		res, _ := r.run(t, "Contoso Finance", func(o *ApplyOptions) {
+			o.Waiting = func(_, _ string, d time.Duration) { told = append(told, d) }
+		})
+		assert.Equal(t, OutcomeApplied, outcomeOf(t, res, ActEnableUser).Status)
+		assert.Equal(t, []time.Duration{LongWait}, told)
+	})
+	t.Run("a write that keeps failing is sent MaxWriteAttempts times", func(t *testing.T) {
+		t.Parallel()
+		r := quietRig(t)
+		require.NoError(t, r.srv.SetFaults("Contoso Finance", emulator.Faults{Rules: []emulator.FaultRule{
+			{Match: "PATCH systemusers", Status: http.StatusInternalServerError}}}))
+		res, path := r.run(t, "Contoso Finance", func(o *ApplyOptions) { o.MaxWriteAttempts = 3 })
+		assert.Equal(t, OutcomeFailed, outcomeOf(t, res, ActEnableUser).Status)
+		assert.Equal(t, 3, sent(r.srv, http.MethodPatch, "/systemusers("))
+		// A 500 may have landed: each attempt is unknown until a re-read finds it did not.
+		assert.Equal(t, []string{OutcomeUnknown, OutcomeFailed, OutcomeUnknown, OutcomeFailed, OutcomeUnknown, OutcomeFailed},
+			journaled(t, path, ActEnableUser))
+	})
 	t.Run("Retry-After beyond the ceiling", func(t *testing.T) {
 		t.Parallel()
 		r := quietRig(t)
