@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/work365/audit/internal/report"
 )
 
 // update rewrites the golden files of the fixed history instead of comparing with them.
@@ -143,7 +145,7 @@ func TestTheHTMLIsSelfContainedAndItsElementsMatchTheJSON(t *testing.T) {
 	assert.False(t, has("http://") || has("https://") || has("src="), "nothing to load")
 	csp := regexp.MustCompile(`<meta http-equiv="Content-Security-Policy" content="([^"]*)">`).FindStringSubmatch(page)
 	require.Len(t, csp, 2)
-	assert.Equal(t, `default-src 'none'; style-src '`+hashSource(htmlCSS)+`'; img-src data:; base-uri 'none'; form-action 'none'`,
+	assert.Equal(t, `default-src 'none'; style-src '`+report.HashSource(htmlCSS)+`'; img-src data:; base-uri 'none'; form-action 'none'`,
 		html.UnescapeString(csp[1]), "the policy admits the style sheet by its hash, and nothing else")
 	assert.Equal(t, 1, strings.Count(page, "<style>"))
 	assert.True(t, has("<style>"+htmlCSS+"</style>"), "the style sheet is the one hashed")

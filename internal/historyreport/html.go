@@ -2,9 +2,7 @@ package historyreport
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"embed"
-	"encoding/base64"
 	"fmt"
 	"html/template"
 	"io"
@@ -35,7 +33,7 @@ var (
 		"change":   changeLabel,
 	}).ParseFS(templates, "templates/history.html.tmpl"))
 	htmlCSS = mustRead("templates/history.css")
-	htmlCSP = fmt.Sprintf("default-src 'none'; style-src '%s'; img-src data:; base-uri 'none'; form-action 'none'", hashSource(htmlCSS))
+	htmlCSP = fmt.Sprintf("default-src 'none'; style-src '%s'; img-src data:; base-uri 'none'; form-action 'none'", report.HashSource(htmlCSS))
 )
 
 func mustRead(name string) string {
@@ -44,11 +42,6 @@ func mustRead(name string) string {
 		panic(err)
 	}
 	return string(b)
-}
-
-func hashSource(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
 }
 
 type htmlView struct {

@@ -38,7 +38,7 @@ var (
 		"sevBadge": severityHTML,
 	}).ParseFS(fleetTemplates, "templates/fleet.html.tmpl"))
 	// The fleet page has no script: its CSP admits the report's styles and nothing else.
-	fleetCSP = fmt.Sprintf("default-src 'none'; style-src '%s'; img-src data:; base-uri 'none'; form-action 'none'", hashSource(htmlCSS))
+	fleetCSP = fmt.Sprintf("default-src 'none'; style-src '%s'; img-src data:; base-uri 'none'; form-action 'none'", HashSource(htmlCSS))
 )
 
 type fleetView struct {
@@ -167,19 +167,7 @@ func newFleetView(r *Report, linked bool) fleetView {
 	v := fleetView{R: r, CSS: template.CSS(htmlCSS), CSP: fleetCSP, ScanTime: formatTime(r.CollectedAt),
 		GeneratedTime: formatTime(r.GeneratedAt), ShortDigest: shortDigest(r.Policy.Digest), Verdict: verdictOf(r),
 		Threshold: thousands(FleetThreshold), Linked: linked}
-	envStatuses := []policy.Status{policy.StatusFail, policy.StatusError, policy.StatusPass, policy.StatusNotApplicable}
-	for _, s := range envStatuses {
-		v.EnvStatus = append(v.EnvStatus, statusCount{Status: string(s), N: r.Summary.Environments[s]})
-	}
-	for _, sev := range policy.Severities {
-		row := severityRow{Severity: sev}
-		for _, s := range Statuses {
-			n := r.Summary.BySeverity[sev][s]
-			row.Cells = append(row.Cells, statusCount{Status: string(s), Severity: sev, N: n})
-			row.Total += n
-		}
-		v.SeverityRows = append(v.SeverityRows, row)
-	}
+	v.EnvStatus, v.SeverityRows = summaryTables(r)
 	v.Tenants = make([]fleetTenant, len(r.Tenants))
 	byTenant := map[string]*fleetTenant{}
 	for i, t := range r.Tenants {

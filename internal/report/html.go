@@ -46,7 +46,7 @@ var (
 	htmlCSS    = mustRead("templates/report.css")
 	htmlScript = mustRead("templates/report.js")
 	htmlCSP    = fmt.Sprintf("default-src 'none'; style-src '%s'; script-src '%s'; img-src data:; base-uri 'none'; form-action 'none'",
-		hashSource(htmlCSS), hashSource(htmlScript))
+		HashSource(htmlCSS), HashSource(htmlScript))
 )
 
 func mustRead(name string) string {
@@ -57,7 +57,30 @@ func mustRead(name string) string {
 	return string(b)
 }
 
-func hashSource(s string) string {
+// envStatuses are the overall statuses of environments, worst first.
+var envStatuses = []policy.Status{policy.StatusFail, policy.StatusError, policy.StatusPass, policy.StatusNotApplicable}
+
+// summaryTables are the summary's two tables: environments by overall status, and results by severity and status.
+func summaryTables(r *Report) ([]statusCount, []severityRow) {
+	var envs []statusCount
+	for _, s := range envStatuses {
+		envs = append(envs, statusCount{Status: string(s), N: r.Summary.Environments[s]})
+	}
+	var rows []severityRow
+	for _, sev := range policy.Severities {
+		row := severityRow{Severity: sev}
+		for _, s := range Statuses {
+			n := r.Summary.BySeverity[sev][s]
+			row.Cells = append(row.Cells, statusCount{Status: string(s), Severity: sev, N: n})
+			row.Total += n
+		}
+		rows = append(rows, row)
+	}
+	return envs, rows
+}
+
+// HashSource is the Content-Security-Policy source that admits an inline style or script by its SHA-256.
+func HashSource(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
 }
@@ -195,20 +218,9 @@ func newHTMLView(r *Report) htmlView {
 		}
 	}
 	v.CustomSources = strings.Join(custom, ", ")
-	for _, s := range []policy.Status{policy.StatusFail, policy.StatusError, policy.StatusPass, policy.StatusNotApplicable} {
-		v.EnvStatus = append(v.EnvStatus, statusCount{Status: string(s), N: r.Summary.Environments[s]})
-	}
+	v.EnvStatus, v.SeverityRows = summaryTables(r)
 	for _, s := range Statuses {
 		v.StatusTotals = append(v.StatusTotals, statusCount{Status: string(s), N: r.Summary.Results[s]})
-	}
-	for _, sev := range policy.Severities {
-		row := severityRow{Severity: sev}
-		for _, s := range Statuses {
-			n := r.Summary.BySeverity[sev][s]
-			row.Cells = append(row.Cells, statusCount{Status: string(s), Severity: sev, N: n})
-			row.Total += n
-		}
-		v.SeverityRows = append(v.SeverityRows, row)
 	}
 	v.TenantErrors = tenantErrors(r)
 	if r.Fix != nil {
