@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -61,10 +62,13 @@ func (s *Session) RunScan(ctx context.Context, o ScanOptions, write func(*Evalua
 	return ev, rec.Finish(ctx, ev, s.cfg, o.ReportDir)
 }
 
+// errSnapshotToStdout refuses "-" as a snapshot file: standard output carries the reports.
+var errSnapshotToStdout = errors.New("the snapshot cannot go to standard output here; give a file name")
+
 // SaveSnapshot writes a snapshot file, readable by its owner only.
 func SaveSnapshot(path string, snap *snapshot.Snapshot) error {
 	if path == "-" {
-		return fmt.Errorf("the snapshot cannot go to standard output here; give a file name")
+		return errSnapshotToStdout
 	}
 	if err := snapshot.Save(path, snap); err != nil {
 		return fmt.Errorf("save snapshot: %w", err)

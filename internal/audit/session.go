@@ -258,7 +258,14 @@ func (s *Session) buildTargets() ([]collect.Target, error) {
 
 // Collect reads every environment in scope.
 func (s *Session) Collect(ctx context.Context) (*snapshot.Snapshot, error) {
+	return s.collect(ctx, nil)
+}
+
+// collect reads every environment in scope with the session's progress; a sink, when given, is handed each
+// environment as it is read and the environments' data is let go after it.
+func (s *Session) collect(ctx context.Context, sink collect.Sink) (*snapshot.Snapshot, error) {
 	opts := s.opts
+	opts.Sink, opts.DropData = sink, sink != nil
 	if p := s.deps.Progress; p != nil {
 		opts.Progress = p.Event
 		defer p.Finish()

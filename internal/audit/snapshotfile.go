@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/work365/audit/internal/collect"
 	"github.com/work365/audit/internal/snapshot"
 )
 
@@ -23,7 +22,7 @@ type snapshotFile struct {
 
 func newSnapshotFile(path string) (*snapshotFile, error) {
 	if path == "-" {
-		return nil, fmt.Errorf("the snapshot cannot go to standard output here; give a file name")
+		return nil, errSnapshotToStdout
 	}
 	w, err := snapshot.NewWriter(path)
 	if err != nil {
@@ -100,16 +99,10 @@ func (s *Session) CollectTo(ctx context.Context, path string) (*snapshot.Snapsho
 	if err != nil {
 		return nil, err
 	}
-	opts := s.opts
-	opts.Sink, opts.DropData = f, true
-	if p := s.deps.Progress; p != nil {
-		opts.Progress = p.Event
-		defer p.Finish()
-	}
-	snap, err := collect.New(opts).Collect(ctx, s.targets)
+	snap, err := s.collect(ctx, f)
 	if err != nil {
 		f.abort()
-		return nil, fmt.Errorf("collect: %w", err)
+		return nil, err
 	}
 	if err := f.close(snap); err != nil {
 		return nil, err

@@ -2,11 +2,9 @@ package audit
 
 import (
 	"context"
-	"fmt"
 	"runtime"
 	"sync"
 
-	"github.com/work365/audit/internal/collect"
 	"github.com/work365/audit/internal/policy"
 	"github.com/work365/audit/internal/report"
 	"github.com/work365/audit/internal/snapshot"
@@ -31,15 +29,9 @@ func (s *Session) ScanStreaming(ctx context.Context, snapshotPath string) (*Eval
 	// The results grow with the fleet: the heap may grow beyond them by a bounded headroom, not by their size.
 	sk.gc = policy.BoundGC()
 	defer sk.gc.Release()
-	opts := s.opts
-	opts.Sink, opts.DropData = sk, true
-	if p := s.deps.Progress; p != nil {
-		opts.Progress = p.Event
-		defer p.Finish()
-	}
-	snap, err := collect.New(opts).Collect(ctx, s.targets)
+	snap, err := s.collect(ctx, sk)
 	if err != nil {
-		return nil, fmt.Errorf("collect: %w", err)
+		return nil, err
 	}
 	if sk.err != nil {
 		return nil, sk.err
