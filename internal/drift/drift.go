@@ -271,14 +271,7 @@ func Compare(before, after Scan) *report.Drift {
 		}
 	}
 	d.Inventory = inventoryChanges(ix, &before, after.Report, own)
-	d.Summary = report.DriftSummary{NewFailures: len(d.NewFailures), Resolved: len(d.Resolved), Persisting: len(d.Persisting),
-		InventoryChanges: len(d.Inventory)}
-	for _, p := range d.Persisting {
-		if d.Summary.OldestFirstSeen == nil || p.FirstSeen.Before(*d.Summary.OldestFirstSeen) {
-			t := p.FirstSeen
-			d.Summary.OldestFirstSeen = &t
-		}
-	}
+	d.Summarize()
 	return d
 }
 

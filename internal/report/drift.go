@@ -19,6 +19,18 @@ type Drift struct {
 	Inventory   []InventoryChange `json:"inventory"`
 }
 
+// Summarize counts the drift's entries into its summary, with when the oldest persisting failure was first seen.
+func (d *Drift) Summarize() {
+	d.Summary = DriftSummary{NewFailures: len(d.NewFailures), Resolved: len(d.Resolved), Persisting: len(d.Persisting),
+		InventoryChanges: len(d.Inventory)}
+	for _, p := range d.Persisting {
+		if d.Summary.OldestFirstSeen == nil || p.FirstSeen.Before(*d.Summary.OldestFirstSeen) {
+			t := p.FirstSeen
+			d.Summary.OldestFirstSeen = &t
+		}
+	}
+}
+
 // Baseline identifies the earlier scan a drift compares with.
 type Baseline struct {
 	RunID       int64     `json:"run_id,omitempty"` // the run in the history store

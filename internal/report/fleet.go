@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/work365/audit/internal/policy"
 	"github.com/work365/audit/internal/snapshot"
@@ -116,8 +115,7 @@ func (r *Report) ForTenant(name string) *Report {
 		nd.Resolved = filterTenant(d.Resolved, name, func(x *DriftResult) string { return x.Tenant })
 		nd.Persisting = filterTenant(d.Persisting, name, func(x *DriftResult) string { return x.Tenant })
 		nd.Inventory = filterTenant(d.Inventory, name, func(x *InventoryChange) string { return x.Tenant })
-		nd.Summary = DriftSummary{NewFailures: len(nd.NewFailures), Resolved: len(nd.Resolved), Persisting: len(nd.Persisting),
-			InventoryChanges: len(nd.Inventory), OldestFirstSeen: oldestFirstSeen(nd.Persisting)}
+		nd.Summarize()
 		out.Drift = &nd
 	}
 	if f := r.Fix; f != nil {
@@ -150,17 +148,6 @@ func filterTenant[T any](xs []T, name string, tenant func(*T) string) []T {
 		out = []T{}
 	}
 	return out
-}
-
-func oldestFirstSeen(ds []DriftResult) *time.Time {
-	var oldest *time.Time
-	for _, d := range ds {
-		if oldest == nil || d.FirstSeen.Before(*oldest) {
-			t := d.FirstSeen
-			oldest = &t
-		}
-	}
-	return oldest
 }
 
 func newFleetView(r *Report, linked bool) fleetView {
